@@ -1,0 +1,118 @@
+import { randomBytes } from 'node:crypto';
+import type { Selectable } from 'kysely';
+import { type ErrorCode, PulsegateError } from '../errors.js';
+import type { UsersTable } from '../store/tables/access.js';
+import type { AccessTokens } from './access-tokens.js';
+import type { AccessContext } from './deps.js';
+import { hashPassword, MAX_PASSWORD_LENGTH, verifyPassword } from './password.js';
+import { withinWindow } from './policy.js';
+import { type Role, VENDOR_LIMITED } from './roles.js';
+import { jsonArray } from './views.js';
+
+/** A successful login's token response (RFC 6749 §5.1 field names). */
+export interface LoginResult {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+}
+
+/** The claims a user's session token carries. */
+export function userClaims(row: Selectable<UsersTable>) {
+  const vendor = VENDOR_LIMITED.has(row.role as Role);
+  return {
+    sub: row.id,
+    kind: 'user' as const,
+    role: row.role,
+    care_units: jsonArray(row.care_units),
+    ...(vendor ? { vendor_devices: jsonArray(row.vendor_devices) } : {}),
+  };
+}
+
+/**
+ * Password login with lockout: `maxFailedLogins` consecutive failures lock the account for
+ * `lockoutSeconds`. Every outcome is audited; every failure has the same generic message, and
+ * an unknown username costs the same scrypt work as a known one.
+ */
+export function createLogin(ctx: AccessContext, tokens: AccessTokens) {
+  const { db } = ctx.store;
+  let dummy: Promise<string> | undefined;
+
+  async function fail(
+    code: ErrorCode,
+    row: Selectable<UsersTable> | undefined,
+    source: string | undefined,
+  ): Promise<never> {
+    await ctx.audit.append({
+      actor: row ? { type: 'user', id: row.id, name: row.username, role: row.role } : { type: 'anonymous' },
+      action: 'auth.login',
+      ...(row ? { resource: { type: 'user', id: row.id } } : {}),
+      outcome: code === 'ACCESS_VENDOR_WINDOW_CLOSED' ? 'denied' : 'failure',
+      code,
+      ...(source ? { source } : {}),
+    });
+    throw new PulsegateError(code);
+  }
+
+  /** Counts one failure atomically; the failure that reaches the limit starts the lockout. */
+  async function recordFailure(row: Selectable<UsersTable>, now: number): Promise<void> {
+    const updated = await db
+      .updateTable('users')
+      .set((eb) => ({ failed_logins: eb('failed_logins', '+', 1), updated_at: now }))
+      .where('id', '=', row.id)
+      .returning(['failed_logins'])
+      .executeTakeFirst();
+    if (updated && updated.failed_logins >= ctx.config.maxFailedLogins) {
+      await db
+        .updateTable('users')
+        .set({ failed_logins: 0, locked_until: now + ctx.config.lockoutSeconds * 1000 })
+        .where('id', '=', row.id)
+        .execute();
+    }
+  }
+
+  return async function login(
+    input: { username: string; password: string },
+    req: { source?: string },
+  ): Promise<LoginResult> {
+    const username = typeof input.username === 'string' ? input.username : '';
+    const password =
+      typeof input.password === 'string' ? input.password.slice(0, MAX_PASSWORD_LENGTH * 4) : '';
+    const row = await db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+    dummy ??= hashPassword(randomBytes(24).toString('base64url'), ctx.hashing);
+    const ok = await verifyPassword(password, row?.password_hash ?? (await dummy));
+    if (!row) return fail('AUTH_INVALID_CREDENTIALS', undefined, req.source);
+
+    const now = ctx.now();
+    if (row.locked_until !== null && row.locked_until > now)
+      return fail('AUTH_ACCOUNT_LOCKED', row, req.source);
+    if (!ok) {
+      await recordFailure(row, now);
+      return fail('AUTH_INVALID_CREDENTIALS', row, req.source);
+    }
+    if (row.disabled !== 0) return fail('AUTH_ACCOUNT_DISABLED', row, req.source);
+    if (VENDOR_LIMITED.has(row.role as Role) && !withinWindow(windowOf(row), now)) {
+      return fail('ACCESS_VENDOR_WINDOW_CLOSED', row, req.source);
+    }
+    if (row.failed_logins !== 0 || row.locked_until !== null) {
+      await db
+        .updateTable('users')
+        .set({ failed_logins: 0, locked_until: null, updated_at: now })
+        .where('id', '=', row.id)
+        .execute();
+    }
+    const issued = await tokens.issue(userClaims(row), ctx.config.accessTokenTtlSeconds);
+    await ctx.audit.append({
+      actor: { type: 'user', id: row.id, name: row.username, role: row.role },
+      action: 'auth.login',
+      resource: { type: 'user', id: row.id },
+      outcome: 'success',
+      ...(req.source ? { source: req.source } : {}),
+    });
+    return { access_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn };
+  };
+}
+
+/** A user row's access window. */
+export function windowOf(row: Selectable<UsersTable>) {
+  return { accessNotBefore: row.access_not_before, accessNotAfter: row.access_not_after };
+}

@@ -1,0 +1,56 @@
+import { PulsegateError } from '../errors.js';
+import type { Principal, ResourceScope } from './principal.js';
+import { CARE_UNIT_LIMITED, PERMISSIONS, type Permission, roleHas, VENDOR_LIMITED } from './roles.js';
+import { scopesAllow } from './smart-scopes.js';
+
+/**
+ * Throws ACCESS_DENIED unless the principal's role holds the permission and, when the token
+ * carries SMART scopes, one of them allows it too (scopes narrow, never widen).
+ */
+export function authorize(principal: Principal, permission: Permission): void {
+  if (!roleHas(principal.role, permission)) throw new PulsegateError('ACCESS_DENIED');
+  if (principal.scopes.length > 0 && !scopesAllow(principal.scopes, permission)) {
+    throw new PulsegateError('ACCESS_DENIED');
+  }
+}
+
+/** Every permission `authorize` would grant the principal (for "who am I" and the console). */
+export function permissionsOf(principal: Principal): Permission[] {
+  return PERMISSIONS.filter(
+    (p) => roleHas(principal.role, p) && (principal.scopes.length === 0 || scopesAllow(principal.scopes, p)),
+  );
+}
+
+/** True while the principal's break-glass session is running. */
+export function breakGlassActive(principal: Principal, now: number): boolean {
+  return principal.breakGlass !== undefined && principal.breakGlass.expiresAt > now;
+}
+
+/** True when `now` lies inside the principal's access window (open ends are unbounded). */
+export function withinWindow(
+  window: { accessNotBefore?: number | null; accessNotAfter?: number | null },
+  now: number,
+): boolean {
+  if (window.accessNotBefore != null && now < window.accessNotBefore) return false;
+  if (window.accessNotAfter != null && now >= window.accessNotAfter) return false;
+  return true;
+}
+
+/**
+ * Applies the per-resource limits on top of the role: a clinician sees only its care units
+ * (a resource with no care unit included) unless break-glass is active; a vendor account
+ * touches only its listed devices, and only inside its access window.
+ */
+export function checkResource(principal: Principal, scope: ResourceScope, now: number): void {
+  if (CARE_UNIT_LIMITED.has(principal.role)) {
+    const unit = scope.careUnit ?? undefined;
+    const inUnit = unit !== undefined && principal.careUnits.includes(unit);
+    if (!inUnit && !breakGlassActive(principal, now)) throw new PulsegateError('ACCESS_CARE_UNIT_DENIED');
+  }
+  if (VENDOR_LIMITED.has(principal.role)) {
+    if (!withinWindow(principal, now)) throw new PulsegateError('ACCESS_VENDOR_WINDOW_CLOSED');
+    if (scope.deviceId === undefined || !principal.vendorDevices.includes(scope.deviceId)) {
+      throw new PulsegateError('ACCESS_DENIED');
+    }
+  }
+}

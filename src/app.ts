@@ -1,0 +1,226 @@
+/**
+ * The composition root: the one place that builds every service from the configuration and
+ * wires them together. Nothing else constructs services or holds module-level singletons.
+ */
+
+import { sign } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { type AccessService, accessRoutes, createAccessService } from './access/index.js';
+import { type AuditLog, createAuditLog } from './audit/index.js';
+import { auditRoutes } from './audit/routes.js';
+import { dataPath, type LoadedConfig } from './config/index.js';
+import { createDeviceService, type DeviceService, deviceRoutes } from './devices/index.js';
+import { EventBus } from './events/index.js';
+import { buildHttpServer, createMetricsRegistry, type PulsegateHttp } from './http/index.js';
+import { createExternalBrokerIngest, createMqttIngest, ingestRoutes } from './ingest/index.js';
+import { installationLayout } from './installation/layout.js';
+import { type KeyService, openKeyService, readMasterKey } from './keys/index.js';
+import { createLogger, type Logger } from './logging/logger.js';
+import { createPatientBindings, type PatientBindings, patientRoutes } from './patients/index.js';
+import { createPki, type Pki, pkiRoutes } from './pki/index.js';
+import { openStore, redactDatabaseUrl, type Store } from './store/index.js';
+import { createTelemetryService, type TelemetryService, telemetryRoutes } from './telemetry/index.js';
+import { VERSION } from './version.js';
+
+/** The services without any network listener: what CLI commands and the server share. */
+export interface Services {
+  readonly config: LoadedConfig;
+  readonly logger: Logger;
+  readonly store: Store;
+  readonly keys: KeyService;
+  readonly audit: AuditLog;
+  readonly access: AccessService;
+  readonly devices: DeviceService;
+  readonly bus: EventBus;
+  readonly pki: Pki;
+  readonly patients: PatientBindings;
+  readonly telemetry: TelemetryService;
+  close(): Promise<void>;
+}
+
+export interface PulsegateApp extends Services {
+  readonly http: PulsegateHttp;
+  /** Starts the listeners (HTTPS API, MQTT over TLS) and returns their URLs. */
+  listen(): Promise<{ api: string; mqtt?: string }>;
+  /** Devices connected to the embedded MQTT broker now. */
+  connectedDevices(): number;
+}
+
+export interface BuildOptions {
+  logger?: Logger;
+  env?: NodeJS.ProcessEnv;
+  /** Apply pending migrations before opening (serve does; CLI `migrate` reports them itself). */
+  migrate?: boolean;
+}
+
+/** Opens the configured database: PostgreSQL when `database.url` is set, else the SQLite file. */
+export function openConfiguredStore(config: LoadedConfig): Store {
+  return config.database.url
+    ? openStore({ postgresUrl: config.database.url, poolSize: config.database.poolSize })
+    : openStore({ sqliteFile: dataPath(config, config.database.sqliteFile) });
+}
+
+/** Builds store, keys, audit and access from the configuration. */
+export async function createServices(config: LoadedConfig, options: BuildOptions = {}): Promise<Services> {
+  const logger = options.logger ?? createLogger({ level: config.log.level });
+  const env = options.env ?? process.env;
+  const masterKey = readMasterKey({ file: dataPath(config, config.keys.masterKeyFile), env });
+  const store = openConfiguredStore(config);
+  try {
+    if (options.migrate) {
+      const { reports, error } = await store.migrate();
+      for (const r of reports.filter((x) => x.status !== 'already-applied'))
+        logger.info({ migration: r.name, status: r.status }, 'migration');
+      if (error) throw error;
+    }
+    const keys = await openKeyService({ store, masterKey, dataKeyMaxUses: config.keys.dataKeyMaxUses });
+    masterKey.fill(0);
+    const auditKey = await keys.signingKey('audit');
+    const audit = createAuditLog({
+      store,
+      signer: {
+        name: config.audit.origin,
+        publicKey: auditKey.publicKey,
+        sign: (bytes: Uint8Array) => sign(null, bytes, auditKey.privateKey),
+      },
+      origin: config.audit.origin,
+      checkpointEveryEntries: config.audit.checkpointEveryEntries,
+      checkpointIntervalSeconds: config.audit.checkpointIntervalSeconds,
+    });
+    const access = createAccessService({
+      store,
+      keys,
+      audit,
+      config: {
+        issuer: config.server.publicUrl,
+        audience: config.server.publicUrl,
+        accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds,
+        maxFailedLogins: config.auth.maxFailedLogins,
+        lockoutSeconds: config.auth.lockoutSeconds,
+        breakGlassMaxMinutes: config.auth.breakGlassMaxMinutes,
+      },
+    });
+    const bus = new EventBus((error, event) => logger.error({ err: error, event }, 'event listener failed'));
+    const devices = createDeviceService({ store, audit, bus });
+    const pki = await createPki({
+      store,
+      audit,
+      bus,
+      devices,
+      config,
+      layout: installationLayout(config.dataDir),
+    });
+    const patients = createPatientBindings({ store, keys, audit });
+    const telemetry = await createTelemetryService({ store, keys, audit, bus, devices, patients, config });
+    logger.debug(
+      { database: config.database.url ? redactDatabaseUrl(config.database.url) : store.dialect },
+      'services ready',
+    );
+    return {
+      config,
+      logger,
+      store,
+      keys,
+      audit,
+      access,
+      devices,
+      bus,
+      pki,
+      patients,
+      telemetry,
+      async close() {
+        await telemetry.close();
+        pki.close();
+        await audit.close();
+        await keys.close();
+        await store.close();
+      },
+    };
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+}
+
+/** Builds the whole server: services plus the HTTPS API with every capability's routes. */
+export async function createApp(config: LoadedConfig, options: BuildOptions = {}): Promise<PulsegateApp> {
+  const services = await createServices(config, options);
+  const { store, access, audit, devices, logger, bus, pki, patients, telemetry } = services;
+  const metrics = createMetricsRegistry();
+  const layout = installationLayout(config.dataDir);
+  const http = await buildHttpServer({
+    auth: access,
+    audit,
+    logger,
+    metrics,
+    ready: async () => {
+      await store.db.selectFrom('settings').select('name').limit(1).execute();
+      return true;
+    },
+    routes: [
+      accessRoutes({ access, loginRateLimitPerMinute: config.auth.loginRateLimitPerMinute }),
+      auditRoutes({ audit }),
+      deviceRoutes({ devices, access }),
+      pkiRoutes({ pki, devices, access }),
+      patientRoutes({ patients, devices, access, audit }),
+      telemetryRoutes({ telemetry, patients, devices, access, audit }),
+      ingestRoutes({ identity: pki, sink: telemetry, bus, limits: config.mqtt, logger }),
+    ],
+    bodyLimitBytes: config.server.bodyLimitBytes,
+    tls: {
+      cert: readFileSync(dataPath(config, config.server.tlsCert)),
+      key: readFileSync(dataPath(config, config.server.tlsKey)),
+      minVersion: config.server.tlsMinVersion,
+      clientCa: [readFileSync(layout.issuingCaCert), readFileSync(layout.rootCaCert)],
+    },
+    trustProxy: config.server.trustProxy,
+    publicUrl: config.server.publicUrl,
+    version: VERSION,
+  });
+  const mqtt =
+    config.mqtt.mode === 'embedded'
+      ? createMqttIngest({
+          config,
+          tls: {
+            cert: readFileSync(dataPath(config, config.server.tlsCert)),
+            key: readFileSync(dataPath(config, config.server.tlsKey)),
+            ca: [readFileSync(layout.issuingCaCert), readFileSync(layout.rootCaCert)],
+          },
+          identity: pki,
+          sink: telemetry,
+          bus,
+          logger,
+        })
+      : undefined;
+  const external =
+    config.mqtt.mode === 'external'
+      ? createExternalBrokerIngest({ config, sink: telemetry, bus, logger, devices })
+      : undefined;
+  audit.start();
+  const stopRetention = telemetry.startRetention(undefined, (error) =>
+    logger.error({ err: error }, 'retention run failed'),
+  );
+  return {
+    ...services,
+    http,
+    async listen() {
+      await http.listen({ host: config.server.host, port: config.server.port });
+      const address = http.server.address();
+      const port = typeof address === 'object' && address ? address.port : config.server.port;
+      const mqttPort = mqtt ? (await mqtt.start()).port : undefined;
+      await external?.start();
+      return {
+        api: `https://localhost:${port}`,
+        ...(mqttPort !== undefined ? { mqtt: `mqtts://localhost:${mqttPort}` } : {}),
+      };
+    },
+    connectedDevices: () => mqtt?.connectedDevices() ?? 0,
+    async close() {
+      stopRetention();
+      await mqtt?.stop();
+      await external?.stop();
+      await http.close();
+      await services.close();
+    },
+  };
+}

@@ -1,0 +1,195 @@
+/**
+ * The parallel verifier against the single-threaded walk on every dialect: the same result for
+ * an intact log and for tampering inside the second worker's range, on both sides of a range
+ * seam, and with a checkpoint whose size falls exactly on a seam. 101 entries over 2 workers
+ * split at 51 (ranges [0,51) and [51,101)); over 3 workers at 34 and 68.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { afterEach, expect, it } from 'vitest';
+import type { Store } from '../store/index.js';
+import { describeEachDialect } from '../testing/dialects.js';
+import type { TestStore } from '../testing/stores.js';
+import { createAuditLog } from './audit-log.js';
+import { checkpointBody, ed25519Signer, signNote } from './checkpoint.js';
+import type { AuditEventInput } from './entry.js';
+import { leafHash } from './merkle.js';
+import { type VerifyResult, verifyAuditLog } from './verify.js';
+
+const ORIGIN = 'pulsegate.test/audit';
+const keys = generateKeyPairSync('ed25519');
+const signer = ed25519Signer(ORIGIN, keys.privateKey, keys.publicKey);
+const SIZE = 101;
+const SEAM = 51;
+const CHECKPOINTS = [20, SEAM, 77, SIZE];
+
+const event = (i: number): AuditEventInput => ({
+  actor: { type: 'user', id: `u${i % 3}` },
+  action: 'patient.read',
+  resource: { type: 'patient', id: `p${i}` },
+  outcome: 'success',
+  requestId: `req-${i}`,
+});
+
+const run = (store: Store, threads: number, onProgress?: (done: number) => void) =>
+  verifyAuditLog({
+    store,
+    origin: ORIGIN,
+    publicKey: keys.publicKey,
+    threads,
+    parallelMinEntries: 1,
+    onProgress,
+  });
+
+/** Verifies on 1, 2 and 3 threads; all must agree. Returns the common result. */
+async function verifyAll(store: Store): Promise<VerifyResult> {
+  const single = await run(store, 1);
+  expect(await run(store, 2)).toEqual(single);
+  expect(await run(store, 3)).toEqual(single);
+  return single;
+}
+
+describeEachDialect('parallel audit verification', (open) => {
+  let t: TestStore | undefined;
+  afterEach(async () => {
+    await t?.cleanup();
+    t = undefined;
+  });
+
+  async function seeded(): Promise<Store> {
+    t = await open();
+    const log = createAuditLog({
+      store: t.store,
+      signer,
+      origin: ORIGIN,
+      checkpointEveryEntries: 1_000_000,
+      checkpointIntervalSeconds: 3600,
+    });
+    let done = 0;
+    for (const size of CHECKPOINTS) {
+      await log.appendMany(Array.from({ length: size - done }, (_, i) => event(done + i)));
+      done = size;
+      await log.checkpoint();
+    }
+    await log.close();
+    return t.store;
+  }
+
+  const entryAt = async (store: Store, seq: number) =>
+    (
+      await store.db
+        .selectFrom('audit_entries')
+        .select('entry')
+        .where('seq', '=', seq)
+        .executeTakeFirstOrThrow()
+    ).entry;
+
+  async function alter(store: Store, seq: number, rehash: boolean): Promise<void> {
+    const forged = (await entryAt(store, seq)).replace('"success"', '"failure"');
+    await store.db
+      .updateTable('audit_entries')
+      .set(rehash ? { entry: forged, leaf_hash: leafHash(forged) } : { entry: forged })
+      .where('seq', '=', seq)
+      .execute();
+  }
+
+  it('accepts the intact log, with a checkpoint on the seam, and aggregates progress', async () => {
+    const store = await seeded();
+    expect(await verifyAll(store)).toEqual({ ok: true, size: SIZE, checkpoints: CHECKPOINTS.length });
+    const progress: number[] = [];
+    await run(store, 2, (done) => progress.push(done));
+    expect(progress.at(-1)).toBe(SIZE);
+  });
+
+  it('names changed bytes in the second range and on either side of the seam', async () => {
+    for (const seq of [70, SEAM - 1, SEAM]) {
+      const store = await seeded();
+      await alter(store, seq, false);
+      expect(await verifyAll(store)).toMatchObject({ firstBadSeq: seq, problem: 'leaf-hash-mismatch' });
+      await t?.cleanup();
+      t = undefined;
+    }
+  });
+
+  it('reports the lowest problem when both ranges are tampered', async () => {
+    const store = await seeded();
+    await alter(store, 70, false);
+    await alter(store, 30, false);
+    expect(await verifyAll(store)).toMatchObject({ firstBadSeq: 30, problem: 'leaf-hash-mismatch' });
+  });
+
+  it('names an entry deleted on either side of the seam', async () => {
+    for (const seq of [SEAM - 1, SEAM]) {
+      const store = await seeded();
+      await store.db.deleteFrom('audit_entries').where('seq', '=', seq).execute();
+      expect(await verifyAll(store)).toMatchObject({
+        firstBadSeq: seq,
+        problem: 'seq-gap',
+        detail: `entry ${seq} is missing (next stored is ${seq + 1})`,
+      });
+      await t?.cleanup();
+      t = undefined;
+    }
+  });
+
+  it('names the first of two entries swapped across the seam', async () => {
+    const store = await seeded();
+    const [a, b] = [await entryAt(store, 45), await entryAt(store, 55)];
+    await store.db.updateTable('audit_entries').set({ entry: b }).where('seq', '=', 45).execute();
+    await store.db.updateTable('audit_entries').set({ entry: a }).where('seq', '=', 55).execute();
+    expect(await verifyAll(store)).toMatchObject({ firstBadSeq: 45, problem: 'seq-mismatch' });
+  });
+
+  it('blames the range after the seam checkpoint when an entry and its leaf hash were rewritten', async () => {
+    const store = await seeded();
+    await alter(store, 60, true);
+    expect(await verifyAll(store)).toMatchObject({ firstBadSeq: SEAM, problem: 'root-mismatch' });
+  });
+
+  it('catches a rewrite just below the seam with the checkpoint on the seam', async () => {
+    const store = await seeded();
+    await alter(store, SEAM - 1, true);
+    expect(await verifyAll(store)).toMatchObject({ firstBadSeq: 20, problem: 'root-mismatch' });
+  });
+
+  it('orders checkpoint and entry problems as the walk does', async () => {
+    const store = await seeded();
+    await alter(store, 60, false);
+    const mallory = generateKeyPairSync('ed25519');
+    const forge = async (size: number) => {
+      const cp = await store.db
+        .selectFrom('audit_checkpoints')
+        .select('root_hash')
+        .where('tree_size', '=', size)
+        .executeTakeFirstOrThrow();
+      const note = await signNote(
+        checkpointBody(ORIGIN, size, cp.root_hash),
+        ed25519Signer(ORIGIN, mallory.privateKey, mallory.publicKey),
+      );
+      await store.db.updateTable('audit_checkpoints').set({ note }).where('tree_size', '=', size).execute();
+    };
+    // A bad checkpoint after the bad entry: the entry comes first.
+    await forge(77);
+    expect(await verifyAll(store)).toMatchObject({ firstBadSeq: 60, problem: 'leaf-hash-mismatch' });
+    // A bad checkpoint on the seam, before the bad entry: the checkpoint comes first.
+    await forge(SEAM);
+    expect(await verifyAll(store)).toMatchObject({ firstBadSeq: 20, problem: 'bad-signature' });
+  });
+
+  it('detects a validly signed wrong root on the seam', async () => {
+    const store = await seeded();
+    const wrong = Buffer.alloc(32, 7);
+    const note = await signNote(checkpointBody(ORIGIN, SEAM, wrong), signer);
+    await store.db
+      .updateTable('audit_checkpoints')
+      .set({ note, root_hash: wrong })
+      .where('tree_size', '=', SEAM)
+      .execute();
+    expect(await verifyAll(store)).toMatchObject({ firstBadSeq: 20, problem: 'root-mismatch' });
+  });
+
+  it('detects entries removed from the end below a checkpoint', async () => {
+    const store = await seeded();
+    await store.db.deleteFrom('audit_entries').where('seq', '>=', 90).execute();
+    expect(await verifyAll(store)).toMatchObject({ firstBadSeq: 90, problem: 'truncated' });
+  });
+});

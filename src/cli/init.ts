@@ -1,0 +1,52 @@
+import type { Command } from 'commander';
+import { createInstallation } from '../installation/index.js';
+import { print } from './output.js';
+
+export function registerInit(program: Command): void {
+  program
+    .command('init')
+    .description(
+      'create a new installation: config, CA, server certificate, master key, database, admin token',
+    )
+    .requiredOption('--data <dir>', 'data directory to create (must not hold an installation)')
+    .option('--org <name>', 'organisation name for the certificate authority', 'Pulsegate')
+    .option('--server-name <name...>', 'extra DNS names for the server certificate')
+    .option('--port <port>', 'HTTPS API port', '8443')
+    .option('--mqtt-port <port>', 'MQTT over TLS port', '8883')
+    .option('--database-url <url>', 'use PostgreSQL instead of the embedded SQLite file')
+    .option('--json', 'print machine-readable JSON')
+    .action(
+      async (opts: {
+        data: string;
+        org: string;
+        serverName?: string[];
+        port: string;
+        mqttPort: string;
+        databaseUrl?: string;
+        json?: boolean;
+      }) => {
+        const settings: Record<string, Record<string, unknown>> = {
+          server: { port: Number(opts.port) },
+          mqtt: { port: Number(opts.mqttPort) },
+        };
+        if (opts.databaseUrl) settings.database = { url: opts.databaseUrl };
+        const result = await createInstallation({
+          dataDir: opts.data,
+          organisation: opts.org,
+          serverNames: opts.serverName,
+          settings,
+          onStep: (step) => {
+            if (!opts.json && step !== 'done') process.stderr.write(`  creating ${step}…\n`);
+          },
+        });
+        print(opts, result, () =>
+          [
+            `Created a Pulsegate installation in ${result.dataDir}`,
+            `  CA certificate:  ${result.caFile}`,
+            `  admin API token: ${result.adminTokenFile} (mode 0600; keep it secret)`,
+            `Next: pulsegate serve --data ${opts.data}`,
+          ].join('\n'),
+        );
+      },
+    );
+}

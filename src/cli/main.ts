@@ -1,0 +1,53 @@
+import { Command, CommanderError } from 'commander';
+import { VERSION } from '../version.js';
+import { registerAudit } from './audit.js';
+import { registerDemo } from './demo.js';
+import { registerInit } from './init.js';
+import { registerKeys } from './keys.js';
+import { registerMigrate } from './migrate.js';
+import { EXIT, reportError } from './output.js';
+import { registerRetention } from './retention.js';
+import { registerServe } from './serve.js';
+import { registerSim } from './sim.js';
+import { registerToken } from './token.js';
+import { registerUser } from './user.js';
+
+/** Builds the `pulsegate` command; one file per command group. */
+export function buildProgram(): Command {
+  const program = new Command('pulsegate')
+    .description('Pulsegate: security platform for connected medical devices')
+    .version(VERSION)
+    .showHelpAfterError()
+    .exitOverride();
+  registerInit(program);
+  registerServe(program);
+  registerMigrate(program);
+  registerUser(program);
+  registerToken(program);
+  registerKeys(program);
+  registerAudit(program);
+  registerRetention(program);
+  registerSim(program);
+  registerDemo(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  const json = argv.includes('--json');
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (
+        error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.code === 'commander.help'
+      )
+        return EXIT.ok;
+      return EXIT.usage;
+    }
+    return reportError(error, { json });
+  }
+}

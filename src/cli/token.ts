@@ -1,0 +1,28 @@
+import type { Command } from 'commander';
+import { PulsegateError } from '../errors.js';
+import { withDataOptions, withServices } from './context.js';
+import { print } from './output.js';
+
+/** `30d`, `12h`, `15m`, `3600s` or a number of seconds. */
+export function parseDuration(value: string): number {
+  const m = /^(\d+)([smhd]?)$/.exec(value.trim());
+  if (!m) throw new PulsegateError('VALIDATION_FAILED', '--ttl must look like 30d, 12h, 15m or 3600');
+  const n = Number(m[1]);
+  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86_400 }[m[2] as '' | 's' | 'm' | 'h' | 'd'];
+  return n * unit;
+}
+
+export function registerToken(program: Command): void {
+  const token = program.command('token').description('manage API tokens');
+  withDataOptions(token.command('create').description('create an API token for a user (printed once)'))
+    .requiredOption('--user <username>', 'the user the token acts as')
+    .option('--name <name>', 'a label for the token', 'cli token')
+    .option('--ttl <duration>', 'lifetime, e.g. 30d (default: no expiry)')
+    .action(async (opts: { data: string; json?: boolean; user: string; name: string; ttl?: string }) => {
+      const ttlSeconds = opts.ttl ? parseDuration(opts.ttl) : undefined;
+      const created = await withServices(opts.data, (s) =>
+        s.access.createApiToken({ username: opts.user, name: opts.name, ttlSeconds }),
+      );
+      print(opts, created, () => created.token);
+    });
+}

@@ -1,0 +1,91 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PulsegateError } from '../errors.js';
+import { configKeys, loadConfig } from './loader.js';
+
+const dirs: string[] = [];
+function dataDir(yaml?: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+  dirs.push(dir);
+  if (yaml !== undefined) writeFileSync(join(dir, 'pulsegate.yaml'), yaml);
+  return dir;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function configError(fn: () => unknown): PulsegateError {
+  try {
+    fn();
+  } catch (error) {
+    expect(error).toBeInstanceOf(PulsegateError);
+    expect((error as PulsegateError).code).toBe('CONFIG_INVALID');
+    return error as PulsegateError;
+  }
+  throw new Error('expected CONFIG_INVALID');
+}
+
+describe('config loader', () => {
+  it('fills every default when there is no file', () => {
+    const c = loadConfig(dataDir(), {});
+    expect(c.server.port).toBe(8443);
+    expect(c.server.tlsMinVersion).toBe('TLSv1.2');
+    expect(c.database.url).toBe('');
+    expect(c.audit.checkpointEveryEntries).toBe(1000);
+  });
+
+  it('reads the YAML file and lets environment variables override it', () => {
+    const dir = dataDir('server:\n  port: 9443\nlog:\n  level: debug\n');
+    const c = loadConfig(dir, {
+      PULSEGATE_SERVER_PORT: '10443',
+      PULSEGATE_DATABASE_URL: 'postgres://x@h/db',
+    });
+    expect(c.server.port).toBe(10443);
+    expect(c.log.level).toBe('debug');
+    expect(c.database.url).toBe('postgres://x@h/db');
+  });
+
+  it('derives an environment variable for every key', () => {
+    const envs = configKeys().map((k) => k.env);
+    expect(envs).toContain('PULSEGATE_AUTH_ACCESS_TOKEN_TTL_SECONDS');
+    expect(envs).toContain('PULSEGATE_DATABASE_URL');
+    expect(new Set(envs).size).toBe(envs.length);
+  });
+
+  it('names the key, its variable and what is allowed for a bad value', () => {
+    const e = configError(() => loadConfig(dataDir('server:\n  port: 70000\n'), {}));
+    expect(e.message).toContain('server.port');
+    expect(e.message).toContain('PULSEGATE_SERVER_PORT');
+    expect(e.message).toContain('<= 65535');
+  });
+
+  it('refuses a non-numeric environment value for a number', () => {
+    const e = configError(() => loadConfig(dataDir(), { PULSEGATE_SERVER_PORT: 'eighty' }));
+    expect(e.message).toContain('server.port');
+  });
+
+  it('refuses an unknown key, an unknown section and an unknown PULSEGATE_ variable', () => {
+    expect(configError(() => loadConfig(dataDir('server:\n  prot: 1\n'), {})).message).toContain('prot');
+    expect(configError(() => loadConfig(dataDir('sevrer:\n  port: 1\n'), {})).message).toContain('sevrer');
+    expect(configError(() => loadConfig(dataDir(), { PULSEGATE_SERVER_PROT: '1' })).message).toContain(
+      'PULSEGATE_SERVER_PROT',
+    );
+  });
+
+  it('refuses a value outside an enumeration, listing the allowed ones', () => {
+    const e = configError(() => loadConfig(dataDir('log:\n  level: loud\n'), {}));
+    expect(e.message).toContain('"info"');
+  });
+
+  it('refuses invalid YAML and a non-mapping document', () => {
+    configError(() => loadConfig(dataDir('server: [unclosed'), {}));
+    configError(() => loadConfig(dataDir('- a\n- b\n'), {}));
+  });
+
+  it('requires an https public URL', () => {
+    const e = configError(() => loadConfig(dataDir(), { PULSEGATE_SERVER_PUBLIC_URL: 'http://example.org' }));
+    expect(e.message).toContain('server.publicUrl');
+  });
+});

@@ -1,0 +1,131 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { TObject, TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { parse as parseYaml } from 'yaml';
+import { PulsegateError } from '../errors.js';
+import { type Config, ConfigSchema, type LoadedConfig } from './schema.js';
+
+export const CONFIG_FILE = 'pulsegate.yaml';
+const ENV_PREFIX = 'PULSEGATE_';
+
+/** Environment variables that are not configuration keys (secrets passed in by the operator). */
+const RESERVED_ENV = new Set(['PULSEGATE_MASTER_KEY', 'PULSEGATE_DATA']);
+
+/** `accessTokenTtlSeconds` → `ACCESS_TOKEN_TTL_SECONDS`. */
+function envSegment(key: string): string {
+  return key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+}
+
+/** Every leaf of the schema as [dotted path, env name, schema]. */
+export function configKeys(): Array<{ path: string; env: string; schema: TSchema }> {
+  const out: Array<{ path: string; env: string; schema: TSchema }> = [];
+  for (const [section, sectionSchema] of Object.entries(ConfigSchema.properties)) {
+    for (const [key, schema] of Object.entries((sectionSchema as TObject).properties)) {
+      out.push({
+        path: `${section}.${key}`,
+        env: `${ENV_PREFIX}${envSegment(section)}_${envSegment(key)}`,
+        schema,
+      });
+    }
+  }
+  return out;
+}
+
+function coerceEnv(raw: string, schema: TSchema): unknown {
+  const type = schema.type as string | undefined;
+  if (type === 'integer' || type === 'number') return raw.trim() === '' ? raw : Number(raw);
+  if (type === 'boolean') return raw === 'true' ? true : raw === 'false' ? false : raw;
+  return raw;
+}
+
+function readFileConfig(dataDir: string): Record<string, unknown> {
+  const file = join(dataDir, CONFIG_FILE);
+  if (!existsSync(file)) return {};
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new PulsegateError(
+      'CONFIG_INVALID',
+      `${CONFIG_FILE} is not valid YAML: ${(error as Error).message}`,
+    );
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new PulsegateError('CONFIG_INVALID', `${CONFIG_FILE} must be a mapping of sections`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function applyEnv(target: Record<string, unknown>, env: NodeJS.ProcessEnv): void {
+  const known = configKeys();
+  const byEnv = new Map(known.map((k) => [k.env, k]));
+  for (const [name, raw] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || raw === undefined || RESERVED_ENV.has(name)) continue;
+    const key = byEnv.get(name);
+    if (!key) {
+      throw new PulsegateError('CONFIG_INVALID', `unknown environment variable ${name}`);
+    }
+    const [section, leaf] = key.path.split('.') as [string, string];
+    if (target[section] === undefined) target[section] = {};
+    const sectionObj = target[section] as Record<string, unknown>;
+    sectionObj[leaf] = coerceEnv(raw, key.schema);
+  }
+}
+
+function describeAllowed(schema: TSchema | undefined): string {
+  if (!schema) return 'no such key is allowed';
+  if (Array.isArray(schema.anyOf))
+    return `one of ${schema.anyOf.map((s: TSchema) => JSON.stringify(s.const)).join(', ')}`;
+  const parts: string[] = [String(schema.type ?? 'value')];
+  if (schema.minimum !== undefined) parts.push(`>= ${schema.minimum}`);
+  if (schema.maximum !== undefined) parts.push(`<= ${schema.maximum}`);
+  if (schema.pattern !== undefined) parts.push(`matching ${schema.pattern}`);
+  if (schema.minLength !== undefined) parts.push(`at least ${schema.minLength} characters`);
+  return parts.join(' ');
+}
+
+/**
+ * Validates a raw configuration object and fills in defaults. A bad value throws CONFIG_INVALID
+ * naming the key (and its environment variable) and what is allowed.
+ */
+export function validateConfig(raw: Record<string, unknown>): Config {
+  const withDefaults = Value.Default(ConfigSchema, structuredClone(raw)) as Record<string, unknown>;
+  const errors = [...Value.Errors(ConfigSchema, withDefaults)];
+  if (errors.length > 0) {
+    const keys = configKeys();
+    const messages = errors.slice(0, 5).map((e) => {
+      const path = e.path.replace(/^\//, '').replaceAll('/', '.');
+      const key = keys.find((k) => k.path === path);
+      if (key)
+        return `${path} (${key.env}): must be ${describeAllowed(key.schema)}, got ${JSON.stringify(e.value)}`;
+      const [section, leaf] = path.split('.');
+      const sectionKeys = keys
+        .filter((k) => k.path.startsWith(`${section}.`))
+        .map((k) => k.path.split('.')[1]);
+      if (leaf !== undefined && sectionKeys.length > 0) {
+        return `${path}: unknown key; ${section} allows ${sectionKeys.join(', ')}`;
+      }
+      if (section && sectionKeys.length === 0) {
+        return `${section}: unknown section; allowed sections are ${Object.keys(ConfigSchema.properties).join(', ')}`;
+      }
+      return `${path || '(root)'}: ${e.message}`;
+    });
+    throw new PulsegateError('CONFIG_INVALID', `invalid configuration: ${messages.join('; ')}`);
+  }
+  return withDefaults as Config;
+}
+
+/** Loads `DATA/pulsegate.yaml`, overlays `PULSEGATE_*` variables, validates once. */
+export function loadConfig(dataDir: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  const absolute = isAbsolute(dataDir) ? dataDir : resolve(dataDir);
+  const raw = readFileConfig(absolute);
+  applyEnv(raw, env);
+  return { ...validateConfig(raw), dataDir: absolute };
+}
+
+/** Resolves a path from the config against the data dir. */
+export function dataPath(config: LoadedConfig, path: string): string {
+  return isAbsolute(path) ? path : join(config.dataDir, path);
+}

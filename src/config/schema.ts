@@ -1,0 +1,197 @@
+import { type Static, Type as T } from '@sinclair/typebox';
+
+/**
+ * The whole configuration. Every key has a default so that `pulsegate init` can write a short
+ * file; each key can be set in `pulsegate.yaml` or by the environment variable named after its
+ * path (`server.port` → `PULSEGATE_SERVER_PORT`).
+ */
+export const ConfigSchema = T.Object(
+  {
+    server: T.Object(
+      {
+        host: T.String({ default: '0.0.0.0', description: 'Address the HTTPS API listens on' }),
+        port: T.Integer({
+          minimum: 0,
+          maximum: 65535,
+          default: 8443,
+          description: 'HTTPS API and console port',
+        }),
+        publicUrl: T.String({
+          default: 'https://localhost:8443',
+          pattern: '^https://',
+          description: 'External base URL; used as token issuer and audience',
+        }),
+        tlsCert: T.String({
+          default: 'pki/server.pem',
+          description: 'Server certificate chain (PEM), relative to the data dir',
+        }),
+        tlsKey: T.String({
+          default: 'secrets/server.key',
+          description: 'Server private key (PEM), relative to the data dir',
+        }),
+        tlsMinVersion: T.Union([T.Literal('TLSv1.2'), T.Literal('TLSv1.3')], { default: 'TLSv1.2' }),
+        bodyLimitBytes: T.Integer({ minimum: 1024, maximum: 16_777_216, default: 1_048_576 }),
+        trustProxy: T.Boolean({ default: false, description: 'Trust X-Forwarded-For from a reverse proxy' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    database: T.Object(
+      {
+        url: T.String({
+          default: '',
+          description: 'postgres://… to use PostgreSQL; empty for the embedded SQLite file',
+        }),
+        sqliteFile: T.String({
+          default: 'pulsegate.db',
+          description: 'SQLite file, relative to the data dir',
+        }),
+        poolSize: T.Integer({ minimum: 1, maximum: 200, default: 10 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    log: T.Object(
+      {
+        level: T.Union(
+          ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => T.Literal(l)),
+          { default: 'info' },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    keys: T.Object(
+      {
+        masterKeyFile: T.String({
+          default: 'secrets/master.key',
+          description: 'Master key file, relative to the data dir',
+        }),
+        dataKeyMaxUses: T.Integer({
+          minimum: 1,
+          maximum: 2 ** 31,
+          default: 2 ** 24,
+          description: 'Encryptions before a data key is retired (AES-GCM random nonces: far below 2^32)',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    auth: T.Object(
+      {
+        accessTokenTtlSeconds: T.Integer({ minimum: 30, maximum: 86_400, default: 900 }),
+        maxFailedLogins: T.Integer({ minimum: 1, maximum: 100, default: 5 }),
+        lockoutSeconds: T.Integer({ minimum: 1, maximum: 86_400, default: 900 }),
+        breakGlassMaxMinutes: T.Integer({ minimum: 1, maximum: 1440, default: 60 }),
+        loginRateLimitPerMinute: T.Integer({ minimum: 1, maximum: 10_000, default: 30 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    audit: T.Object(
+      {
+        origin: T.String({
+          default: 'pulsegate.local/audit',
+          minLength: 1,
+          description: 'Checkpoint origin line',
+        }),
+        checkpointEveryEntries: T.Integer({ minimum: 1, maximum: 1_000_000, default: 1000 }),
+        checkpointIntervalSeconds: T.Integer({ minimum: 1, maximum: 86_400, default: 10 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    pki: T.Object(
+      {
+        deviceCertificateDays: T.Integer({
+          minimum: 1,
+          maximum: 825,
+          default: 90,
+          description: 'Validity of device certificates',
+        }),
+        enrollmentTokenTtlSeconds: T.Integer({
+          minimum: 60,
+          maximum: 2_592_000,
+          default: 86_400,
+          description: 'Lifetime of one-time enrollment tokens',
+        }),
+        crlValiditySeconds: T.Integer({
+          minimum: 60,
+          maximum: 2_592_000,
+          default: 86_400,
+          description: 'CRL nextUpdate distance',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    mqtt: T.Object(
+      {
+        mode: T.Union([T.Literal('embedded'), T.Literal('external'), T.Literal('off')], {
+          default: 'embedded',
+          description:
+            'embedded: our MQTT broker on mqtt.port; external: consume from mqtt.externalUrl; off: no MQTT',
+        }),
+        host: T.String({ default: '0.0.0.0', description: 'Address the embedded broker listens on' }),
+        port: T.Integer({ minimum: 0, maximum: 65535, default: 8883, description: 'MQTT over TLS port' }),
+        maxPayloadBytes: T.Integer({ minimum: 256, maximum: 1_048_576, default: 65_536 }),
+        ratePerSecond: T.Number({
+          minimum: 0.1,
+          maximum: 100_000,
+          default: 50,
+          description: 'Sustained messages per second per device',
+        }),
+        burst: T.Integer({
+          minimum: 1,
+          maximum: 1_000_000,
+          default: 200,
+          description: 'Messages a device may send in a burst',
+        }),
+        externalUrl: T.String({
+          default: '',
+          description: 'mqtts://host:port of the external broker (external mode)',
+        }),
+        externalCaFile: T.String({
+          default: '',
+          description: "CA bundle for the external broker's certificate",
+        }),
+        externalCertFile: T.String({
+          default: '',
+          description: 'Client certificate Pulsegate presents to the external broker',
+        }),
+        externalKeyFile: T.String({ default: '', description: 'Key for externalCertFile' }),
+        sharedGroup: T.String({
+          default: 'pulsegate',
+          pattern: '^[A-Za-z0-9_-]+$',
+          description: 'MQTT 5 shared subscription group',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    telemetry: T.Object(
+      {
+        retentionDays: T.Integer({
+          minimum: 1,
+          maximum: 36_500,
+          default: 30,
+          description: 'Days telemetry is kept before deletion and key shredding',
+        }),
+        retentionIntervalSeconds: T.Integer({
+          minimum: 10,
+          maximum: 86_400,
+          default: 3600,
+          description: 'How often the retention job runs',
+        }),
+        maxClockSkewSeconds: T.Integer({
+          minimum: 1,
+          maximum: 86_400,
+          default: 300,
+          description: 'Largest accepted distance between device and server time',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+
+/** A loaded configuration together with where it came from. */
+export interface LoadedConfig extends Config {
+  /** Absolute path of the data directory. */
+  readonly dataDir: string;
+}

@@ -1,0 +1,268 @@
+import { sql } from 'kysely';
+import type { Principal } from '../access/index.js';
+import { PulsegateError } from '../errors.js';
+import type { EventBus } from '../events/index.js';
+import type { Database, Kysely, Store } from '../store/index.js';
+import type { DevicesTable } from '../store/tables/devices.js';
+import type { Device, DeviceCreate, DeviceListQuery, DevicePatch, Lifecycle } from './schemas.js';
+
+/** The narrow audit interface the inventory needs. */
+export interface DeviceAudit {
+  append(event: {
+    actor: { type: 'user' | 'client' | 'system'; id?: string; name?: string; role?: string };
+    action: string;
+    resource: { type: string; id?: string };
+    outcome: 'success' | 'failure' | 'denied';
+    reason?: string;
+  }): Promise<unknown>;
+}
+
+/** Which devices a caller may see: everything, or only some care units / device ids. */
+export interface DeviceVisibility {
+  careUnits?: readonly string[];
+  deviceIds?: readonly string[];
+}
+
+/** Allowed lifecycle changes. Quarantine and release have their own audited actions later on. */
+const TRANSITIONS: Record<Lifecycle, readonly Lifecycle[]> = {
+  registered: ['enrolled', 'retired'],
+  enrolled: ['active', 'registered', 'retired'],
+  active: ['quarantined', 'retired'],
+  quarantined: ['active', 'retired'],
+  retired: [],
+};
+
+const SORTS = {
+  id: ['id', 'asc'],
+  '-id': ['id', 'desc'],
+  type: ['type', 'asc'],
+  careUnit: ['care_unit', 'asc'],
+  lastSeenAt: ['last_seen_at', 'asc'],
+  '-lastSeenAt': ['last_seen_at', 'desc'],
+  updatedAt: ['updated_at', 'asc'],
+  '-updatedAt': ['updated_at', 'desc'],
+} as const;
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function toDevice(row: DevicesTable): Device {
+  return {
+    id: row.id,
+    type: row.type,
+    vendor: row.vendor,
+    model: row.model,
+    serial: row.serial,
+    firmwareVersion: row.firmware_version,
+    careUnit: row.care_unit,
+    bed: row.bed,
+    ipAddress: row.ip_address,
+    macAddress: row.mac_address,
+    owner: row.owner,
+    lifecycle: row.lifecycle,
+    certificateStatus: row.certificate_status,
+    lastSeenAt: iso(row.last_seen_at),
+    createdAt: iso(row.created_at)!,
+    updatedAt: iso(row.updated_at)!,
+    version: row.version,
+  };
+}
+
+function actorOf(p: Principal | undefined) {
+  return p
+    ? { type: p.kind, id: p.id, name: p.name, role: p.role }
+    : { type: 'system' as const, name: 'pulsegate' };
+}
+
+const COLUMN: Record<string, keyof DevicesTable> = {
+  type: 'type',
+  vendor: 'vendor',
+  model: 'model',
+  serial: 'serial',
+  firmwareVersion: 'firmware_version',
+  careUnit: 'care_unit',
+  bed: 'bed',
+  ipAddress: 'ip_address',
+  macAddress: 'mac_address',
+  owner: 'owner',
+  lifecycle: 'lifecycle',
+};
+
+/** The device inventory: create, read, list with filters, and audited updates. */
+export function createDeviceService(deps: {
+  store: Store;
+  audit: DeviceAudit;
+  /** Receives `device.changed` after every committed change (ingest drops quarantined devices' sessions). */
+  bus?: EventBus;
+  now?: () => number;
+}) {
+  const { db } = deps.store;
+  const now = deps.now ?? Date.now;
+
+  async function getRow(id: string): Promise<DevicesTable> {
+    const row = await db.selectFrom('devices').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) throw new PulsegateError('DEVICE_NOT_FOUND');
+    return row;
+  }
+
+  return {
+    async create(input: DeviceCreate, actor?: Principal): Promise<Device> {
+      const t = now();
+      const row: DevicesTable = {
+        id: input.id,
+        type: input.type,
+        vendor: input.vendor,
+        model: input.model,
+        serial: input.serial ?? null,
+        firmware_version: input.firmwareVersion ?? null,
+        care_unit: input.careUnit ?? null,
+        bed: input.bed ?? null,
+        ip_address: input.ipAddress ?? null,
+        mac_address: input.macAddress?.toLowerCase().replaceAll('-', ':') ?? null,
+        owner: input.owner ?? null,
+        lifecycle: 'registered',
+        certificate_status: 'none',
+        last_seen_at: null,
+        created_at: t,
+        updated_at: t,
+        version: 1,
+      };
+      const inserted = await db
+        .insertInto('devices')
+        .values(row)
+        .onConflict((oc) => oc.column('id').doNothing())
+        .executeTakeFirst();
+      if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) throw new PulsegateError('DEVICE_EXISTS');
+      await deps.audit.append({
+        actor: actorOf(actor),
+        action: 'device.create',
+        resource: { type: 'device', id: row.id },
+        outcome: 'success',
+      });
+      return toDevice(row);
+    },
+
+    async get(id: string): Promise<Device> {
+      return toDevice(await getRow(id));
+    },
+
+    async list(query: DeviceListQuery, visibility: DeviceVisibility = {}) {
+      let q = db.selectFrom('devices');
+      if (visibility.careUnits)
+        q = q.where('care_unit', 'in', visibility.careUnits.length ? [...visibility.careUnits] : ['\u0000']);
+      if (visibility.deviceIds)
+        q = q.where('id', 'in', visibility.deviceIds.length ? [...visibility.deviceIds] : ['\u0000']);
+      if (query.type) q = q.where('type', '=', query.type);
+      if (query.lifecycle) q = q.where('lifecycle', '=', query.lifecycle);
+      if (query.careUnit) q = q.where('care_unit', '=', query.careUnit);
+      if (query.vendor) q = q.where('vendor', '=', query.vendor);
+      if (query.q) {
+        // Search text is a bound parameter; LIKE wildcards in it are escaped, not interpreted.
+        const pattern = `%${query.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+        q = q.where((eb) =>
+          eb.or(
+            (['id', 'vendor', 'model', 'serial', 'care_unit', 'bed'] as const).map((c) =>
+              eb(sql`lower(${sql.ref(c)})`, 'like', sql`${pattern} escape '\\'`),
+            ),
+          ),
+        );
+      }
+      const limit = query.limit ?? 50;
+      const offset = query.offset ?? 0;
+      const [column, direction] = SORTS[(query.sort ?? 'id') as keyof typeof SORTS];
+      const [rows, count] = await Promise.all([
+        q.selectAll().orderBy(column, direction).orderBy('id', 'asc').limit(limit).offset(offset).execute(),
+        q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
+      ]);
+      return { items: rows.map(toDevice), total: Number(count.n), limit, offset };
+    },
+
+    async update(id: string, patch: DevicePatch, actor?: Principal): Promise<Device> {
+      const { row, action, lifecycleChange } = await db.transaction().execute(async (trx) => {
+        const current = await trx.selectFrom('devices').selectAll().where('id', '=', id).executeTakeFirst();
+        if (!current) throw new PulsegateError('DEVICE_NOT_FOUND');
+        if (patch.version !== undefined && patch.version !== current.version)
+          throw new PulsegateError('DEVICE_VERSION_CONFLICT');
+        const lifecycleChange =
+          patch.lifecycle && patch.lifecycle !== current.lifecycle ? patch.lifecycle : undefined;
+        if (lifecycleChange && !TRANSITIONS[current.lifecycle as Lifecycle]?.includes(lifecycleChange)) {
+          throw new PulsegateError(
+            'DEVICE_LIFECYCLE_INVALID',
+            `cannot go from ${current.lifecycle} to ${lifecycleChange}`,
+          );
+        }
+        const changes: Record<string, unknown> = {};
+        for (const [key, value] of Object.entries(patch)) {
+          const column = COLUMN[key];
+          if (column)
+            changes[column] =
+              key === 'macAddress' && typeof value === 'string'
+                ? value.toLowerCase().replaceAll('-', ':')
+                : value;
+        }
+        const updated = await trx
+          .updateTable('devices')
+          .set({ ...changes, updated_at: now(), version: current.version + 1 })
+          .where('id', '=', id)
+          .where('version', '=', current.version)
+          .returningAll()
+          .executeTakeFirst();
+        if (!updated) throw new PulsegateError('DEVICE_VERSION_CONFLICT');
+        return {
+          row: updated,
+          lifecycleChange,
+          action: lifecycleChange ? `device.lifecycle.${lifecycleChange}` : 'device.update',
+        };
+      });
+      // Announced as soon as it is committed, before the audit append can fail: a quarantine must
+      // end the device's sessions and reach the PKI's identity cache whatever happens next.
+      deps.bus?.emit('device.changed', {
+        deviceId: id,
+        change: lifecycleChange ? `lifecycle.${lifecycleChange}` : 'updated',
+        at: Number(row.updated_at),
+      });
+      // Audited after commit: the audit log has its own transaction (and its own sequencer lock).
+      await deps.audit.append({
+        actor: actorOf(actor),
+        action,
+        resource: { type: 'device', id },
+        outcome: 'success',
+      });
+      return toDevice(row);
+    },
+
+    getRow,
+  };
+}
+
+export type DeviceService = ReturnType<typeof createDeviceService>;
+
+/**
+ * Records a device's certificate status inside the caller's transaction, so that the PKI changes
+ * its certificate rows and the device in one commit. A first valid certificate moves a registered
+ * device to enrolled. Throws DEVICE_NOT_FOUND. Returns the lifecycle after the change.
+ */
+export async function setCertificateStatus(
+  db: Kysely<Database>,
+  deviceId: string,
+  status: 'none' | 'valid' | 'expired' | 'revoked',
+  at: number,
+): Promise<{ lifecycle: string; enrolled: boolean }> {
+  const current = await db
+    .selectFrom('devices')
+    .select('lifecycle')
+    .where('id', '=', deviceId)
+    .executeTakeFirst();
+  if (!current) throw new PulsegateError('DEVICE_NOT_FOUND');
+  const enrolled = status === 'valid' && current.lifecycle === 'registered';
+  await db
+    .updateTable('devices')
+    .set((eb) => ({
+      certificate_status: status,
+      ...(enrolled ? { lifecycle: 'enrolled' } : {}),
+      updated_at: at,
+      version: eb('version', '+', 1),
+    }))
+    .where('id', '=', deviceId)
+    .execute();
+  return { lifecycle: enrolled ? 'enrolled' : current.lifecycle, enrolled };
+}

@@ -1,0 +1,19 @@
+export {
+  createDeviceService,
+  type DeviceAudit,
+  type DeviceService,
+  type DeviceVisibility,
+  setCertificateStatus,
+  toDevice,
+} from './device-service.js';
+export { deviceRoutes, visibilityOf } from './routes.js';
+export {
+  CERTIFICATE_STATUSES,
+  DEVICE_TYPES,
+  type Device,
+  type DeviceCreate,
+  DeviceId,
+  type DeviceType,
+  LIFECYCLES,
+  type Lifecycle,
+} from './schemas.js';

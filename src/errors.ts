@@ -1,0 +1,149 @@
+/**
+ * The registry of stable error codes. Every error that leaves Pulsegate (HTTP problem+json,
+ * FHIR OperationOutcome, CLI exit message, MQTT reason) carries one of these codes. Messages are
+ * safe by construction: they never contain PHI, secrets, tokens or key material, so a caller may
+ * log or show them. Tests assert on the code, never on the prose.
+ */
+export const ERRORS = {
+  // Generic request problems
+  VALIDATION_FAILED: { status: 400, message: 'The request does not match the expected schema' },
+  MALFORMED_JSON: { status: 400, message: 'The request body is not valid JSON' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The request content type is not supported' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is too large' },
+  NOT_FOUND: { status: 404, message: 'The resource was not found' },
+  ROUTE_NOT_FOUND: { status: 404, message: 'No such route' },
+  METHOD_NOT_ALLOWED: { status: 405, message: 'The method is not allowed on this route' },
+  CONFLICT: { status: 409, message: 'The resource already exists or changed concurrently' },
+  RATE_LIMITED: { status: 429, message: 'Too many requests; retry later' },
+  INTERNAL: { status: 500, message: 'An internal error occurred' },
+  NOT_READY: { status: 503, message: 'The service is not ready' },
+
+  // Authentication (messages stay generic on purpose: they must not help an attacker)
+  AUTH_REQUIRED: { status: 401, message: 'Authentication is required' },
+  AUTH_INVALID_CREDENTIALS: { status: 401, message: 'Invalid credentials' },
+  AUTH_ACCOUNT_LOCKED: { status: 401, message: 'Invalid credentials' },
+  AUTH_ACCOUNT_DISABLED: { status: 401, message: 'Invalid credentials' },
+  AUTH_TOKEN_INVALID: { status: 401, message: 'The access token is not valid' },
+  AUTH_TOKEN_EXPIRED: { status: 401, message: 'The access token has expired' },
+  AUTH_TOKEN_ALGORITHM: { status: 401, message: 'The access token is not valid' },
+  AUTH_TOKEN_AUDIENCE: { status: 401, message: 'The access token is not valid' },
+  AUTH_TOKEN_REVOKED: { status: 401, message: 'The access token is not valid' },
+  AUTH_CLIENT_INVALID: { status: 401, message: 'Client authentication failed' },
+  AUTH_ASSERTION_REPLAYED: { status: 401, message: 'Client authentication failed' },
+  AUTH_GRANT_UNSUPPORTED: { status: 400, message: 'The grant type is not supported' },
+  AUTH_SCOPE_INVALID: { status: 400, message: 'The requested scope is not allowed' },
+
+  // Authorisation
+  ACCESS_DENIED: { status: 403, message: 'Access denied' },
+  ACCESS_CARE_UNIT_DENIED: { status: 403, message: 'Access denied' },
+  ACCESS_VENDOR_WINDOW_CLOSED: { status: 403, message: 'Access denied' },
+  ACCESS_BREAK_GLASS_REASON_REQUIRED: { status: 400, message: 'Break-glass access requires a reason' },
+
+  // Users and clients
+  USER_EXISTS: { status: 409, message: 'A user with that name already exists' },
+  USER_NOT_FOUND: { status: 404, message: 'No such user' },
+  USER_PASSWORD_WEAK: { status: 400, message: 'The password does not meet the policy' },
+  CLIENT_EXISTS: { status: 409, message: 'A client with that id already exists' },
+  CLIENT_JWKS_INVALID: { status: 400, message: 'The client key set is not valid' },
+  CLIENT_NOT_FOUND: { status: 404, message: 'No such client' },
+  API_TOKEN_NOT_FOUND: { status: 404, message: 'No such API token' },
+
+  // Configuration and installation
+  CONFIG_INVALID: { status: 500, message: 'The configuration is not valid' },
+  INSTALL_EXISTS: { status: 409, message: 'An installation already exists in that directory' },
+  INSTALL_MISSING: { status: 500, message: 'No installation was found in that directory' },
+
+  // Keys
+  KEY_MASTER_MISSING: { status: 500, message: 'The master key is missing' },
+  KEY_MASTER_WRONG: { status: 500, message: 'The master key does not match this installation' },
+  KEY_SHREDDED: { status: 410, message: 'The data was erased and can no longer be read' },
+  KEY_DECRYPT_FAILED: { status: 500, message: 'Stored data failed its integrity check' },
+  KEY_MASTER_INSECURE: { status: 500, message: 'The master key file is readable by other users' },
+  KEY_EPOCH_MISSING: { status: 500, message: 'A period key file is missing from the secrets directory' },
+  KEY_EPOCH_WRONG: { status: 500, message: 'A period key file does not match this installation' },
+
+  // Audit
+  AUDIT_PROOF_RANGE: { status: 400, message: 'The requested proof is outside the log' },
+  AUDIT_NO_CHECKPOINT: { status: 404, message: 'No checkpoint has been published yet' },
+  AUDIT_VERIFY_FAILED: { status: 500, message: 'The audit log failed verification' },
+
+  // Devices
+  DEVICE_EXISTS: { status: 409, message: 'A device with that id already exists' },
+  DEVICE_NOT_FOUND: { status: 404, message: 'No such device' },
+  DEVICE_LIFECYCLE_INVALID: { status: 409, message: 'That lifecycle change is not allowed' },
+  DEVICE_VERSION_CONFLICT: { status: 409, message: 'The device changed since it was read' },
+
+  // PKI and EST enrollment (RFC 7030)
+  EST_TOKEN_INVALID: { status: 401, message: 'The enrollment token is not valid' },
+  EST_CLIENT_CERT_REQUIRED: { status: 401, message: 'A valid client certificate is required' },
+  EST_CLIENT_CERT_INVALID: { status: 401, message: 'A valid client certificate is required' },
+  EST_CSR_INVALID: { status: 400, message: 'The certificate request is not a valid PKCS#10 request' },
+  EST_CSR_WEAK_KEY: { status: 400, message: 'The certificate request uses a key that is too weak' },
+  EST_CSR_SUBJECT_MISMATCH: {
+    status: 400,
+    message: 'The certificate request is not for the enrolling device',
+  },
+  PKI_CERT_NOT_FOUND: { status: 404, message: 'No such certificate' },
+  DEVICE_NOT_ENROLLABLE: { status: 409, message: 'The device cannot be enrolled in its current state' },
+
+  // Ingest (MQTT, HTTPS, MLLP)
+  INGEST_CLIENT_CERT_REQUIRED: { status: 401, message: 'A device certificate is required' },
+  INGEST_CERT_INVALID: { status: 401, message: 'The device certificate is not valid' },
+  INGEST_CERT_EXPIRED: { status: 401, message: 'The device certificate is not valid' },
+  INGEST_CERT_REVOKED: { status: 401, message: 'The device certificate is not valid' },
+  INGEST_DEVICE_NOT_ACTIVE: { status: 403, message: 'The device may not send data' },
+  INGEST_TOPIC_DENIED: { status: 403, message: 'The device may not use that topic' },
+  INGEST_PAYLOAD_TOO_LARGE: { status: 413, message: 'The message is too large' },
+  INGEST_RATE_LIMITED: { status: 429, message: 'The device is sending too fast' },
+
+  // Telemetry
+  TELEMETRY_INVALID_JSON: { status: 400, message: 'The telemetry payload is not valid JSON' },
+  TELEMETRY_SCHEMA: { status: 400, message: 'The telemetry payload does not match the schema' },
+  TELEMETRY_UNKNOWN_CODE: { status: 400, message: 'The observation code is not known' },
+  TELEMETRY_UNIT_MISMATCH: { status: 400, message: 'The unit does not fit the observation code' },
+  TELEMETRY_IMPOSSIBLE_VALUE: { status: 422, message: 'The value is physiologically impossible' },
+  TELEMETRY_REPLAY: { status: 409, message: 'The message repeats or goes back in sequence' },
+  TELEMETRY_CLOCK_SKEW: { status: 422, message: 'The message time is too far from the server time' },
+  PATIENT_BINDING_CONFLICT: {
+    status: 409,
+    message: 'The device is already bound to a patient for that time',
+  },
+
+  // Store
+  STORE_MIGRATION_FAILED: { status: 500, message: 'A database migration failed' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/**
+ * An error with a stable code. `detail` is an optional safe, human-readable explanation (never
+ * PHI or secrets); `fields` points at the offending inputs for validation failures.
+ */
+export class PulsegateError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly detail: string | undefined;
+  readonly fields: readonly FieldProblem[] | undefined;
+
+  constructor(code: ErrorCode, detail?: string, options?: { fields?: FieldProblem[]; cause?: unknown }) {
+    super(
+      detail ?? ERRORS[code].message,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.name = 'PulsegateError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.detail = detail;
+    this.fields = options?.fields;
+  }
+}
+
+/** One failing input: a JSON pointer (or parameter name) and what is wrong with it. */
+export interface FieldProblem {
+  readonly pointer: string;
+  readonly problem: string;
+}
+
+export function isPulsegateError(error: unknown): error is PulsegateError {
+  return error instanceof PulsegateError;
+}

@@ -1,0 +1,44 @@
+/**
+ * Every event that crosses capability boundaries, by name. Payloads carry identifiers and
+ * facts, never PHI values: a telemetry event says how many observations a device stored, not what
+ * they were (subscribers that need values read them through the telemetry API, authorised).
+ */
+export interface PulsegateEvents {
+  /** A batch of observations from one device was durably stored. */
+  'telemetry.stored': {
+    deviceId: string;
+    seq: number | null;
+    count: number;
+    bytes: number;
+    receivedAt: number;
+    source: IngestSource;
+    flagged: number;
+  };
+  /** A device's message was refused (schema, bounds, rate, size, replay). */
+  'telemetry.rejected': {
+    deviceId: string;
+    code: string;
+    source: IngestSource;
+    receivedAt: number;
+    bytes: number;
+  };
+  /** A device connected over MQTT (or an external broker reported it). */
+  'device.connected': { deviceId: string; clientId: string; address: string | null; at: number };
+  'device.disconnected': { deviceId: string; clientId: string; reason: string; at: number };
+  /** A connection, publish or subscribe was refused at the broker or an ingest endpoint. */
+  'ingest.refused': {
+    kind: 'connect' | 'publish' | 'subscribe';
+    code: string;
+    deviceId: string | null;
+    address: string | null;
+    topic: string | null;
+    at: number;
+  };
+  'certificate.issued': { deviceId: string; serial: string; notAfter: number; at: number };
+  'certificate.revoked': { deviceId: string; serial: string; reason: string; at: number };
+  'device.changed': { deviceId: string; change: string; at: number };
+  'config.changed': { key: string; actor: string; at: number };
+}
+
+export type IngestSource = 'mqtt' | 'https' | 'hl7' | 'external-broker';
+export type EventName = keyof PulsegateEvents;

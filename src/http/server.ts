@@ -1,0 +1,196 @@
+import { randomUUID } from 'node:crypto';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, {
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  type FastifyServerOptions,
+  LogController,
+} from 'fastify';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { PulsegateError } from '../errors.js';
+import { auditDenial, registerAuthHook, wasAudited } from './auth-hook.js';
+import { instrumentHttp } from './metrics.js';
+import type { HttpAudit, HttpAuth } from './ports.js';
+import { sendProblem, toPulsegateError } from './problem.js';
+import { systemRoutes } from './system-routes.js';
+import { validatorCompiler } from './validation.js';
+
+export interface HttpServerOptions {
+  auth: HttpAuth;
+  audit: HttpAudit;
+  logger: Logger;
+  metrics: Registry;
+  /** Readiness probe: resolves true when the database answers. */
+  ready: () => Promise<boolean>;
+  /** Each capability's `routes.ts` plugin, already bound to its services. */
+  routes: FastifyPluginAsync[];
+  bodyLimitBytes: number;
+  /** Server TLS material; omit only for in-process tests that use `inject()`. */
+  tls?: {
+    cert: string | Buffer;
+    key: string | Buffer;
+    minVersion: 'TLSv1.2' | 'TLSv1.3';
+    /**
+     * CAs for optional client certificates (devices on EST re-enrollment and HTTPS ingest).
+     * The handshake asks for a certificate but does not require one; routes that need a device
+     * identity check `socket.authorized` and the peer certificate themselves.
+     */
+    clientCa?: Array<string | Buffer>;
+  };
+  trustProxy?: boolean;
+  publicUrl: string;
+  version: string;
+}
+
+/** A route as registered, with the access it declares (used by docs and the authorization matrix test). */
+export interface RouteInfo {
+  method: string;
+  url: string;
+  access: string;
+}
+
+export type PulsegateHttp = FastifyInstance & { readonly routeCatalog: readonly RouteInfo[] };
+
+/** Builds the Fastify server: TLS, headers, limits, validation, auth, errors, OpenAPI, routes. */
+export async function buildHttpServer(options: HttpServerOptions): Promise<PulsegateHttp> {
+  const serverOptions: FastifyServerOptions & { https?: object } = {
+    loggerInstance: options.logger,
+    bodyLimit: options.bodyLimitBytes,
+    trustProxy: options.trustProxy ?? false,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    // Fastify's own request lines include the URL; ours (below) carry only the route pattern.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+    ajv: { customOptions: { removeAdditional: false } },
+  };
+  if (options.tls) {
+    serverOptions.https = {
+      cert: options.tls.cert,
+      key: options.tls.key,
+      minVersion: options.tls.minVersion,
+      // Prefer the server's order of AEAD suites; no renegotiation, no compression (Node defaults).
+      honorCipherOrder: true,
+      ...(options.tls.clientCa
+        ? { requestCert: true, rejectUnauthorized: false, ca: options.tls.clientCa }
+        : {}),
+    };
+  }
+  const app = Fastify(serverOptions).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+
+  // JSON only (plus forms for OAuth): a text/plain body is refused with 415, not parsed as a string.
+  app.removeContentTypeParser('text/plain');
+  // OAuth token requests are form-encoded (RFC 6749 §4.4); repeated parameters are refused (§3.1).
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    const params = new URLSearchParams(body as string);
+    const out: Record<string, string> = {};
+    for (const [k, v] of params) {
+      if (k in out)
+        return done(new PulsegateError('VALIDATION_FAILED', `parameter ${k} repeated`), undefined);
+      out[k] = v;
+    }
+    done(null, out);
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  // Request log lines carry the route pattern and status, never the URL or headers (PHI, tokens).
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        request: { method: request.method, route: request.routeOptions.url ?? null },
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request completed',
+    );
+  });
+
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'none'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+      },
+    },
+    strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
+    referrerPolicy: { policy: 'no-referrer' },
+    crossOriginResourcePolicy: { policy: 'same-origin' },
+  });
+  app.addHook('onSend', async (_request, reply, payload) => {
+    // API responses may hold patient data: never cache them.
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+    return payload;
+  });
+  await app.register(rateLimit, { global: false });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Pulsegate API',
+        version: options.version,
+        description: 'IoMT security platform. Errors are RFC 9457 problem+json with a stable `code`.',
+      },
+      servers: [{ url: options.publicUrl }],
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    transform: ({ schema, url, route }) => {
+      const access = (route.config as { access?: string } | undefined)?.access;
+      const out = { ...(schema as object) } as Record<string, unknown>;
+      if (access && access !== 'public') {
+        out.security = [{ bearer: [] }];
+        out.description =
+          `${(out.description as string | undefined) ?? ''}\n\nRequires: \`${access}\``.trim();
+      }
+      return { schema: out, url };
+    },
+  });
+
+  const routeCatalog: RouteInfo[] = [];
+  app.addHook('onRoute', (route) => {
+    const access = (route.config as { access?: string } | undefined)?.access ?? '';
+    for (const method of [route.method].flat()) {
+      if (method !== 'HEAD') routeCatalog.push({ method, url: route.url, access });
+    }
+  });
+  app.decorate('routeCatalog', routeCatalog);
+  registerAuthHook(app, options.auth, options.audit);
+  instrumentHttp(app, options.metrics);
+
+  app.setErrorHandler(async (error, request, reply) => {
+    const e = toPulsegateError(error);
+    if (e.code === 'INTERNAL') {
+      request.log.error(
+        { err: error, req: { id: request.id, route: request.routeOptions.url } },
+        'unhandled error',
+      );
+    }
+    // Resource-level denials raised inside handlers (care unit, vendor window) are audited here.
+    if (e.code.startsWith('ACCESS_') && !wasAudited(e)) await auditDenial(options.audit, request, e);
+    return sendProblem(request, reply, e);
+  });
+  app.setNotFoundHandler(async (request, reply) =>
+    sendProblem(request, reply, new PulsegateError('ROUTE_NOT_FOUND')),
+  );
+
+  await app.register(
+    systemRoutes({ metrics: options.metrics, ready: options.ready, version: options.version }),
+  );
+  for (const routes of options.routes) await app.register(routes);
+  return app as unknown as PulsegateHttp;
+}

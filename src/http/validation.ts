@@ -1,0 +1,24 @@
+import { Ajv, type Options } from 'ajv';
+import addFormats from 'ajv-formats';
+import type { FastifySchemaCompiler } from 'fastify';
+
+/**
+ * Two validators. Bodies are strict: no type coercion and no silent removal of unknown fields,
+ * so `"5"` for a number or an extra property is a VALIDATION_FAILED, not a quiet fix-up.
+ * Query strings and path parameters are text on the wire, so those coerce scalars.
+ */
+const common: Options = { allErrors: false, useDefaults: true, removeAdditional: false, strict: false };
+
+function build(coerceTypes: boolean | 'array') {
+  const ajv = new Ajv({ ...common, coerceTypes });
+  addFormats.default(ajv);
+  return ajv;
+}
+
+const strict = build(false);
+const coercing = build('array');
+
+export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPart }) => {
+  const ajv = httpPart === 'body' ? strict : coercing;
+  return ajv.compile(schema as object) as ReturnType<FastifySchemaCompiler<unknown>>;
+};

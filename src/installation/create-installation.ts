@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { createServices, openConfiguredStore } from '../app.js';
+import { loadConfig } from '../config/index.js';
+import { PulsegateError } from '../errors.js';
+import { generateMasterKey, initializeKeys, writeMasterKeyFile } from '../keys/index.js';
+import type { Logger } from '../logging/logger.js';
+import { createPkiHierarchy } from '../pki/index.js';
+import { installationLayout } from './layout.js';
+
+export interface InitOptions {
+  dataDir: string;
+  organisation?: string;
+  /** Extra DNS names for the server certificate. */
+  serverNames?: string[];
+  /** Config values written into pulsegate.yaml (e.g. a port or database URL). */
+  settings?: Record<string, Record<string, unknown>>;
+  env?: NodeJS.ProcessEnv;
+  logger?: Logger;
+  onStep?: (step: string) => void;
+}
+
+export interface InitResult {
+  dataDir: string;
+  adminUsername: string;
+  adminTokenFile: string;
+  caFile: string;
+}
+
+/** Writes a file that must not exist yet (flag `wx`), with the given mode. */
+function writeNew(path: string, contents: string, mode: number): void {
+  writeFileSync(path, contents, { flag: 'wx', mode });
+}
+
+/**
+ * Creates a new installation: config, CA and server certificate, master key, database schema,
+ * key check value, and an `admin` user with an API token in `secrets/admin.token` (0600).
+ * Refuses to touch a directory that already holds an installation.
+ */
+export async function createInstallation(opts: InitOptions): Promise<InitResult> {
+  const dataDir = resolve(opts.dataDir);
+  const layout = installationLayout(dataDir);
+  const step = opts.onStep ?? (() => {});
+  if (existsSync(layout.config) || existsSync(layout.secretsDir) || existsSync(layout.pkiDir)) {
+    throw new PulsegateError('INSTALL_EXISTS', 'the data directory already holds an installation');
+  }
+  if (existsSync(dataDir) && readdirSync(dataDir).some((f) => f.startsWith('pulsegate.db'))) {
+    throw new PulsegateError('INSTALL_EXISTS', 'the data directory already holds a database');
+  }
+  mkdirSync(dataDir, { recursive: true, mode: 0o750 });
+  mkdirSync(layout.secretsDir, { mode: 0o700 });
+  mkdirSync(layout.pkiDir, { mode: 0o755 });
+
+  step('configuration');
+  const header =
+    '# Pulsegate configuration. Every key can also be set by PULSEGATE_<SECTION>_<KEY>.\n# See README.md, "Configuration", for the full reference.\n';
+  writeNew(layout.config, header + stringify(opts.settings ?? { server: { port: 8443 } }), 0o640);
+  const config = loadConfig(dataDir, opts.env ?? process.env);
+
+  step('certificate authority');
+  const organisation = opts.organisation ?? 'Pulsegate';
+  const pki = await createPkiHierarchy({ organisation, serverNames: opts.serverNames });
+  writeNew(layout.rootCaCert, pki.root.certPem, 0o644);
+  writeNew(layout.rootCaKey, pki.root.keyPem, 0o600);
+  writeNew(layout.issuingCaCert, pki.issuing.certPem, 0o644);
+  writeNew(layout.issuingCaKey, pki.issuing.keyPem, 0o600);
+  writeNew(layout.serverCert, pki.server.certPem, 0o644);
+  writeNew(layout.serverKey, pki.server.keyPem, 0o600);
+
+  step('master key');
+  const env = opts.env ?? process.env;
+  let masterKey: Buffer;
+  if (env.PULSEGATE_MASTER_KEY) {
+    masterKey = Buffer.from(env.PULSEGATE_MASTER_KEY, 'base64');
+  } else {
+    masterKey = generateMasterKey();
+    writeMasterKeyFile(layout.masterKey, masterKey);
+  }
+
+  step('database');
+  const store = openConfiguredStore(config);
+  try {
+    const existing = await store.db.introspection.getTables();
+    if (existing.some((t) => t.name === 'settings')) {
+      const rows = await store.db.selectFrom('settings').select('name').limit(1).execute();
+      if (rows.length > 0)
+        throw new PulsegateError('INSTALL_EXISTS', 'the database already holds an installation');
+    }
+    const { error } = await store.migrate();
+    if (error) throw error;
+    await initializeKeys(store, masterKey);
+  } finally {
+    await store.close();
+  }
+
+  step('administrator');
+  const services = await createServices(config, { env, logger: opts.logger });
+  try {
+    const password = randomBytes(18).toString('base64url');
+    await services.access.users.add({ username: 'admin', password, role: 'admin' });
+    const token = await services.access.createApiToken({
+      username: 'admin',
+      name: 'installation admin token',
+    });
+    writeNew(layout.adminPassword, `${password}\n`, 0o600);
+    writeNew(layout.adminToken, `${token.token}\n`, 0o600);
+    await services.audit.append({
+      actor: { type: 'system', name: 'pulsegate init' },
+      action: 'installation.init',
+      resource: { type: 'installation' },
+      outcome: 'success',
+    });
+    await services.audit.checkpoint();
+  } finally {
+    await services.close();
+  }
+  step('done');
+  return { dataDir, adminUsername: 'admin', adminTokenFile: layout.adminToken, caFile: layout.rootCaCert };
+}

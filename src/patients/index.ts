@@ -1,0 +1,12 @@
+/** The patients capability: which patient a device measures, when (bindings), by blind index. */
+export {
+  type Binding,
+  type BindingWithPatient,
+  checkPatientId,
+  createPatientBindings,
+  PATIENT_INDEX_PURPOSE,
+  type PatientAudit,
+  type PatientBindings,
+  type PatientBindingsOptions,
+} from './patient-bindings.js';
+export { type PatientRoutesDeps, patientRoutes } from './routes.js';

@@ -1,0 +1,83 @@
+import { createHash, createPublicKey } from 'node:crypto';
+import { PulsegateError } from '../errors.js';
+import { isStrictSignedEnvelope } from './der-envelope.js';
+import { x509 } from './x509-setup.js';
+
+/** A PKCS#10 request that parsed, uses an accepted key and proves possession of it. */
+export interface CheckedCsr {
+  csr: x509.Pkcs10CertificateRequest;
+  /** SHA-256 of the SubjectPublicKeyInfo, lower-case hex. */
+  publicKeySha256: string;
+  /** The subject's common names (a device CSR must hold exactly one). */
+  commonNames: string[];
+  /** e.g. `EC P-256` or `RSA 3072`, for the audit entry. */
+  keyDescription: string;
+}
+
+const CURVES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384' };
+const RSA_MIN_BITS = 2048;
+// Larger keys cost the CA seconds per verification for no security gain a device could need.
+const RSA_MAX_BITS = 8192;
+
+function invalid(detail: string): PulsegateError {
+  return new PulsegateError('EST_CSR_INVALID', detail);
+}
+
+/** EC P-256/P-384 or RSA of 2048 bits or more; throws EST_CSR_WEAK_KEY otherwise. */
+function describeKey(spki: Buffer): string {
+  let key: ReturnType<typeof createPublicKey>;
+  try {
+    key = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+  } catch {
+    throw invalid('the public key cannot be read');
+  }
+  const details = key.asymmetricKeyDetails ?? {};
+  if (key.asymmetricKeyType === 'ec') {
+    const curve = CURVES[details.namedCurve ?? ''];
+    if (!curve) throw new PulsegateError('EST_CSR_WEAK_KEY', 'EC keys must use P-256 or P-384');
+    return `EC ${curve}`;
+  }
+  if (key.asymmetricKeyType === 'rsa') {
+    const bits = details.modulusLength ?? 0;
+    if (bits < RSA_MIN_BITS)
+      throw new PulsegateError('EST_CSR_WEAK_KEY', 'RSA keys must have at least 2048 bits');
+    if (bits > RSA_MAX_BITS) throw invalid('RSA keys larger than 8192 bits are not accepted');
+    return `RSA ${bits}`;
+  }
+  throw new PulsegateError('EST_CSR_WEAK_KEY', 'the key must be EC P-256, EC P-384 or RSA');
+}
+
+/**
+ * Parses a DER PKCS#10 request (RFC 2986) and checks it: the whole input is one request, the key
+ * is acceptable, and the self-signature verifies (proof of possession, RFC 7030 §3.4).
+ * Throws EST_CSR_INVALID or EST_CSR_WEAK_KEY; never anything else for any input bytes.
+ */
+export async function checkCsr(der: Uint8Array): Promise<CheckedCsr> {
+  if (der.byteLength === 0) throw invalid('the request is empty');
+  let csr: x509.Pkcs10CertificateRequest;
+  let spki: Buffer;
+  let commonNames: string[];
+  try {
+    csr = new x509.Pkcs10CertificateRequest(Buffer.from(der));
+    if (csr.rawData.byteLength !== der.byteLength) throw new Error('trailing bytes');
+    spki = Buffer.from(csr.publicKey.rawData);
+    commonNames = csr.subjectName.getField('CN');
+  } catch {
+    throw invalid('the request is not a DER PKCS#10 certification request');
+  }
+  const keyDescription = describeKey(spki);
+  if (!isStrictSignedEnvelope(der, keyDescription.startsWith('EC'))) throw invalid('the request is not DER');
+  let verified = false;
+  try {
+    verified = await csr.verify();
+  } catch {
+    verified = false;
+  }
+  if (!verified) throw invalid('the request signature does not verify');
+  return {
+    csr,
+    publicKeySha256: createHash('sha256').update(spki).digest('hex'),
+    commonNames,
+    keyDescription,
+  };
+}

@@ -1,0 +1,25 @@
+import type { Kysely } from 'kysely';
+import type { DialectName } from '../dialect.js';
+import * as m001 from './001-core.js';
+import * as m002 from './002-keys.js';
+import * as m003 from './003-access.js';
+import * as m004 from './004-audit.js';
+import * as m006 from './006-devices.js';
+import * as m007 from './007-pki.js';
+import * as m008 from './008-telemetry.js';
+
+/** A migration receives the dialect so that column types can differ where they must. */
+export interface DialectMigration {
+  up(db: Kysely<unknown>, dialect: DialectName): Promise<void>;
+}
+
+/** All migrations in order. Names are permanent once released: add new files, never edit old ones. */
+export const MIGRATIONS: Record<string, DialectMigration> = {
+  '001-core': m001,
+  '002-keys': m002,
+  '003-access': m003,
+  '004-audit': m004,
+  '006-devices': m006,
+  '007-pki': m007,
+  '008-telemetry': m008,
+};

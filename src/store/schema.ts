@@ -1,0 +1,37 @@
+import type {
+  ApiTokensTable,
+  BreakGlassTable,
+  ServiceClientsTable,
+  UsedJtisTable,
+  UsersTable,
+} from './tables/access.js';
+import type { AuditCheckpointsTable, AuditEntriesTable } from './tables/audit.js';
+import type { SettingsTable } from './tables/core.js';
+import type { DevicesTable } from './tables/devices.js';
+import type { DataKeysTable, SigningKeysTable } from './tables/keys.js';
+import type { CertificatesTable, EnrollmentTokensTable } from './tables/pki.js';
+import type {
+  DeviceIngestStateTable,
+  PatientBindingsTable,
+  TelemetryReadingsTable,
+} from './tables/telemetry.js';
+
+/** Every table, as Kysely sees it. Each capability's tables live in `tables/<capability>.ts`. */
+export interface Database {
+  settings: SettingsTable;
+  data_keys: DataKeysTable;
+  signing_keys: SigningKeysTable;
+  users: UsersTable;
+  service_clients: ServiceClientsTable;
+  api_tokens: ApiTokensTable;
+  used_jtis: UsedJtisTable;
+  break_glass: BreakGlassTable;
+  audit_entries: AuditEntriesTable;
+  audit_checkpoints: AuditCheckpointsTable;
+  devices: DevicesTable;
+  enrollment_tokens: EnrollmentTokensTable;
+  certificates: CertificatesTable;
+  telemetry_readings: TelemetryReadingsTable;
+  device_ingest_state: DeviceIngestStateTable;
+  patient_bindings: PatientBindingsTable;
+}

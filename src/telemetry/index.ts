@@ -1,0 +1,14 @@
+/** The telemetry capability: validated, encrypted, group-committed observations; queries; retention. */
+export { type ParsedMessage, type ParseResult, parseMessage } from './parse-message.js';
+export { checkPayload, DeviceEventPayload, TelemetryPayload } from './payload-schema.js';
+export { periodOf, TELEMETRY_PURPOSE } from './reading-codec.js';
+export type { RetentionReport } from './retention.js';
+export { type TelemetryRoutesDeps, telemetryRoutes } from './routes.js';
+export type { AlarmView, ObservationView, TelemetryPage, TelemetryQuery } from './telemetry-reader.js';
+export {
+  createTelemetryService,
+  type TelemetryConfig,
+  type TelemetryDeps,
+  type TelemetryService,
+} from './telemetry-service.js';
+export { normaliseCode, VITAL_CODES, type VitalCode, vitalFor, vitalForQuery } from './vital-codes.js';

@@ -1,0 +1,88 @@
+import type { DataKeyScope } from '../keys/index.js';
+import type { ParsedAlarm, ParsedMessage, ParsedObservation } from './parse-message.js';
+
+/** Data-key purpose of telemetry (retention shreds it by period). */
+export const TELEMETRY_PURPOSE = 'telemetry';
+
+/** 'YYYY-MM' (UTC) of a time: the data key period and the retention unit. */
+export function periodOf(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 7);
+}
+
+/** The data key scope of a reading: the patient's blind index, or the device when unbound. */
+export function scopeOf(deviceId: string, patientIndex: string | null, period: string): DataKeyScope {
+  return { purpose: TELEMETRY_PURPOSE, subject: patientIndex ?? `device:${deviceId}`, period };
+}
+
+/** The `vitals` column: each kind once, space-delimited with spaces at both ends, for LIKE filters. */
+export function vitalsOf(observations: readonly { kind: string }[]): string {
+  return ` ${[...new Set(observations.map((o) => o.kind))].join(' ')} `;
+}
+
+/** The row identity every sealed reading is bound to (GCM associated data). */
+export function readingAad(r: {
+  device_id: string;
+  observed_at: number;
+  seq: number;
+  key_period: string;
+  patient_index: string | null;
+  vitals: string;
+}): Buffer {
+  return Buffer.from(
+    `telemetry_readings|${r.device_id}|${r.observed_at}|${r.seq}|${r.key_period}|${r.patient_index ?? '-'}|${r.vitals}`,
+  );
+}
+
+/** What the sealed part of a reading holds. */
+interface SealedReading {
+  /** Patient identifier, or null when unbound. */
+  p: string | null;
+  /** [system, code, unit, value, implausible 0|1, ms after the message time] */
+  o: Array<[string, string, string, number, number, number]>;
+  /** [code, priority, kind, ms after the message time] */
+  a?: Array<[string, string, string, number]>;
+}
+
+export function encodeReading(message: ParsedMessage, patientId: string | null): Buffer {
+  const body: SealedReading = {
+    p: patientId,
+    o: message.observations.map((o) => [
+      o.system,
+      o.code,
+      o.unit,
+      o.value,
+      o.implausible ? 1 : 0,
+      o.ts - message.ts,
+    ]),
+  };
+  if (message.alarms.length > 0)
+    body.a = message.alarms.map((a) => [a.code, a.priority, a.kind, a.ts - message.ts]);
+  return Buffer.from(JSON.stringify(body));
+}
+
+export interface DecodedReading {
+  patientId: string | null;
+  observations: Array<Omit<ParsedObservation, 'kind'>>;
+  alarms: ParsedAlarm[];
+}
+
+export function decodeReading(plain: Buffer, observedAt: number): DecodedReading {
+  const body = JSON.parse(plain.toString('utf8')) as SealedReading;
+  return {
+    patientId: body.p,
+    observations: body.o.map(([system, code, unit, value, implausible, dt]) => ({
+      system: system as 'LOINC' | 'MDC',
+      code,
+      unit,
+      value,
+      implausible: implausible === 1,
+      ts: observedAt + dt,
+    })),
+    alarms: (body.a ?? []).map(([code, priority, kind, dt]) => ({
+      code,
+      priority: priority as ParsedAlarm['priority'],
+      kind: kind as ParsedAlarm['kind'],
+      ts: observedAt + dt,
+    })),
+  };
+}

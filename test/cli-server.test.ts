@@ -1,0 +1,172 @@
+/**
+ * The documented operator flow with real processes and real clients: `pulsegate init`, then
+ * `pulsegate serve`, then curl over HTTPS trusting the installation's CA.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli, cliBackground, curl, exited, freePort, waitFor } from './support/processes.js';
+
+let dir: string;
+let data: string;
+let port: number;
+let server: ReturnType<typeof cliBackground> | undefined;
+
+function fingerprint(root: string): string {
+  const h = createHash('sha256');
+  const walk = (d: string) => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      const st = statSync(p);
+      if (st.isDirectory()) walk(p);
+      else if (!name.startsWith('pulsegate.db')) h.update(`${p}:${st.mode}:`).update(readFileSync(p));
+    }
+  };
+  walk(root);
+  return h.digest('hex');
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'pulsegate-cli-'));
+  data = join(dir, 'd');
+  port = await freePort();
+  const init = cli(['init', '--data', data, '--port', String(port), '--mqtt-port', String(await freePort())]);
+  expect(init.code, init.stderr).toBe(0);
+  server = cliBackground(['serve', '--data', data]);
+  await waitFor(
+    () => curl(['--cacert', join(data, 'pki/ca.pem'), `https://localhost:${port}/healthz`]).status === 200,
+  );
+}, 60_000);
+
+afterAll(async () => {
+  if (server && server.exitCode === null) {
+    server.kill('SIGTERM');
+    await exited(server);
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('init and serve', () => {
+  it('init writes secrets with mode 0600 and the CA for clients', () => {
+    for (const f of ['master.key', 'admin.token', 'server.key', 'issuing-ca.key', 'root-ca.key']) {
+      expect(statSync(join(data, 'secrets', f)).mode & 0o777, f).toBe(0o600);
+    }
+    expect(readFileSync(join(data, 'pki/ca.pem'), 'utf8')).toContain('BEGIN CERTIFICATE');
+  });
+
+  it('answers /healthz over HTTPS with the installation CA, and refuses TLS below 1.2', () => {
+    const res = curl(['--cacert', join(data, 'pki/ca.pem'), `https://localhost:${port}/healthz`]);
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toMatchObject({ status: 'ok' });
+    const old = curl([
+      '--cacert',
+      join(data, 'pki/ca.pem'),
+      '--tlsv1.0',
+      '--tls-max',
+      '1.1',
+      `https://localhost:${port}/healthz`,
+    ]);
+    expect(old.code).not.toBe(0);
+    const plain = curl([`http://localhost:${port}/healthz`]);
+    expect(plain.status).not.toBe(200);
+  });
+
+  it('gives an unauthenticated /api/v1 call 401 problem+json', () => {
+    const res = curl([
+      '--cacert',
+      join(data, 'pki/ca.pem'),
+      '-D',
+      '-',
+      `https://localhost:${port}/api/v1/devices`,
+    ]);
+    expect(res.status).toBe(401);
+    expect(res.body.toLowerCase()).toContain('content-type: application/problem+json');
+    expect(res.body).toContain('"code":"AUTH_REQUIRED"');
+  });
+
+  it('accepts the admin token from secrets/admin.token', () => {
+    const token = readFileSync(join(data, 'secrets/admin.token'), 'utf8').trim();
+    const res = curl([
+      '--cacert',
+      join(data, 'pki/ca.pem'),
+      '-H',
+      `Authorization: Bearer ${token}`,
+      `https://localhost:${port}/api/v1/me`,
+    ]);
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toMatchObject({ name: 'admin', role: 'admin' });
+    const devices = curl([
+      '--cacert',
+      join(data, 'pki/ca.pem'),
+      '-H',
+      `Authorization: Bearer ${token}`,
+      '-H',
+      'content-type: application/json',
+      '-d',
+      '{"id":"mon-7","type":"patient-monitor","vendor":"Acme","model":"X"}',
+      `https://localhost:${port}/api/v1/devices`,
+    ]);
+    expect(devices.status).toBe(201);
+  });
+
+  it('serves its OpenAPI document with every /api/v1 route in it', () => {
+    const res = curl(['--cacert', join(data, 'pki/ca.pem'), `https://localhost:${port}/api/v1/openapi.json`]);
+    const doc = JSON.parse(res.body) as { openapi: string; paths: Record<string, unknown> };
+    expect(doc.openapi).toBe('3.1.0');
+    for (const p of [
+      '/api/v1/devices',
+      '/api/v1/devices/{id}',
+      '/api/v1/auth/login',
+      '/api/v1/audit/checkpoint',
+      '/oauth/token',
+    ]) {
+      expect(Object.keys(doc.paths)).toContain(p);
+    }
+  });
+
+  it('protects /metrics and serves it to the admin', () => {
+    expect(curl(['--cacert', join(data, 'pki/ca.pem'), `https://localhost:${port}/metrics`]).status).toBe(
+      401,
+    );
+    const token = readFileSync(join(data, 'secrets/admin.token'), 'utf8').trim();
+    const res = curl([
+      '--cacert',
+      join(data, 'pki/ca.pem'),
+      '-H',
+      `Authorization: Bearer ${token}`,
+      `https://localhost:${port}/metrics`,
+    ]);
+    expect(res.status).toBe(200);
+    expect(res.body).toContain('pulsegate_http_requests_total');
+  });
+
+  it('init refuses an existing installation and changes nothing', () => {
+    const before = fingerprint(data);
+    const again = cli(['init', '--data', data]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('INSTALL_EXISTS');
+    expect(fingerprint(data)).toBe(before);
+  });
+
+  it('never writes the admin token into the server log', async () => {
+    const token = readFileSync(join(data, 'secrets/admin.token'), 'utf8').trim();
+    expect(server!.output()).not.toContain(token);
+    expect(server!.output()).not.toContain('/api/v1/devices?');
+  });
+
+  it('stops cleanly on SIGTERM', async () => {
+    server!.kill('SIGTERM');
+    expect(await exited(server!)).toBe(0);
+  });
+
+  it('exits 2 on a bad command line and 1 with a code on a missing installation', () => {
+    expect(cli(['frobnicate']).code).toBe(2);
+    const missing = cli(['migrate', '--data', join(dir, 'nowhere')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('INSTALL_MISSING');
+    expect(cli(['--help']).code).toBe(0);
+    expect(cli(['user', 'add', '--help']).stdout).toContain('--care-unit');
+  });
+});

@@ -1,0 +1,65 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = fileURLToPath(new URL('../../bin/pulsegate', import.meta.url));
+
+/** A TCP port that was free a moment ago (bound to 0, then released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** Runs the real CLI to completion. The environment is cleaned of PULSEGATE_* from the caller. */
+export function cli(args: string[], env: Record<string, string> = {}) {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PULSEGATE_')));
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    env: { ...clean, ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Starts a long-running CLI command (e.g. `serve`); the caller stops it. */
+export function cliBackground(args: string[]): ChildProcess & { output: () => string } {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PULSEGATE_')));
+  const child = spawn(process.execPath, [BIN, ...args], { env: clean, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  return Object.assign(child, { output: () => out });
+}
+
+/** Runs curl and returns status, headers and body. */
+export function curl(args: string[]) {
+  const r = spawnSync('curl', ['-sS', '-w', '\n%{http_code}', ...args], {
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
+  const lines = (r.stdout ?? '').split('\n');
+  const status = Number(lines.pop());
+  return { status, body: lines.join('\n'), stderr: r.stderr, code: r.status };
+}
+
+export async function waitFor(check: () => boolean, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  throw new Error('timed out waiting');
+}
+
+export function exited(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) resolve(child.exitCode);
+    else child.once('exit', (code) => resolve(code));
+  });
+}
