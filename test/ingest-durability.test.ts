@@ -136,5 +136,5 @@ describe('QoS 1 durability of pulsegate serve', () => {
     const again = await connect(device);
     await again.publishAsync(`devices/${DEVICE}/telemetry`, vitalsPayload(sent + 1), { qos: 1 });
     expect((await storedSeqs()).has(sent + 1)).toBe(true);
-  });
+  }, 120_000);
 });
