@@ -1,3 +1,5 @@
+import type { AlertEvent } from '../monitor/contracts.js';
+
 /**
  * Every event that crosses capability boundaries, by name. Payloads carry identifiers and
  * facts, never PHI values: a telemetry event says how many observations a device stored, not what
@@ -38,6 +40,13 @@ export interface PulsegateEvents {
   'certificate.revoked': { deviceId: string; serial: string; reason: string; at: number };
   'device.changed': { deviceId: string; change: string; at: number };
   'config.changed': { key: string; actor: string; at: number };
+  /** An alert was created or a duplicate report merged into an open one (monitor/contracts.ts). */
+  'alert.raised': AlertEvent;
+  /** An alert changed state (acknowledged, resolved, false positive, escalated, grouped into an incident). */
+  'alert.updated': AlertEvent;
+  /** A response action took a device out of service, or put it back (actor and reason are in the audit log). */
+  'device.quarantined': { deviceId: string; actor: string; at: number };
+  'device.released': { deviceId: string; actor: string; at: number };
 }
 
 export type IngestSource = 'mqtt' | 'https' | 'hl7' | 'external-broker';
