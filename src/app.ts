@@ -16,6 +16,7 @@ import { createExternalBrokerIngest, createMqttIngest, ingestRoutes } from './in
 import { installationLayout } from './installation/layout.js';
 import { type KeyService, openKeyService, readMasterKey } from './keys/index.js';
 import { createLogger, type Logger } from './logging/logger.js';
+import { createResponseActions, type ResponseActions, responseRoutes } from './monitor/response/index.js';
 import { createPatientBindings, type PatientBindings, patientRoutes } from './patients/index.js';
 import { createPki, type Pki, pkiRoutes } from './pki/index.js';
 import { openStore, redactDatabaseUrl, type Store } from './store/index.js';
@@ -35,6 +36,7 @@ export interface Services {
   readonly pki: Pki;
   readonly patients: PatientBindings;
   readonly telemetry: TelemetryService;
+  readonly response: ResponseActions;
   close(): Promise<void>;
 }
 
@@ -112,6 +114,7 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
     });
     const patients = createPatientBindings({ store, keys, audit });
     const telemetry = await createTelemetryService({ store, keys, audit, bus, devices, patients, config });
+    const response = createResponseActions({ devices, pki, bus });
     logger.debug(
       { database: config.database.url ? redactDatabaseUrl(config.database.url) : store.dialect },
       'services ready',
@@ -128,6 +131,7 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
       pki,
       patients,
       telemetry,
+      response,
       async close() {
         await telemetry.close();
         pki.close();
@@ -145,7 +149,7 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
 /** Builds the whole server: services plus the HTTPS API with every capability's routes. */
 export async function createApp(config: LoadedConfig, options: BuildOptions = {}): Promise<PulsegateApp> {
   const services = await createServices(config, options);
-  const { store, access, audit, devices, logger, bus, pki, patients, telemetry } = services;
+  const { store, access, audit, devices, logger, bus, pki, patients, telemetry, response } = services;
   const metrics = createMetricsRegistry();
   const layout = installationLayout(config.dataDir);
   const http = await buildHttpServer({
@@ -162,6 +166,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       auditRoutes({ audit }),
       deviceRoutes({ devices, access }),
       pkiRoutes({ pki, devices, access }),
+      responseRoutes({ actions: response, devices, access }),
       patientRoutes({ patients, devices, access, audit }),
       telemetryRoutes({ telemetry, patients, devices, access, audit }),
       ingestRoutes({ identity: pki, sink: telemetry, bus, limits: config.mqtt, logger }),

@@ -10,7 +10,7 @@ export { deviceRoutes, visibilityOf } from './routes.js';
 export {
   CERTIFICATE_STATUSES,
   DEVICE_TYPES,
-  type Device,
+  Device,
   type DeviceCreate,
   DeviceId,
   type DeviceType,
