@@ -11,7 +11,7 @@ export {
   CERTIFICATE_STATUSES,
   DEVICE_TYPES,
   Device,
-  type DeviceCreate,
+  DeviceCreate,
   DeviceId,
   type DeviceType,
   LIFECYCLES,
