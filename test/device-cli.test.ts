@@ -19,9 +19,15 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const json = (r: { stdout: string }) => JSON.parse(r.stdout) as Record<string, any>;
-const listIds = () =>
-  (json(cli(['device', 'list', '--data', data, '--json'])).items as Array<{ id: string }>).map((d) => d.id);
+interface CliJson {
+  device: { id: string; lifecycle: string };
+  enrollmentToken: { token: string };
+  certificates: unknown[];
+  items: Array<{ id: string }>;
+  token: string;
+}
+const json = (r: { stdout: string }) => JSON.parse(r.stdout) as CliJson;
+const listIds = () => json(cli(['device', 'list', '--data', data, '--json'])).items.map((d) => d.id);
 
 describe('pulsegate device', () => {
   it('registers, lists, shows and binds a device, and prints a one-time enrollment token', () => {
