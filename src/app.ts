@@ -18,7 +18,7 @@ import { type KeyService, openKeyService, readMasterKey } from './keys/index.js'
 import { createLogger, type Logger } from './logging/logger.js';
 import { createResponseActions, type ResponseActions, responseRoutes } from './monitor/response/index.js';
 import { createPatientBindings, type PatientBindings, patientRoutes } from './patients/index.js';
-import { createPki, type Pki, pkiRoutes } from './pki/index.js';
+import { createPki, type Pki, pkiRoutes, watchStoreChanges } from './pki/index.js';
 import { openStore, redactDatabaseUrl, type Store } from './store/index.js';
 import { createTelemetryService, type TelemetryService, telemetryRoutes } from './telemetry/index.js';
 import { VERSION } from './version.js';
@@ -202,6 +202,12 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       ? createExternalBrokerIngest({ config, sink: telemetry, bus, logger, devices })
       : undefined;
   audit.start();
+  const stopWatching = watchStoreChanges({
+    store,
+    bus,
+    intervalMs: config.pki.changePollMs,
+    onError: (error) => logger.warn({ err: error }, 'change watch failed'),
+  });
   const stopRetention = telemetry.startRetention(undefined, (error) =>
     logger.error({ err: error }, 'retention run failed'),
   );
@@ -221,6 +227,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
     },
     connectedDevices: () => mqtt?.connectedDevices() ?? 0,
     async close() {
+      stopWatching();
       stopRetention();
       await mqtt?.stop();
       await external?.stop();

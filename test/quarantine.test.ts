@@ -19,6 +19,7 @@ import {
   vitalsPayload,
 } from './support/e2e.js';
 import { until } from './support/ingest-harness.js';
+import { cli } from './support/processes.js';
 
 let e2e: E2e;
 const DEVICE = 'mon-quarantine-01';
@@ -186,5 +187,43 @@ describe('quarantine and release of a device', () => {
     expect(again.status).toBe(409);
     expect(again.json.code).toBe('RESPONSE_ALREADY_QUARANTINED');
     expect(await e2e.app.devices.get('mon-quarantine-02')).toEqual(once);
+  });
+});
+
+describe('changes made outside this server process (the CLI, another node)', () => {
+  async function connectedWithCloseTime(id: string) {
+    const device = await enrolledDevice(e2e.admin, id);
+    const c = await connect(device);
+    await c.publishAsync(`devices/${id}/telemetry`, vitalsPayload(1), { qos: 1 });
+    const state = { closedAt: undefined as number | undefined };
+    c.on('close', () => {
+      state.closedAt ??= Date.now();
+    });
+    return { device, state };
+  }
+
+  it('a revocation by `pulsegate device revoke` drops the live session and refuses reconnects', async () => {
+    const { device, state } = await connectedWithCloseTime('mon-cli-revoke');
+    const r = cli(['device', 'revoke', '--data', e2e.dataDir, 'mon-cli-revoke', '--reason', 'keyCompromise']);
+    expect(r.code, r.stderr).toBe(0);
+    await until(() => state.closedAt !== undefined, 5000, 'the session to be dropped');
+    await refusedConnect(device);
+  });
+
+  it('a quarantine by `pulsegate device quarantine` drops the live session and refuses reconnects', async () => {
+    const { device, state } = await connectedWithCloseTime('mon-cli-quarantine');
+    const r = cli([
+      'device',
+      'quarantine',
+      '--data',
+      e2e.dataDir,
+      'mon-cli-quarantine',
+      '--reason',
+      'from the CLI',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    await until(() => state.closedAt !== undefined, 5000, 'the session to be dropped');
+    await refusedConnect(device);
+    expect(await lifecycle('mon-cli-quarantine')).toBe('quarantined');
   });
 });
