@@ -259,6 +259,7 @@ async function main() {
       seconds: { type: 'string', default: '15' },
       count: { type: 'string', default: '50' },
       database: { type: 'string', default: 'sqlite' },
+      profile: { type: 'string' },
     },
   });
   const options: FhirBenchOptions = {
@@ -281,11 +282,24 @@ async function main() {
   );
   const auditBefore = await setup.app.audit.size();
   try {
+    const session = values.profile ? new (await import('node:inspector/promises')).Session() : undefined;
+    if (session) {
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.start');
+    }
+    const cpu = process.cpuUsage();
     const r = await runFhirSearch(setup, {
       clients: Number(values.clients),
       seconds: Number(values.seconds),
       count: Number(values.count),
     });
+    const serverCpu = process.cpuUsage(cpu);
+    const cpuMsPerSearch = (serverCpu.user + serverCpu.system) / 1000 / Math.max(1, r.requests);
+    if (session && values.profile) {
+      const { profile } = await session.post('Profiler.stop');
+      (await import('node:fs')).writeFileSync(values.profile, JSON.stringify(profile));
+    }
     const audited = (await setup.app.audit.size()) - auditBefore;
     printTable([
       { measure: 'searches/s', pulsegate: rate(r.rps), target: `>= ${rate(TARGET_RPS)}`, ok: r.rps >= TARGET_RPS ? 'yes' : 'NO' },
@@ -295,6 +309,7 @@ async function main() {
       { measure: 'observations per response', pulsegate: r.meanEntries.toFixed(1), target: '', ok: '' },
       { measure: 'errors', pulsegate: r.errors, target: '0', ok: r.errors === 0 ? 'yes' : 'NO' },
       { measure: 'audit entries written', pulsegate: rate(audited), target: `>= ${rate(r.requests)}`, ok: audited >= r.requests ? 'yes' : 'NO' },
+      { measure: 'server CPU per search (ms)', pulsegate: cpuMsPerSearch.toFixed(2), target: '', ok: '' },
       { measure: 'load generator CPU (%)', pulsegate: r.generatorCpuPct.toFixed(0), target: '', ok: '' },
     ]);
     console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
@@ -310,6 +325,7 @@ async function main() {
       p95Ms: Number(r.p95.toFixed(2)),
       p99Ms: Number(r.p99.toFixed(2)),
       errors: r.errors,
+      serverCpuMsPerSearch: Number(cpuMsPerSearch.toFixed(3)),
       auditEntries: audited,
       targets: { searchesPerSecond: TARGET_RPS, p95Ms: TARGET_P95_MS },
       loadAverage: loadavg()[0],

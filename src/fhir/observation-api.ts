@@ -215,6 +215,9 @@ export function observationApi(deps: FhirDeps) {
         const dates = dateBounds(p.date);
         const updated = dateBounds(p.lastUpdated);
         let scanned = 0;
+        // Readings hold several observations (a monitor sends a whole scan at once): start with
+        // a quarter of the page in readings and grow, so a page decrypts few readings it won't use.
+        let batch = Math.max(8, Math.ceil((count + 1) / 4));
         scan: for (;;) {
           const rows = await deps.telemetry.search({
             ...(p.patientIndex !== undefined ? { patientIndex: p.patientIndex } : {}),
@@ -228,7 +231,7 @@ export function observationApi(deps: FhirDeps) {
             ...(updated.to !== undefined ? { receivedTo: updated.to } : {}),
             order,
             ...(resume ? { at: { observedAt: resume.t, deviceId: resume.d, seq: resume.s } } : {}),
-            limit: Math.min(count + 1, 500),
+            limit: batch,
           });
           for (const reading of rows) {
             const first =
@@ -256,8 +259,9 @@ export function observationApi(deps: FhirDeps) {
             }
           }
           const last = rows[rows.length - 1];
-          if (!last || rows.length < Math.min(count + 1, 500)) break;
+          if (!last || rows.length < batch) break;
           resume = { t: last.observedAt, d: last.deviceId, s: last.seq, i: 64 };
+          batch = Math.min(batch * 2, 500);
         }
       }
       await auditPatients(

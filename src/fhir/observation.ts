@@ -34,8 +34,22 @@ export function categoryCodeOf(kind: string): string {
   return categoryOf(VITAL_CODES.find((v) => v.kind === kind)).code;
 }
 
-/** The FHIR code of a stored observation: LOINC first (as the vital-signs profile wants), then MDC. */
+const codes = new Map<string, CodeableConcept>();
+const categories = new Map<string, Observation['category']>();
+
+/** The FHIR code of a stored observation (memoised: the code table is small and fixed). */
 export function codeOf(system: 'LOINC' | 'MDC', code: string): CodeableConcept {
+  const key = `${system}|${code}`;
+  let concept = codes.get(key);
+  if (!concept) {
+    concept = buildCode(system, code);
+    if (codes.size < 1000) codes.set(key, concept);
+  }
+  return concept;
+}
+
+/** LOINC first (as the vital-signs profile wants), then MDC. */
+function buildCode(system: 'LOINC' | 'MDC', code: string): CodeableConcept {
   const vital = vitalFor(system, code);
   const coding: Coding[] = [];
   const loinc = system === 'LOINC' ? code : vital?.loinc[0];
@@ -51,6 +65,11 @@ export function toObservation(reading: StoredReading, index: number): Observatio
   const o = reading.observations[index]!;
   const vital = vitalFor(o.system, o.code);
   const category = categoryOf(vital);
+  let categoryConcepts = categories.get(category.code);
+  if (!categoryConcepts) {
+    categoryConcepts = [{ coding: [{ system: CATEGORY, code: category.code, display: category.display }] }];
+    categories.set(category.code, categoryConcepts);
+  }
   const obs: Observation = {
     resourceType: 'Observation',
     id: observationIdOf({
@@ -64,7 +83,7 @@ export function toObservation(reading: StoredReading, index: number): Observatio
       ...(category.code === 'vital-signs' ? { profile: [VITALSIGNS_PROFILE] } : {}),
     },
     status: 'final',
-    category: [{ coding: [{ system: CATEGORY, code: category.code, display: category.display }] }],
+    category: categoryConcepts,
     code: codeOf(o.system, o.code),
     ...(reading.patientIndex
       ? { subject: { reference: `Patient/${patientIdOf(reading.patientIndex)}` } }
