@@ -5,12 +5,18 @@
 
 import { sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { type AccessService, accessRoutes, createAccessService } from './access/index.js';
+import {
+  type AccessService,
+  accessRoutes,
+  CLIENT_ASSERTION_ALGORITHMS,
+  createAccessService,
+} from './access/index.js';
 import { type AuditLog, createAuditLog } from './audit/index.js';
 import { auditRoutes } from './audit/routes.js';
 import { dataPath, type LoadedConfig } from './config/index.js';
 import { createDeviceService, type DeviceService, deviceRoutes } from './devices/index.js';
 import { EventBus } from './events/index.js';
+import { createFhirApi, fhirRoutes } from './fhir/index.js';
 import { buildHttpServer, createMetricsRegistry, type PulsegateHttp } from './http/index.js';
 import { createExternalBrokerIngest, createMqttIngest, ingestRoutes } from './ingest/index.js';
 import { installationLayout } from './installation/layout.js';
@@ -149,8 +155,20 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
 /** Builds the whole server: services plus the HTTPS API with every capability's routes. */
 export async function createApp(config: LoadedConfig, options: BuildOptions = {}): Promise<PulsegateApp> {
   const services = await createServices(config, options);
-  const { store, access, audit, devices, logger, bus, pki, patients, telemetry, response } = services;
+  const { store, access, audit, devices, logger, bus, pki, patients, telemetry, response, keys } = services;
   const metrics = createMetricsRegistry();
+  const fhir = createFhirApi({
+    store,
+    keys,
+    audit,
+    devices,
+    patients,
+    telemetry,
+    access,
+    publicUrl: config.server.publicUrl,
+    maxClockSkewSeconds: config.telemetry.maxClockSkewSeconds,
+    version: VERSION,
+  });
   const layout = installationLayout(config.dataDir);
   const http = await buildHttpServer({
     auth: access,
@@ -170,6 +188,14 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       patientRoutes({ patients, devices, access, audit }),
       telemetryRoutes({ telemetry, patients, devices, access, audit }),
       ingestRoutes({ identity: pki, sink: telemetry, bus, limits: config.mqtt, logger }),
+      fhirRoutes({
+        api: fhir,
+        audit,
+        logger,
+        publicUrl: config.server.publicUrl,
+        version: VERSION,
+        algorithms: CLIENT_ASSERTION_ALGORITHMS,
+      }),
     ],
     bodyLimitBytes: config.server.bodyLimitBytes,
     tls: {

@@ -112,6 +112,19 @@ export const ERRORS = {
     message: 'The device is already bound to a patient for that time',
   },
 
+  // FHIR R4 API (rendered as OperationOutcome, never problem+json)
+  FHIR_FORMAT_UNSUPPORTED: { status: 406, message: 'Only application/fhir+json is supported' },
+  FHIR_PARAM_UNKNOWN: { status: 400, message: 'The search parameter is not supported' },
+  FHIR_PARAM_INVALID: { status: 400, message: 'The search parameter value is not valid' },
+  FHIR_CURSOR_INVALID: { status: 400, message: 'The paging cursor is not valid or has expired' },
+  FHIR_RESOURCE_INVALID: { status: 400, message: 'The resource is not valid' },
+  FHIR_RESOURCE_TYPE_MISMATCH: { status: 400, message: 'The resource type does not match the endpoint' },
+  FHIR_JSON_INVALID: { status: 400, message: 'The request body is not valid JSON' },
+  FHIR_NOT_FOUND: { status: 404, message: 'The resource was not found' },
+  FHIR_REFERENCE_UNKNOWN: { status: 422, message: 'A referenced resource does not exist' },
+  FHIR_PATIENT_EXISTS: { status: 409, message: 'A patient with that identifier already exists' },
+  FHIR_VERSION_CONFLICT: { status: 412, message: 'The resource changed since the version given' },
+
   // Store
   STORE_MIGRATION_FAILED: { status: 500, message: 'A database migration failed' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -4,9 +4,17 @@ import type { IngestMessage, IngestOutcome, TelemetrySink } from '../ingest/inde
 import { type KeyService, openEpochKeys } from '../keys/index.js';
 import type { PatientBindings } from '../patients/index.js';
 import type { Store } from '../store/index.js';
+import { type EnteredReading, type EnteredResult, writeEntered } from './attributed-write.js';
 import { IngestWriter } from './ingest-writer.js';
 import { parseMessage } from './parse-message.js';
 import { TELEMETRY_PURPOSE } from './reading-codec.js';
+import {
+  type ReadingPosition,
+  type ReadingSearch,
+  readReading,
+  type StoredReading,
+  searchReadings,
+} from './reading-search.js';
 import { type RetentionDeps, type RetentionReport, runRetention } from './retention.js';
 import { readTelemetry, type TelemetryPage, type TelemetryQuery } from './telemetry-reader.js';
 
@@ -42,6 +50,12 @@ export interface TelemetryService extends TelemetrySink {
     deviceIds: readonly string[],
     query: TelemetryQuery,
   ): Promise<TelemetryPage>;
+  /** One page of a keyset search over readings, decrypted (callers authorise and audit). */
+  search(search: ReadingSearch): Promise<StoredReading[]>;
+  /** One reading by its identity, decrypted, or undefined. */
+  readOne(at: ReadingPosition): Promise<StoredReading | undefined>;
+  /** Stores a reading entered by a client (FHIR create): validated, sealed, attributed. */
+  enter(reading: EnteredReading): Promise<EnteredResult>;
   runRetention(now?: number): Promise<RetentionReport>;
   /** Runs retention every `intervalSeconds` (default from config); returns a stop function. */
   startRetention(intervalSeconds?: number, onError?: (error: unknown) => void): () => void;
@@ -121,6 +135,10 @@ export async function createTelemetryService(deps: TelemetryDeps): Promise<Telem
     readDevice: (deviceId, query) => readTelemetry(reader, { deviceId }, query),
     readPatient: (patientIndex, deviceIds, query) =>
       readTelemetry(reader, { patientIndex, deviceIds }, query),
+    search: (search) => searchReadings(reader, search),
+    readOne: (at) => readReading(reader, at),
+    enter: (reading) =>
+      writeEntered({ store: deps.store, keys: deps.keys, epochs, bus: deps.bus, now, maxSkewMs }, reading),
     runRetention: (at) => runRetention(retentionDeps, at ?? now()),
     startRetention(intervalSeconds = deps.config.telemetry.retentionIntervalSeconds, onError = () => {}) {
       let busy = false;
