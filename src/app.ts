@@ -12,7 +12,14 @@ import { dataPath, type LoadedConfig } from './config/index.js';
 import { createDeviceService, type DeviceService, deviceRoutes } from './devices/index.js';
 import { EventBus } from './events/index.js';
 import { buildHttpServer, createMetricsRegistry, type PulsegateHttp } from './http/index.js';
-import { createExternalBrokerIngest, createMqttIngest, ingestRoutes } from './ingest/index.js';
+import {
+  createExternalBrokerIngest,
+  createHl7Processor,
+  createMllpListener,
+  createMqttIngest,
+  hl7IngestRoutes,
+  ingestRoutes,
+} from './ingest/index.js';
 import { installationLayout } from './installation/layout.js';
 import { type KeyService, openKeyService, readMasterKey } from './keys/index.js';
 import { createLogger, type Logger } from './logging/logger.js';
@@ -40,8 +47,8 @@ export interface Services {
 
 export interface PulsegateApp extends Services {
   readonly http: PulsegateHttp;
-  /** Starts the listeners (HTTPS API, MQTT over TLS) and returns their URLs. */
-  listen(): Promise<{ api: string; mqtt?: string }>;
+  /** Starts the listeners (HTTPS API, MQTT over TLS, HL7 MLLP over TLS) and returns their URLs. */
+  listen(): Promise<{ api: string; mqtt?: string; hl7?: string }>;
   /** Devices connected to the embedded MQTT broker now. */
   connectedDevices(): number;
 }
@@ -148,6 +155,8 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
   const { store, access, audit, devices, logger, bus, pki, patients, telemetry } = services;
   const metrics = createMetricsRegistry();
   const layout = installationLayout(config.dataDir);
+  // HL7 v2 messages, from the MLLP listener (when enabled) and POST /api/v1/ingest/hl7.
+  const hl7 = createHl7Processor({ store, sink: telemetry, devices, patients, bus, logger, config });
   const http = await buildHttpServer({
     auth: access,
     audit,
@@ -165,6 +174,13 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       patientRoutes({ patients, devices, access, audit }),
       telemetryRoutes({ telemetry, patients, devices, access, audit }),
       ingestRoutes({ identity: pki, sink: telemetry, bus, limits: config.mqtt, logger }),
+      hl7IngestRoutes({
+        identity: pki,
+        processor: hl7,
+        bus,
+        maxMessageBytes: config.hl7.maxMessageBytes,
+        logger,
+      }),
     ],
     bodyLimitBytes: config.server.bodyLimitBytes,
     tls: {
@@ -196,6 +212,20 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
     config.mqtt.mode === 'external'
       ? createExternalBrokerIngest({ config, sink: telemetry, bus, logger, devices })
       : undefined;
+  const mllp = config.hl7.enabled
+    ? createMllpListener({
+        config,
+        tls: {
+          cert: readFileSync(dataPath(config, config.server.tlsCert)),
+          key: readFileSync(dataPath(config, config.server.tlsKey)),
+          ca: [readFileSync(layout.issuingCaCert), readFileSync(layout.rootCaCert)],
+        },
+        identity: pki,
+        processor: hl7,
+        bus,
+        logger,
+      })
+    : undefined;
   audit.start();
   const stopRetention = telemetry.startRetention(undefined, (error) =>
     logger.error({ err: error }, 'retention run failed'),
@@ -209,9 +239,12 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       const port = typeof address === 'object' && address ? address.port : config.server.port;
       const mqttPort = mqtt ? (await mqtt.start()).port : undefined;
       await external?.start();
+      const hl7Port = mllp ? (await mllp.start()).port : undefined;
       return {
         api: `https://localhost:${port}`,
         ...(mqttPort !== undefined ? { mqtt: `mqtts://localhost:${mqttPort}` } : {}),
+        // MLLP over TLS has no registered URI scheme; "mllps" is the common spelling.
+        ...(hl7Port !== undefined ? { hl7: `mllps://localhost:${hl7Port}` } : {}),
       };
     },
     connectedDevices: () => mqtt?.connectedDevices() ?? 0,
@@ -219,7 +252,9 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       stopRetention();
       await mqtt?.stop();
       await external?.stop();
+      await mllp?.stop();
       await http.close();
+      await hl7.close();
       await services.close();
     },
   };

@@ -84,6 +84,8 @@ export const ERRORS = {
     message: 'The certificate request is not for the enrolling device',
   },
   PKI_CERT_NOT_FOUND: { status: 404, message: 'No such certificate' },
+  DEVICE_EUI64_EXISTS: { status: 409, message: 'Another device already has that EUI-64' },
+  DEVICE_GATEWAY_INVALID: { status: 400, message: 'The gateway must be another existing device' },
   DEVICE_NOT_ENROLLABLE: { status: 409, message: 'The device cannot be enrolled in its current state' },
 
   // Ingest (MQTT, HTTPS, MLLP)

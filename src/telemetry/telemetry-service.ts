@@ -42,6 +42,11 @@ export interface TelemetryService extends TelemetrySink {
     deviceIds: readonly string[],
     query: TelemetryQuery,
   ): Promise<TelemetryPage>;
+  /**
+   * The last accepted sequence number of each device (-1 when none): for sources without their
+   * own per-device counter (HL7 v2), which number from here.
+   */
+  lastSequences(deviceIds: readonly string[]): Promise<Map<string, number>>;
   runRetention(now?: number): Promise<RetentionReport>;
   /** Runs retention every `intervalSeconds` (default from config); returns a stop function. */
   startRetention(intervalSeconds?: number, onError?: (error: unknown) => void): () => void;
@@ -107,6 +112,17 @@ export async function createTelemetryService(deps: TelemetryDeps): Promise<Telem
     readDevice: (deviceId, query) => readTelemetry(reader, { deviceId }, query),
     readPatient: (patientIndex, deviceIds, query) =>
       readTelemetry(reader, { patientIndex, deviceIds }, query),
+    async lastSequences(deviceIds) {
+      const out = new Map<string, number>(deviceIds.map((d) => [d, -1]));
+      if (deviceIds.length === 0) return out;
+      const rows = await deps.store.db
+        .selectFrom('device_ingest_state')
+        .select(['device_id', 'last_seq'])
+        .where('device_id', 'in', [...deviceIds])
+        .execute();
+      for (const r of rows) out.set(r.device_id, Number(r.last_seq));
+      return out;
+    },
     runRetention: (at) => runRetention(retentionDeps, at ?? now()),
     startRetention(intervalSeconds = deps.config.telemetry.retentionIntervalSeconds, onError = () => {}) {
       let busy = false;
