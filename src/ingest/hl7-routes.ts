@@ -1,6 +1,6 @@
 import type { TLSSocket } from 'node:tls';
 import { Type as T } from '@sinclair/typebox';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { ERRORS, type ErrorCode, isPulsegateError, PulsegateError } from '../errors.js';
 import type { EventBus } from '../events/index.js';
 import type { Logger } from '../logging/logger.js';
@@ -32,7 +32,13 @@ export function hl7IngestRoutes(options: Hl7RouteOptions): FastifyPluginAsync {
   async function gatewayOf(request: FastifyRequest): Promise<DeviceIdentity> {
     const socket = request.raw.socket as TLSSocket;
     const refuse = (code: ErrorCode): never => {
-      recordRefusal(deps, { kind: 'connect', code, deviceId: null, address: request.ip ?? null, topic: null });
+      recordRefusal(deps, {
+        kind: 'connect',
+        code,
+        deviceId: null,
+        address: request.ip ?? null,
+        topic: null,
+      });
       throw new PulsegateError(code);
     };
     if (!socket.encrypted || typeof socket.getPeerCertificate !== 'function')
@@ -49,8 +55,10 @@ export function hl7IngestRoutes(options: Hl7RouteOptions): FastifyPluginAsync {
 
   return async (app) => {
     for (const type of [HL7_MEDIA_TYPE, 'text/plain'])
-      app.addContentTypeParser(type, { parseAs: 'buffer', bodyLimit: options.maxMessageBytes }, (_r, body, done) =>
-        done(null, body),
+      app.addContentTypeParser(
+        type,
+        { parseAs: 'buffer', bodyLimit: options.maxMessageBytes },
+        (_r, body, done) => done(null, body),
       );
     app.post(
       '/api/v1/ingest/hl7',
@@ -61,13 +69,11 @@ export function hl7IngestRoutes(options: Hl7RouteOptions): FastifyPluginAsync {
           tags: ['ingest'],
           summary: 'Send an HL7 v2 message (IHE PCD-01 ORU^R01; gateway client certificate)',
           description:
-            'Authenticated by the TLS client certificate of the gateway, not a bearer token. The body is one ER7 message (Content-Type x-application/hl7-v2+er7 or text/plain); the answer is the HL7 ACK (MSA AA/AE/AR, ERR naming the problem), sent after durable storage.',
+            'Authenticated by the TLS client certificate of the gateway, not a bearer token. The body is one ER7 message (Content-Type x-application/hl7-v2+er7 or text/plain); the answer is the HL7 ACK, sent after durable storage: 200 with MSA AA; for AE/AR the status of the refusal code (400, 403, 409, 413, 429, 503) with the ACK and its ERR segment as the body. Certificate refusals are problem+json 401.',
           consumes: [HL7_MEDIA_TYPE, 'text/plain'],
           produces: [HL7_MEDIA_TYPE],
           response: {
             200: T.String({ description: 'ACK^R01 with MSA-1 AA' }),
-            '4xx': T.String({ description: 'ACK with MSA-1 AE or AR and an ERR segment' }),
-            '5xx': T.String({ description: 'ACK with MSA-1 AR: not stored, send again' }),
           },
         },
       },
@@ -78,7 +84,9 @@ export function hl7IngestRoutes(options: Hl7RouteOptions): FastifyPluginAsync {
           address: request.ip ?? null,
           transport: 'https',
         });
-        reply.status(answer.error ? ERRORS[answer.error].status : 200).type(HL7_MEDIA_TYPE);
+        // Refusals carry the ACK too (no response schema for them: the body is ER7, not JSON).
+        const status = answer.error ? ERRORS[answer.error].status : 200;
+        (reply as FastifyReply).status(status).type(HL7_MEDIA_TYPE);
         return answer.ack;
       },
     );

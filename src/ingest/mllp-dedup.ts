@@ -50,7 +50,10 @@ export class Hl7Dedup {
 
   /** Forgets records older than `before` (Unix ms); returns how many. */
   async prune(before: number): Promise<number> {
-    const r = await this.#store.db.deleteFrom('hl7_messages').where('received_at', '<', before).executeTakeFirst();
+    const r = await this.#store.db
+      .deleteFrom('hl7_messages')
+      .where('received_at', '<', before)
+      .executeTakeFirst();
     return Number(r.numDeletedRows ?? 0);
   }
 

@@ -80,7 +80,8 @@ export class MllpDecoder {
   }
 
   #take(): Buffer {
-    const message = this.#parts.length === 1 ? Buffer.from(this.#parts[0]!) : Buffer.concat(this.#parts, this.#size);
+    const message =
+      this.#parts.length === 1 ? Buffer.from(this.#parts[0]!) : Buffer.concat(this.#parts, this.#size);
     this.#parts = [];
     this.#size = 0;
     this.#inFrame = false;

@@ -59,7 +59,9 @@ export function createMllpListener(options: MllpListenerOptions): MllpListener {
     try {
       gateway = await options.identity.identify(peer);
     } catch (error) {
-      return refuse(isPulsegateError(error) && error.code.startsWith('INGEST_') ? error.code : 'INGEST_CERT_INVALID');
+      return refuse(
+        isPulsegateError(error) && error.code.startsWith('INGEST_') ? error.code : 'INGEST_CERT_INVALID',
+      );
     }
     if (socket.destroyed) return;
     const session = sessions.open(gateway, { clientId: 'mllp', address }, () => socket.destroy());

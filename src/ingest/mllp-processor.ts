@@ -62,7 +62,11 @@ export interface Hl7Answer {
 
 export interface Hl7Processor {
   /** Handles one message from an authenticated sender; never throws. */
-  handle(bytes: Buffer, sender: DeviceIdentity, meta: { address: string | null; transport: 'mllp' | 'https' }): Promise<Hl7Answer>;
+  handle(
+    bytes: Buffer,
+    sender: DeviceIdentity,
+    meta: { address: string | null; transport: 'mllp' | 'https' },
+  ): Promise<Hl7Answer>;
   close(): Promise<void>;
 }
 
@@ -99,13 +103,16 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
   /** Next sequence number per device (numbering continues from the telemetry store). */
   const nextSeq = new Map<string, number>();
   const seqLoads = new Map<string, Promise<void>>();
-  const deviceCache = new Map<string, { row: Awaited<ReturnType<Hl7DeviceLookup['byEui64']>>[number] | null; at: number }>();
+  const deviceCache = new Map<
+    string,
+    { row: Awaited<ReturnType<Hl7DeviceLookup['byEui64']>>[number] | null; at: number }
+  >();
   const inFlight = new Map<string, Promise<unknown>>();
   const offChanged = bus.on('device.changed', () => deviceCache.clear());
   const prune = setInterval(() => {
-    dedup.prune(now() - config.hl7.dedupDays * 86_400_000).catch((error: unknown) =>
-      logger.error({ err: error }, 'hl7 duplicate records prune failed'),
-    );
+    dedup
+      .prune(now() - config.hl7.dedupDays * 86_400_000)
+      .catch((error: unknown) => logger.error({ err: error }, 'hl7 duplicate records prune failed'));
   }, 3600_000);
   prune.unref();
 
@@ -140,10 +147,14 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
 
   /** One telemetry payload per device (split at 64 observations), checked like the sink will. */
   function payloadsOf(report: Pcd01Report, owners: Map<string, string>, t: number) {
-    const parts: Array<{ deviceId: string; observations: Pcd01Report['devices'][number]['observations'] }> = [];
+    const parts: Array<{ deviceId: string; observations: Pcd01Report['devices'][number]['observations'] }> =
+      [];
     for (const d of report.devices) {
       for (let i = 0; i < d.observations.length; i += MAX_OBSERVATIONS)
-        parts.push({ deviceId: owners.get(d.eui64)!, observations: d.observations.slice(i, i + MAX_OBSERVATIONS) });
+        parts.push({
+          deviceId: owners.get(d.eui64)!,
+          observations: d.observations.slice(i, i + MAX_OBSERVATIONS),
+        });
     }
     const ts = new Date(report.header.sentAt).toISOString();
     const body = (seq: number, p: (typeof parts)[number]) =>
@@ -179,13 +190,16 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
       // Unknown and foreign devices get the same answer: the sender learns nothing about others.
       if (!row || (row.gateway_id !== sender.deviceId && row.id !== sender.deviceId))
         throw new Refusal('HL7_DEVICE_NOT_OWNED', undefined, d.location);
-      if (BLOCKED.has(row.lifecycle)) throw new Refusal('INGEST_DEVICE_NOT_ACTIVE', undefined, d.location, row.id);
+      if (BLOCKED.has(row.lifecycle))
+        throw new Refusal('INGEST_DEVICE_NOT_ACTIVE', undefined, d.location, row.id);
       owners.set(d.eui64, row.id);
     });
     // PID-3 must name the patient the device is bound to at the message time (an operator or
     // ADT binds devices to patients; a gateway reports, it does not re-assign).
     const ids = [...owners.values()];
-    const bindings = await patients.bindingsAt(ids.map((deviceId) => ({ deviceId, time: report.header.sentAt })));
+    const bindings = await patients.bindingsAt(
+      ids.map((deviceId) => ({ deviceId, time: report.header.sentAt })),
+    );
     ids.forEach((deviceId, i) => {
       const b = bindings[i];
       if (!b || !report.patientIds.includes(b.patientId))
@@ -198,7 +212,13 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
     const batch: IngestMessage[] = parts.map((p) => {
       const seq = nextSeq.get(p.deviceId)!;
       nextSeq.set(p.deviceId, seq + 1);
-      return { deviceId: p.deviceId, payload: Buffer.from(body(seq, p)), receivedAt: t, source: 'hl7', kind: 'telemetry' };
+      return {
+        deviceId: p.deviceId,
+        payload: Buffer.from(body(seq, p)),
+        receivedAt: t,
+        source: 'hl7',
+        kind: 'telemetry',
+      };
     });
     const outcomes = await sink.ingest(batch);
     let stored = 0;
@@ -210,7 +230,12 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
       }
       // Another writer numbered this device meanwhile: start again from the store's count.
       if (o.code === 'TELEMETRY_REPLAY') nextSeq.delete(batch[i]!.deviceId);
-      throw new Refusal(o.code === 'TELEMETRY_REPLAY' ? 'HL7_RETRY' : o.code, undefined, undefined, batch[i]!.deviceId);
+      throw new Refusal(
+        o.code === 'TELEMETRY_REPLAY' ? 'HL7_RETRY' : o.code,
+        undefined,
+        undefined,
+        batch[i]!.deviceId,
+      );
     }
     await dedup.remember(sender.deviceId, report.header.controlId, stored, t);
     return stored;
@@ -225,10 +250,30 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
         code,
         ...extra,
       });
-      const refuse = (code: ErrorCode, detail?: string, location?: Hl7Location, deviceId?: string): Hl7Answer => {
-        recordRefusal({ bus, logger }, { kind: 'publish', code, deviceId: sender.deviceId, address: meta.address, topic: `hl7:${meta.transport}` });
+      const refuse = (
+        code: ErrorCode,
+        detail?: string,
+        location?: Hl7Location,
+        deviceId?: string,
+      ): Hl7Answer => {
+        recordRefusal(
+          { bus, logger },
+          {
+            kind: 'publish',
+            code,
+            deviceId: sender.deviceId,
+            address: meta.address,
+            topic: `hl7:${meta.transport}`,
+          },
+        );
         if (code.startsWith('TELEMETRY_') || code.startsWith('HL7_'))
-          bus.emit('telemetry.rejected', { deviceId: deviceId ?? sender.deviceId, code, source: 'hl7', receivedAt: t, bytes: bytes.length });
+          bus.emit('telemetry.rejected', {
+            deviceId: deviceId ?? sender.deviceId,
+            code,
+            source: 'hl7',
+            receivedAt: t,
+            bytes: bytes.length,
+          });
         const a = ackFor(code, detail, location);
         return answer(a.ack, [a.error], { error: code });
       };
@@ -252,7 +297,8 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
         const header = readHeader(message);
         key = `${sender.deviceId}\u0000${header.controlId}`;
         // A resend racing its original waits for it, then finds its record.
-        for (let waiting = inFlight.get(key); waiting; waiting = inFlight.get(key)) await waiting.catch(() => {});
+        for (let waiting = inFlight.get(key); waiting; waiting = inFlight.get(key))
+          await waiting.catch(() => {});
         if (await dedup.seen(sender.deviceId, header.controlId)) return answer('AA', [], { duplicate: true });
         const report = mapPcd01(message, header);
         const work = storeReport(report, sender, t);

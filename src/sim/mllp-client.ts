@@ -81,14 +81,25 @@ export class MllpClient {
 }
 
 /** MSA-1 and MSA-2 of an ACK, and its ERR segments' ERR-3.1 / ERR-5.1 codes. */
-export function readAck(ack: string): { code: string; controlId: string; errors: Array<{ hl7: string; code: string; location: string }> } {
-  const segments = ack.split('\r').filter(Boolean).map((s) => s.split('|'));
+export function readAck(ack: string): {
+  code: string;
+  controlId: string;
+  errors: Array<{ hl7: string; code: string; location: string }>;
+} {
+  const segments = ack
+    .split('\r')
+    .filter(Boolean)
+    .map((s) => s.split('|'));
   const msa = segments.find((s) => s[0] === 'MSA') ?? [];
   return {
     code: msa[1] ?? '',
     controlId: msa[2] ?? '',
     errors: segments
       .filter((s) => s[0] === 'ERR')
-      .map((s) => ({ hl7: (s[3] ?? '').split('^')[0]!, code: (s[5] ?? '').split('^')[0]!, location: s[2] ?? '' })),
+      .map((s) => ({
+        hl7: (s[3] ?? '').split('^')[0]!,
+        code: (s[5] ?? '').split('^')[0]!,
+        location: s[2] ?? '',
+      })),
   };
 }
