@@ -156,7 +156,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
   const metrics = createMetricsRegistry();
   const layout = installationLayout(config.dataDir);
   // HL7 v2 messages, from the MLLP listener (when enabled) and POST /api/v1/ingest/hl7.
-  const hl7 = createHl7Processor({ store, sink: telemetry, devices, patients, bus, logger, config });
+  const hl7 = createHl7Processor({ sink: telemetry, devices, patients, bus, logger, config });
   const http = await buildHttpServer({
     auth: access,
     audit,

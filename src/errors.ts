@@ -105,6 +105,7 @@ export const ERRORS = {
   TELEMETRY_UNIT_MISMATCH: { status: 400, message: 'The unit does not fit the observation code' },
   TELEMETRY_IMPOSSIBLE_VALUE: { status: 422, message: 'The value is physiologically impossible' },
   TELEMETRY_REPLAY: { status: 409, message: 'The message repeats or goes back in sequence' },
+  TELEMETRY_DUPLICATE: { status: 409, message: 'The message was already stored' },
   TELEMETRY_CLOCK_SKEW: { status: 422, message: 'The message time is too far from the server time' },
   PATIENT_BINDING_CONFLICT: {
     status: 409,

@@ -199,12 +199,6 @@ export const ConfigSchema = T.Object(
           default: 600,
           description: 'Close a connection silent for this long',
         }),
-        dedupDays: T.Integer({
-          minimum: 1,
-          maximum: 3650,
-          default: 30,
-          description: 'Days a stored message control id (MSH-10) is remembered for duplicate detection',
-        }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -14,9 +14,7 @@ import {
   readHeader,
 } from '../hl7/index.js';
 import type { Logger } from '../logging/logger.js';
-import type { Store } from '../store/index.js';
 import { parseMessage } from '../telemetry/index.js';
-import { Hl7Dedup } from './mllp-dedup.js';
 import type { DeviceIdentity, IngestMessage, TelemetrySink } from './ports.js';
 import { recordRefusal } from './refusal.js';
 import { TokenBuckets } from './token-bucket.js';
@@ -36,14 +34,16 @@ export interface Hl7BindingLookup {
 }
 
 export interface Hl7ProcessorOptions {
-  store: Store;
-  sink: TelemetrySink & { lastSequences(deviceIds: readonly string[]): Promise<Map<string, number>> };
+  sink: TelemetrySink & {
+    lastSequences(deviceIds: readonly string[]): Promise<Map<string, number>>;
+    receiptHeld(sender: string, id: string): Promise<boolean>;
+  };
   devices: Hl7DeviceLookup;
   patients: Hl7BindingLookup;
   bus: EventBus;
   logger: Logger;
   config: {
-    hl7: { maxMessageBytes: number; ratePerSecond: number; burst: number; dedupDays: number };
+    hl7: { maxMessageBytes: number; ratePerSecond: number; burst: number };
     telemetry: { maxClockSkewSeconds: number };
   };
   now?: () => number;
@@ -91,13 +91,12 @@ class Refusal extends Error {
  * drop resends (same sender and MSH-10), map IHE PCD-01 to observations per device, check that
  * every device belongs to the sending gateway and that PID-3 matches the device's patient
  * binding, then hand the observations to the telemetry sink (the same validation, bounds,
- * encryption and durable store as MQTT) and answer AA only after the store and the duplicate
- * record are committed. Refusals are answered AE (content) or AR (rejected or retry) with an ERR.
+ * encryption and durable store as MQTT) and answer AA only after the readings and the
+ * message's receipt are committed (in one transaction). Refusals are answered AE (content) or AR (rejected or retry) with an ERR.
  */
 export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
-  const { store, sink, devices, patients, bus, logger, config } = options;
+  const { sink, devices, patients, bus, logger, config } = options;
   const now = options.now ?? Date.now;
-  const dedup = new Hl7Dedup(store);
   const rate = new TokenBuckets({ ratePerSecond: config.hl7.ratePerSecond, burst: config.hl7.burst });
   const skewMs = config.telemetry.maxClockSkewSeconds * 1000;
   /** Next sequence number per device (numbering continues from the telemetry store). */
@@ -109,12 +108,6 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
   >();
   const inFlight = new Map<string, Promise<unknown>>();
   const offChanged = bus.on('device.changed', () => deviceCache.clear());
-  const prune = setInterval(() => {
-    dedup
-      .prune(now() - config.hl7.dedupDays * 86_400_000)
-      .catch((error: unknown) => logger.error({ err: error }, 'hl7 duplicate records prune failed'));
-  }, 3600_000);
-  prune.unref();
 
   async function lookupDevices(eui64s: string[]) {
     const t = now();
@@ -208,7 +201,9 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
     const { parts, body } = payloadsOf(report, owners, t);
     await loadSeqs(ids);
     // Numbered and handed over without a pause in between, so one device's messages reach the
-    // writer in sequence order.
+    // writer in sequence order. The receipt (sender, MSH-10) is stored in the same transaction as
+    // the readings: the message is stored once even if the ACK is lost and it comes again.
+    const receipt = { sender: sender.deviceId, id: report.header.controlId };
     const batch: IngestMessage[] = parts.map((p) => {
       const seq = nextSeq.get(p.deviceId)!;
       nextSeq.set(p.deviceId, seq + 1);
@@ -218,6 +213,7 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
         receivedAt: t,
         source: 'hl7',
         kind: 'telemetry',
+        receipt,
       };
     });
     const outcomes = await sink.ingest(batch);
@@ -228,6 +224,8 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
         stored += o.stored;
         continue;
       }
+      // A resend that raced its original past the check in `handle`: stored once, acknowledged.
+      if (o.code === 'TELEMETRY_DUPLICATE') continue;
       // Another writer numbered this device meanwhile: start again from the store's count.
       if (o.code === 'TELEMETRY_REPLAY') nextSeq.delete(batch[i]!.deviceId);
       throw new Refusal(
@@ -237,7 +235,6 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
         batch[i]!.deviceId,
       );
     }
-    await dedup.remember(sender.deviceId, report.header.controlId, stored, t);
     return stored;
   }
 
@@ -299,7 +296,8 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
         // A resend racing its original waits for it, then finds its record.
         for (let waiting = inFlight.get(key); waiting; waiting = inFlight.get(key))
           await waiting.catch(() => {});
-        if (await dedup.seen(sender.deviceId, header.controlId)) return answer('AA', [], { duplicate: true });
+        if (await sink.receiptHeld(sender.deviceId, header.controlId))
+          return answer('AA', [], { duplicate: true });
         const report = mapPcd01(message, header);
         const work = storeReport(report, sender, t);
         inFlight.set(key, work);
@@ -321,9 +319,7 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
     },
     async close() {
       offChanged();
-      clearInterval(prune);
       await Promise.allSettled([...inFlight.values()]);
-      await dedup.drain();
     },
   };
 }

@@ -8,11 +8,11 @@ import type {
 import type { AuditCheckpointsTable, AuditEntriesTable } from './tables/audit.js';
 import type { SettingsTable } from './tables/core.js';
 import type { DevicesTable } from './tables/devices.js';
-import type { Hl7MessagesTable } from './tables/hl7.js';
 import type { DataKeysTable, SigningKeysTable } from './tables/keys.js';
 import type { CertificatesTable, EnrollmentTokensTable } from './tables/pki.js';
 import type {
   DeviceIngestStateTable,
+  IngestReceiptsTable,
   PatientBindingsTable,
   TelemetryReadingsTable,
 } from './tables/telemetry.js';
@@ -35,5 +35,5 @@ export interface Database {
   telemetry_readings: TelemetryReadingsTable;
   device_ingest_state: DeviceIngestStateTable;
   patient_bindings: PatientBindingsTable;
-  hl7_messages: Hl7MessagesTable;
+  ingest_receipts: IngestReceiptsTable;
 }

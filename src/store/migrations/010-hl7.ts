@@ -3,8 +3,9 @@ import type { DialectName } from '../dialect.js';
 
 /**
  * HL7 v2 feeds: devices get an IEEE EUI-64 (how PCD-01 messages name them in OBX-18, unique) and
- * the gateway that reports for them; `hl7_messages` remembers each stored message by sender and
- * MSH-10 so that a resent message is acknowledged again but stored once.
+ * the gateway that reports for them; `ingest_receipts` remembers each stored message by sender
+ * and message id (HL7 MSH-10), written in the transaction that stores the readings, so that a
+ * resent message is acknowledged again but stored once.
  */
 export async function up(db: Kysely<unknown>, _dialect: DialectName): Promise<void> {
   await db.schema.alterTable('devices').addColumn('eui64', 'text').execute();
@@ -14,12 +15,16 @@ export async function up(db: Kysely<unknown>, _dialect: DialectName): Promise<vo
   await db.schema.createIndex('devices_gateway').on('devices').columns(['gateway_id', 'id']).execute();
 
   await db.schema
-    .createTable('hl7_messages')
+    .createTable('ingest_receipts')
     .addColumn('sender_id', 'text', (c) => c.notNull())
-    .addColumn('control_id', 'text', (c) => c.notNull())
+    .addColumn('message_id', 'text', (c) => c.notNull())
     .addColumn('received_at', 'bigint', (c) => c.notNull())
-    .addColumn('observations', 'integer', (c) => c.notNull())
-    .addPrimaryKeyConstraint('hl7_messages_pk', ['sender_id', 'control_id'])
+    .addColumn('readings', 'integer', (c) => c.notNull())
+    .addPrimaryKeyConstraint('ingest_receipts_pk', ['sender_id', 'message_id'])
     .execute();
-  await db.schema.createIndex('hl7_messages_received').on('hl7_messages').column('received_at').execute();
+  await db.schema
+    .createIndex('ingest_receipts_received')
+    .on('ingest_receipts')
+    .column('received_at')
+    .execute();
 }
