@@ -28,6 +28,8 @@ export interface LoadReport {
   notAa: number;
   firstError: string | null;
   elapsedMs: number;
+  /** CPU time of this load generator during the run (user + system), ms. */
+  cpuMs: number;
   latenciesMs: number[];
 }
 
@@ -64,6 +66,7 @@ export async function runLoad(job: LoadJob): Promise<LoadReport> {
     job.gateways.map((g) => MllpClient.connect({ port: job.port, ca, cert: g.cert, key: g.key })),
   );
   const started = performance.now();
+  const cpu0 = process.cpuUsage();
   await Promise.all(
     job.gateways.map(async (g, gi) => {
       const client = clients[gi]!;
@@ -88,8 +91,17 @@ export async function runLoad(job: LoadJob): Promise<LoadReport> {
     }),
   );
   const elapsedMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpu0);
   await Promise.all(clients.map((c) => c.close()));
-  return { sent, acked, notAa, firstError, elapsedMs, latenciesMs: latencies };
+  return {
+    sent,
+    acked,
+    notAa,
+    firstError,
+    elapsedMs,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    latenciesMs: latencies,
+  };
 }
 
 if (process.argv[1]?.endsWith('_hl7-load.ts') && process.argv[2]) {

@@ -50,6 +50,10 @@ export interface Hl7BenchResult {
   p50Ms: number;
   p99Ms: number;
   storedRows: number;
+  /** Server CPU (user + system) per acknowledged message, µs: comparable on a loaded machine. */
+  serverCpuUsPerMessage: number;
+  /** Load generator CPU per message, µs. */
+  clientCpuUsPerMessage: number;
   loadAverage: number[];
 }
 
@@ -168,7 +172,9 @@ export async function runHl7Bench(options: Hl7BenchOptions): Promise<Hl7BenchRes
       // Warm-up: JIT, caches, data keys.
       await runJob(Math.min(2000, options.messages), 'warm');
       const before = await rows(app);
+      const cpu0 = process.cpuUsage();
       const report = await runJob(options.messages, 'run');
+      const cpu = process.cpuUsage(cpu0);
       await app.telemetry.flush();
       const storedRows = (await rows(app)) - before;
       const sorted = [...report.latenciesMs].sort((a, b) => a - b);
@@ -182,6 +188,8 @@ export async function runHl7Bench(options: Hl7BenchOptions): Promise<Hl7BenchRes
         p50Ms: quantile(sorted, 0.5),
         p99Ms: quantile(sorted, 0.99),
         storedRows,
+        serverCpuUsPerMessage: (cpu.user + cpu.system) / Math.max(1, report.acked),
+        clientCpuUsPerMessage: (report.cpuMs * 1000) / Math.max(1, report.acked),
         loadAverage: loadavg(),
       };
     } finally {
@@ -235,6 +243,18 @@ if (process.argv[1]?.endsWith('hl7.ts')) {
       target: `>= ${rate(HL7_TARGET_MESSAGES_PER_SECOND)}`,
       ok: r.messagesPerSecond >= HL7_TARGET_MESSAGES_PER_SECOND ? 'yes' : 'NO',
     },
+    {
+      measure: 'server CPU per message (µs)',
+      pulsegate: r.serverCpuUsPerMessage.toFixed(0),
+      target: `<= ${Math.round(1e6 / HL7_TARGET_MESSAGES_PER_SECOND)} (one core)`,
+      ok: r.serverCpuUsPerMessage <= 1e6 / HL7_TARGET_MESSAGES_PER_SECOND ? 'yes' : 'NO',
+    },
+    {
+      measure: 'load generator CPU per message (µs)',
+      pulsegate: r.clientCpuUsPerMessage.toFixed(0),
+      target: '',
+      ok: '',
+    },
     { measure: 'ACK latency p50 (ms)', pulsegate: r.p50Ms.toFixed(1), target: '', ok: '' },
     { measure: 'ACK latency p99 (ms)', pulsegate: r.p99Ms.toFixed(1), target: '', ok: '' },
     {
@@ -258,6 +278,8 @@ if (process.argv[1]?.endsWith('hl7.ts')) {
     target: HL7_TARGET_MESSAGES_PER_SECOND,
     p50Ms: Number(r.p50Ms.toFixed(2)),
     p99Ms: Number(r.p99Ms.toFixed(2)),
+    serverCpuUsPerMessage: Math.round(r.serverCpuUsPerMessage),
+    clientCpuUsPerMessage: Math.round(r.clientCpuUsPerMessage),
     messages: r.messages,
     notAa: r.notAa,
     db,
