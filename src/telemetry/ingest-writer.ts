@@ -96,7 +96,9 @@ export class IngestWriter {
   submit(msg: IngestMessage, parsed: ParsedMessage): Promise<IngestOutcome> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ msg, parsed, resolve, reject });
-      if (this.#queue.length >= this.#o.maxBatch) this.#kick();
+      // Kicked after the current synchronous run of submits, so that the messages of one
+      // `ingest` call (one receipt) are queued together before a batch is cut.
+      if (this.#queue.length >= this.#o.maxBatch) queueMicrotask(() => this.#kick());
       else this.#timer ??= setTimeout(() => this.#kick(), this.#o.lingerMs);
     });
   }
@@ -152,20 +154,43 @@ export class IngestWriter {
     const { keys, epochs, patients } = this.#o;
     await epochs.refresh();
     const oldest = epochs.oldestPeriod();
-    // Cheap refusals first, from the cache of committed state and the batch's own order.
-    const running = new Map<string, number>();
+    // Cheap refusals first, from the cache of committed state and the batch's own order. The
+    // messages of one receipt are consecutive and refused together: stored whole or not at all.
+    const running = new Map<string, number | undefined>();
     const jobs: Job[] = [];
-    for (const job of batch) {
-      const { deviceId } = job.msg;
-      const last = running.get(deviceId) ?? this.#lastSeq.get(deviceId) ?? -1;
-      if (job.parsed.seq <= last) this.#refuse(job, 'TELEMETRY_REPLAY');
-      // Data of a period already shredded by retention could never be read again.
-      else if (periodOf(job.parsed.ts) < oldest) this.#refuse(job, 'TELEMETRY_CLOCK_SKEW');
-      else {
-        running.set(deviceId, job.parsed.seq);
-        jobs.push(job);
+    const refusals: Array<[Job, ErrorCode]> = [];
+    for (let i = 0; i < batch.length; ) {
+      const key = receiptKey(batch[i]!);
+      let end = i + 1;
+      while (key !== undefined && end < batch.length && receiptKey(batch[end]!) === key) end++;
+      const saved = new Map<string, number | undefined>();
+      const group: Job[] = [];
+      let refused: ErrorCode | undefined;
+      for (const job of batch.slice(i, end)) {
+        const { deviceId } = job.msg;
+        if (!saved.has(deviceId)) saved.set(deviceId, running.get(deviceId));
+        const last = running.get(deviceId) ?? this.#lastSeq.get(deviceId) ?? -1;
+        const code: ErrorCode | undefined =
+          job.parsed.seq <= last
+            ? 'TELEMETRY_REPLAY'
+            : // Data of a period already shredded by retention could never be read again.
+              periodOf(job.parsed.ts) < oldest
+              ? 'TELEMETRY_CLOCK_SKEW'
+              : undefined;
+        if (code && key === undefined) refusals.push([job, code]);
+        else if (code) refused ??= code;
+        else {
+          running.set(deviceId, job.parsed.seq);
+          group.push(job);
+        }
       }
+      if (refused) {
+        for (const [d, seq] of saved) running.set(d, seq);
+        for (const job of batch.slice(i, end)) refusals.push([job, refused]);
+      } else jobs.push(...group);
+      i = end;
     }
+    for (const [job, code] of refusals) this.#refuse(job, code);
     if (jobs.length === 0) return;
 
     const bindings = await patients.bindingsAt(
