@@ -139,39 +139,50 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
   }
 
   /** One telemetry payload per device (split at 64 observations), checked like the sink will. */
-  function payloadsOf(report: Pcd01Report, owners: Map<string, string>, t: number) {
-    const parts: Array<{ deviceId: string; observations: Pcd01Report['devices'][number]['observations'] }> =
-      [];
-    for (const d of report.devices) {
-      for (let i = 0; i < d.observations.length; i += MAX_OBSERVATIONS)
-        parts.push({
-          deviceId: owners.get(d.eui64)!,
-          observations: d.observations.slice(i, i + MAX_OBSERVATIONS),
-        });
-    }
+  /**
+   * One telemetry message per device (split at 64 observations), numbered from each device's
+   * counter and checked exactly as the sink will check it, before anything is stored, so that a
+   * message is stored whole or not at all. Synchronous: the counters move only when every part
+   * passed, and the caller hands the parts to the sink without an await in between.
+   */
+  function messagesOf(
+    report: Pcd01Report,
+    owners: Map<string, string>,
+    receipt: { sender: string; id: string },
+    t: number,
+  ): IngestMessage[] {
     const ts = new Date(report.header.sentAt).toISOString();
-    const body = (seq: number, p: (typeof parts)[number]) =>
-      JSON.stringify({
-        seq,
-        ts,
-        observations: p.observations.map((o) => ({
-          code: { system: o.system, code: o.code },
-          value: o.value,
-          unit: o.unit,
-          ts: new Date(o.ts).toISOString(),
-        })),
-      });
-    // The sink's own checks (bounds, units, clock), run before anything is stored so that a
-    // message is stored whole or not at all.
-    for (const p of parts) {
-      const checked = parseMessage(Buffer.from(body(0, p)), 'telemetry', t, skewMs);
-      if (!checked.ok) {
-        const index = Number(/^\/observations\/(\d+)/.exec(checked.detail ?? '')?.[1]);
-        const obs = Number.isInteger(index) ? p.observations[index] : undefined;
-        throw new Refusal(checked.code, undefined, obs?.location, p.deviceId);
+    const counters = new Map<string, number>();
+    const out: IngestMessage[] = [];
+    for (const d of report.devices) {
+      const deviceId = owners.get(d.eui64)!;
+      for (let i = 0; i < d.observations.length; i += MAX_OBSERVATIONS) {
+        const observations = d.observations.slice(i, i + MAX_OBSERVATIONS);
+        const seq = counters.get(deviceId) ?? nextSeq.get(deviceId)!;
+        counters.set(deviceId, seq + 1);
+        const payload = Buffer.from(
+          JSON.stringify({
+            seq,
+            ts,
+            observations: observations.map((o) => ({
+              code: { system: o.system, code: o.code },
+              value: o.value,
+              unit: o.unit,
+              ts: new Date(o.ts).toISOString(),
+            })),
+          }),
+        );
+        const checked = parseMessage(payload, 'telemetry', t, skewMs);
+        if (!checked.ok) {
+          const index = Number(/^\/observations\/(\d+)/.exec(checked.detail ?? '')?.[1]);
+          const obs = Number.isInteger(index) ? observations[index] : undefined;
+          throw new Refusal(checked.code, undefined, obs?.location, deviceId);
+        }
+        out.push({ deviceId, payload, receivedAt: t, source: 'hl7', kind: 'telemetry', receipt });
       }
     }
-    return { parts, body };
+    for (const [deviceId, next] of counters) nextSeq.set(deviceId, next);
+    return out;
   }
 
   async function storeReport(report: Pcd01Report, sender: DeviceIdentity, t: number) {
@@ -198,24 +209,11 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
       if (!b || !report.patientIds.includes(b.patientId))
         throw new Refusal('HL7_PATIENT_MISMATCH', undefined, report.patientLocation, deviceId);
     });
-    const { parts, body } = payloadsOf(report, owners, t);
     await loadSeqs(ids);
-    // Numbered and handed over without a pause in between, so one device's messages reach the
-    // writer in sequence order. The receipt (sender, MSH-10) is stored in the same transaction as
-    // the readings: the message is stored once even if the ACK is lost and it comes again.
-    const receipt = { sender: sender.deviceId, id: report.header.controlId };
-    const batch: IngestMessage[] = parts.map((p) => {
-      const seq = nextSeq.get(p.deviceId)!;
-      nextSeq.set(p.deviceId, seq + 1);
-      return {
-        deviceId: p.deviceId,
-        payload: Buffer.from(body(seq, p)),
-        receivedAt: t,
-        source: 'hl7',
-        kind: 'telemetry',
-        receipt,
-      };
-    });
+    // From here to `sink.ingest` nothing awaits, so one device's messages reach the writer in
+    // sequence order. The receipt (sender, MSH-10) is stored in the same transaction as the
+    // readings: the message is stored once even if the ACK is lost and it comes again.
+    const batch = messagesOf(report, owners, { sender: sender.deviceId, id: report.header.controlId }, t);
     const outcomes = await sink.ingest(batch);
     let stored = 0;
     for (let i = 0; i < outcomes.length; i++) {
