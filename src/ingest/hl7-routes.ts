@@ -57,7 +57,7 @@ export function hl7IngestRoutes(options: Hl7RouteOptions): FastifyPluginAsync {
     for (const type of [HL7_MEDIA_TYPE, 'text/plain'])
       app.addContentTypeParser(
         type,
-        { parseAs: 'buffer', bodyLimit: options.maxMessageBytes },
+        { parseAs: 'string', bodyLimit: options.maxMessageBytes },
         (_r, body, done) => done(null, body),
       );
     app.post(
@@ -72,6 +72,7 @@ export function hl7IngestRoutes(options: Hl7RouteOptions): FastifyPluginAsync {
             'Authenticated by the TLS client certificate of the gateway, not a bearer token. The body is one ER7 message (Content-Type x-application/hl7-v2+er7 or text/plain); the answer is the HL7 ACK, sent after durable storage: 200 with MSA AA; for AE/AR the status of the refusal code (400, 403, 409, 413, 429, 503) with the ACK and its ERR segment as the body. Certificate refusals are problem+json 401.',
           consumes: [HL7_MEDIA_TYPE, 'text/plain'],
           produces: [HL7_MEDIA_TYPE],
+          body: T.String({ description: 'One HL7 v2 ER7 message (segments end with CR)' }),
           response: {
             200: T.String({ description: 'ACK^R01 with MSA-1 AA' }),
           },
@@ -79,7 +80,7 @@ export function hl7IngestRoutes(options: Hl7RouteOptions): FastifyPluginAsync {
       },
       async (request, reply) => {
         const gateway = await gatewayOf(request);
-        const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+        const body = Buffer.from(typeof request.body === 'string' ? request.body : '', 'utf8');
         const answer = await options.processor.handle(body, gateway, {
           address: request.ip ?? null,
           transport: 'https',
