@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- hl7 [--messages 20000] [--gateways 4] [--devices 25] [--pipeline 32] [--db sqlite|postgres]`
+ * `npm run bench -- hl7 [--messages 20000] [--gateways 4] [--devices 25] [--pipeline 32] [--db sqlite|postgres]
+ *   [--cpu-prof DIR]`
  *
  * HL7 v2 over MLLP/TLS on this machine, loopback only: `--gateways` gateway connections (each an
  * EST-style certificate from Pulsegate's CA, mutual TLS), each reporting for `--devices` devices
@@ -14,7 +15,8 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +40,8 @@ export interface Hl7BenchOptions {
   /** PostgreSQL server for `db: postgres` (a scratch database is created and dropped). */
   postgresUrl?: string;
   log?: (line: string) => void;
+  /** Write a CPU profile of the server during the measured run into this directory. */
+  cpuProfDir?: string;
 }
 
 export interface Hl7BenchResult {
@@ -172,9 +176,21 @@ export async function runHl7Bench(options: Hl7BenchOptions): Promise<Hl7BenchRes
       // Warm-up: JIT, caches, data keys.
       await runJob(Math.min(2000, options.messages), 'warm');
       const before = await rows(app);
+      const profiler = options.cpuProfDir ? new Session() : undefined;
+      if (profiler) {
+        profiler.connect();
+        await profiler.post('Profiler.enable');
+        await profiler.post('Profiler.start');
+      }
       const cpu0 = process.cpuUsage();
       const report = await runJob(options.messages, 'run');
       const cpu = process.cpuUsage(cpu0);
+      if (profiler && options.cpuProfDir) {
+        const { profile } = await profiler.post('Profiler.stop');
+        mkdirSync(options.cpuProfDir, { recursive: true });
+        writeFileSync(join(options.cpuProfDir, `hl7-server-${Date.now()}.cpuprofile`), JSON.stringify(profile));
+        profiler.disconnect();
+      }
       await app.telemetry.flush();
       const storedRows = (await rows(app)) - before;
       const sorted = [...report.latenciesMs].sort((a, b) => a - b);
@@ -217,6 +233,7 @@ if (process.argv[1]?.endsWith('hl7.ts')) {
       devices: { type: 'string', default: '25' },
       pipeline: { type: 'string', default: '32' },
       db: { type: 'string', default: 'sqlite' },
+      'cpu-prof': { type: 'string' },
     },
   });
   const db = values.db === 'postgres' ? 'postgres' : 'sqlite';
@@ -232,6 +249,7 @@ if (process.argv[1]?.endsWith('hl7.ts')) {
       ? { postgresUrl: process.env.PULSEGATE_BENCH_POSTGRES_URL }
       : {}),
     log: progress,
+    ...(values['cpu-prof'] ? { cpuProfDir: values['cpu-prof'] } : {}),
   });
   console.log(
     `\nHL7 v2 MLLP over TLS, ${values.gateways} gateway connections x ${values.pipeline} pipelined, ${db}; load average before ${load.map((l) => l.toFixed(2)).join(' ')}, after ${r.loadAverage.map((l) => l.toFixed(2)).join(' ')}\n`,
