@@ -18,7 +18,14 @@ import { createDeviceService, type DeviceService, deviceRoutes } from './devices
 import { EventBus } from './events/index.js';
 import { createFhirApi, fhirRoutes } from './fhir/index.js';
 import { buildHttpServer, createMetricsRegistry, type PulsegateHttp } from './http/index.js';
-import { createExternalBrokerIngest, createMqttIngest, ingestRoutes } from './ingest/index.js';
+import {
+  createExternalBrokerIngest,
+  createHl7Processor,
+  createMllpListener,
+  createMqttIngest,
+  hl7IngestRoutes,
+  ingestRoutes,
+} from './ingest/index.js';
 import { installationLayout } from './installation/layout.js';
 import { type KeyService, openKeyService, readMasterKey } from './keys/index.js';
 import { createLogger, type Logger } from './logging/logger.js';
@@ -48,8 +55,8 @@ export interface Services {
 
 export interface PulsegateApp extends Services {
   readonly http: PulsegateHttp;
-  /** Starts the listeners (HTTPS API, MQTT over TLS) and returns their URLs. */
-  listen(): Promise<{ api: string; mqtt?: string }>;
+  /** Starts the listeners (HTTPS API, MQTT over TLS, HL7 MLLP over TLS) and returns their URLs. */
+  listen(): Promise<{ api: string; mqtt?: string; hl7?: string }>;
   /** Devices connected to the embedded MQTT broker now. */
   connectedDevices(): number;
 }
@@ -170,6 +177,8 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
     version: VERSION,
   });
   const layout = installationLayout(config.dataDir);
+  // HL7 v2 messages, from the MLLP listener (when enabled) and POST /api/v1/ingest/hl7.
+  const hl7 = createHl7Processor({ sink: telemetry, devices, patients, bus, logger, config });
   const http = await buildHttpServer({
     auth: access,
     audit,
@@ -195,6 +204,13 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
         publicUrl: config.server.publicUrl,
         version: VERSION,
         algorithms: CLIENT_ASSERTION_ALGORITHMS,
+      }),
+      hl7IngestRoutes({
+        identity: pki,
+        processor: hl7,
+        bus,
+        maxMessageBytes: config.hl7.maxMessageBytes,
+        logger,
       }),
     ],
     bodyLimitBytes: config.server.bodyLimitBytes,
@@ -227,6 +243,20 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
     config.mqtt.mode === 'external'
       ? createExternalBrokerIngest({ config, sink: telemetry, bus, logger, devices })
       : undefined;
+  const mllp = config.hl7.enabled
+    ? createMllpListener({
+        config,
+        tls: {
+          cert: readFileSync(dataPath(config, config.server.tlsCert)),
+          key: readFileSync(dataPath(config, config.server.tlsKey)),
+          ca: [readFileSync(layout.issuingCaCert), readFileSync(layout.rootCaCert)],
+        },
+        identity: pki,
+        processor: hl7,
+        bus,
+        logger,
+      })
+    : undefined;
   audit.start();
   const stopWatching = watchStoreChanges({
     store,
@@ -246,9 +276,12 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       const port = typeof address === 'object' && address ? address.port : config.server.port;
       const mqttPort = mqtt ? (await mqtt.start()).port : undefined;
       await external?.start();
+      const hl7Port = mllp ? (await mllp.start()).port : undefined;
       return {
         api: `https://localhost:${port}`,
         ...(mqttPort !== undefined ? { mqtt: `mqtts://localhost:${mqttPort}` } : {}),
+        // MLLP over TLS has no registered URI scheme; "mllps" is the common spelling.
+        ...(hl7Port !== undefined ? { hl7: `mllps://localhost:${hl7Port}` } : {}),
       };
     },
     connectedDevices: () => mqtt?.connectedDevices() ?? 0,
@@ -257,7 +290,9 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       stopRetention();
       await mqtt?.stop();
       await external?.stop();
+      await mllp?.stop();
       await http.close();
+      await hl7.close();
       await services.close();
     },
   };

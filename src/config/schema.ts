@@ -173,6 +173,47 @@ export const ConfigSchema = T.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    hl7: T.Object(
+      {
+        enabled: T.Boolean({
+          default: false,
+          description: 'Run the HL7 v2 MLLP listener (TLS, gateway client certificates required)',
+        }),
+        host: T.String({ default: '0.0.0.0', description: 'Address the MLLP listener binds' }),
+        port: T.Integer({ minimum: 0, maximum: 65535, default: 2575, description: 'HL7 MLLP over TLS port' }),
+        maxMessageBytes: T.Integer({
+          minimum: 1024,
+          maximum: 16_777_216,
+          default: 1_048_576,
+          description: 'Largest accepted HL7 message (MLLP frame or HTTP body)',
+        }),
+        maxInFlight: T.Integer({
+          minimum: 1,
+          maximum: 10_000,
+          default: 256,
+          description: 'Pipelined messages a connection may have unacknowledged before reading pauses',
+        }),
+        ratePerSecond: T.Number({
+          minimum: 0.1,
+          maximum: 1_000_000,
+          default: 500,
+          description: 'Sustained messages per second per gateway',
+        }),
+        burst: T.Integer({
+          minimum: 1,
+          maximum: 10_000_000,
+          default: 2000,
+          description: 'Messages a gateway may send in a burst',
+        }),
+        idleTimeoutSeconds: T.Integer({
+          minimum: 1,
+          maximum: 86_400,
+          default: 600,
+          description: 'Close a connection silent for this long',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     telemetry: T.Object(
       {
         retentionDays: T.Integer({

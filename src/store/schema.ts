@@ -13,6 +13,7 @@ import type { DataKeysTable, SigningKeysTable } from './tables/keys.js';
 import type { CertificatesTable, EnrollmentTokensTable } from './tables/pki.js';
 import type {
   DeviceIngestStateTable,
+  IngestReceiptsTable,
   PatientBindingsTable,
   TelemetryReadingsTable,
 } from './tables/telemetry.js';
@@ -36,4 +37,5 @@ export interface Database {
   device_ingest_state: DeviceIngestStateTable;
   patient_bindings: PatientBindingsTable;
   patient_records: PatientRecordsTable;
+  ingest_receipts: IngestReceiptsTable;
 }

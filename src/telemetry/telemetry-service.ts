@@ -56,6 +56,16 @@ export interface TelemetryService extends TelemetrySink {
   readOne(at: ReadingPosition): Promise<StoredReading | undefined>;
   /** Stores a reading entered by a client (FHIR create): validated, sealed, attributed. */
   enter(reading: EnteredReading): Promise<EnteredResult>;
+  /**
+   * The last accepted sequence number of each device (-1 when none): for sources without their
+   * own per-device counter (HL7 v2), which number from here.
+   */
+  lastSequences(deviceIds: readonly string[]): Promise<Map<string, number>>;
+  /**
+   * True when a message with this receipt (sender, message id) is already stored. Concurrent
+   * calls are answered by one query.
+   */
+  receiptHeld(sender: string, id: string): Promise<boolean>;
   runRetention(now?: number): Promise<RetentionReport>;
   /** Runs retention every `intervalSeconds` (default from config); returns a stop function. */
   startRetention(intervalSeconds?: number, onError?: (error: unknown) => void): () => void;
@@ -111,6 +121,33 @@ export async function createTelemetryService(deps: TelemetryDeps): Promise<Telem
     retentionDays: deps.config.telemetry.retentionDays,
   };
   const timers = new Set<NodeJS.Timeout>();
+  let receiptQueries: Array<{
+    sender: string;
+    id: string;
+    resolve: (held: boolean) => void;
+    reject: (e: unknown) => void;
+  }> = [];
+  const lookUpReceipts = async () => {
+    const batch = receiptQueries;
+    receiptQueries = [];
+    try {
+      const held = new Set<string>();
+      for (let at = 0; at < batch.length; at += 200) {
+        const part = batch.slice(at, at + 200);
+        const found = await deps.store.db
+          .selectFrom('ingest_receipts')
+          .select(['sender_id', 'message_id'])
+          .where((eb) =>
+            eb.or(part.map((r) => eb.and([eb('sender_id', '=', r.sender), eb('message_id', '=', r.id)]))),
+          )
+          .execute();
+        for (const f of found) held.add(`${f.sender_id}\u0000${f.message_id}`);
+      }
+      for (const q of batch) q.resolve(held.has(`${q.sender}\u0000${q.id}`));
+    } catch (error) {
+      for (const q of batch) q.reject(error);
+    }
+  };
 
   return {
     async ingest(messages: readonly IngestMessage[]): Promise<IngestOutcome[]> {
@@ -139,6 +176,23 @@ export async function createTelemetryService(deps: TelemetryDeps): Promise<Telem
     readOne: (at) => readReading(reader, at),
     enter: (reading) =>
       writeEntered({ store: deps.store, keys: deps.keys, epochs, bus: deps.bus, now, maxSkewMs }, reading),
+    async lastSequences(deviceIds) {
+      const out = new Map<string, number>(deviceIds.map((d) => [d, -1]));
+      if (deviceIds.length === 0) return out;
+      const rows = await deps.store.db
+        .selectFrom('device_ingest_state')
+        .select(['device_id', 'last_seq'])
+        .where('device_id', 'in', [...deviceIds])
+        .execute();
+      for (const r of rows) out.set(r.device_id, Number(r.last_seq));
+      return out;
+    },
+    receiptHeld(sender, id) {
+      return new Promise((resolve, reject) => {
+        receiptQueries.push({ sender, id, resolve, reject });
+        if (receiptQueries.length === 1) setImmediate(() => void lookUpReceipts());
+      });
+    },
     runRetention: (at) => runRetention(retentionDeps, at ?? now()),
     startRetention(intervalSeconds = deps.config.telemetry.retentionIntervalSeconds, onError = () => {}) {
       let busy = false;

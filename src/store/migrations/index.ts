@@ -8,6 +8,7 @@ import * as m006 from './006-devices.js';
 import * as m007 from './007-pki.js';
 import * as m008 from './008-telemetry.js';
 import * as m009 from './009-fhir.js';
+import * as m010 from './010-hl7.js';
 import * as m014 from './014-telemetry-append-layout.js';
 
 /** A migration receives the dialect so that column types can differ where they must. */
@@ -25,5 +26,6 @@ export const MIGRATIONS: Record<string, DialectMigration> = {
   '007-pki': m007,
   '008-telemetry': m008,
   '009-fhir': m009,
+  '010-hl7': m010,
   '014-telemetry-append-layout': m014,
 };
