@@ -16,6 +16,7 @@ import { createExternalBrokerIngest, createMqttIngest, ingestRoutes } from './in
 import { installationLayout } from './installation/layout.js';
 import { type KeyService, openKeyService, readMasterKey } from './keys/index.js';
 import { createLogger, type Logger } from './logging/logger.js';
+import { createMonitor, type Monitor, monitorRoutes } from './monitor/index.js';
 import { createPatientBindings, type PatientBindings, patientRoutes } from './patients/index.js';
 import { createPki, type Pki, pkiRoutes } from './pki/index.js';
 import { openStore, redactDatabaseUrl, type Store } from './store/index.js';
@@ -35,6 +36,7 @@ export interface Services {
   readonly pki: Pki;
   readonly patients: PatientBindings;
   readonly telemetry: TelemetryService;
+  readonly monitor: Monitor;
   close(): Promise<void>;
 }
 
@@ -112,6 +114,7 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
     });
     const patients = createPatientBindings({ store, keys, audit });
     const telemetry = await createTelemetryService({ store, keys, audit, bus, devices, patients, config });
+    const monitor = createMonitor({ store, keys, audit, bus, config, logger });
     logger.debug(
       { database: config.database.url ? redactDatabaseUrl(config.database.url) : store.dialect },
       'services ready',
@@ -128,7 +131,9 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
       pki,
       patients,
       telemetry,
+      monitor,
       async close() {
+        await monitor.stop();
         await telemetry.close();
         pki.close();
         await audit.close();
@@ -145,7 +150,9 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
 /** Builds the whole server: services plus the HTTPS API with every capability's routes. */
 export async function createApp(config: LoadedConfig, options: BuildOptions = {}): Promise<PulsegateApp> {
   const services = await createServices(config, options);
-  const { store, access, audit, devices, logger, bus, pki, patients, telemetry } = services;
+  const { store, access, audit, devices, logger, bus, pki, patients, telemetry, monitor } = services;
+  // Detection listens from the start, so the broker's first connections are seen.
+  await monitor.startDetection();
   const metrics = createMetricsRegistry();
   const layout = installationLayout(config.dataDir);
   const http = await buildHttpServer({
@@ -165,6 +172,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       patientRoutes({ patients, devices, access, audit }),
       telemetryRoutes({ telemetry, patients, devices, access, audit }),
       ingestRoutes({ identity: pki, sink: telemetry, bus, limits: config.mqtt, logger }),
+      monitorRoutes({ monitor, access }),
     ],
     bodyLimitBytes: config.server.bodyLimitBytes,
     tls: {
@@ -209,6 +217,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       const port = typeof address === 'object' && address ? address.port : config.server.port;
       const mqttPort = mqtt ? (await mqtt.start()).port : undefined;
       await external?.start();
+      monitor.start();
       return {
         api: `https://localhost:${port}`,
         ...(mqttPort !== undefined ? { mqtt: `mqtts://localhost:${mqttPort}` } : {}),
@@ -218,6 +227,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
     async close() {
       stopRetention();
       await mqtt?.stop();
+      await monitor.stop();
       await external?.stop();
       await http.close();
       await services.close();

@@ -125,6 +125,7 @@ export function createMqttIngest(options: MqttIngestOptions): MqttIngest {
           clientId: session.clientId,
           address: session.address,
           at: Date.now(),
+          serial: session.serial,
         });
       });
       broker.on('clientError', (client, error) =>

@@ -126,6 +126,7 @@ export class IngestWriter {
       source: msg.source,
       receivedAt: msg.receivedAt,
       bytes: msg.payload.length,
+      seq: job.parsed.seq,
     });
     job.resolve({ ok: false, code });
   }
@@ -237,6 +238,7 @@ export class IngestWriter {
         receivedAt: msg.receivedAt,
         source: msg.source,
         flagged: parsed.flagged,
+        deviceTs: parsed.ts,
       });
       resolve({ ok: true, stored: parsed.observations.length, flagged: parsed.flagged });
     }
