@@ -5,3 +5,11 @@ export { createCsr, type DeviceCredentials, enrollOverEst } from './est-client.j
 export { SimDevice } from './sim-device.js';
 export { PatientModel, seededRandom } from './vitals-model.js';
 export { registerAndEnroll, Ward, type WardOptions, type WardProgress, type WardTotals } from './ward.js';
+export {
+  simPayload,
+  type WardDevice,
+  type WardEvent,
+  type WardTrafficOptions,
+  wardDevices,
+  wardTraffic,
+} from './ward-traffic.js';
