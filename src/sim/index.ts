@@ -1,5 +1,5 @@
 export { ApiClient } from './api-client.js';
-export { ATTACKS, type AttackName, type AttackResult, runAttacks } from './attacks.js';
+export { ATTACKS, type AttackContext, type AttackName, type AttackResult, runAttacks } from './attacks.js';
 export { observationsFor, WARD_MIX } from './device-profiles.js';
 export { createCsr, type DeviceCredentials, enrollOverEst } from './est-client.js';
 export { SimDevice } from './sim-device.js';
