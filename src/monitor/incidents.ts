@@ -26,7 +26,9 @@ export class Incidents {
     const since = alert.first_seen_at - this.#windowMs;
     const keys: Array<{ key: string; match: 'device' | 'rule' }> = [];
     if (alert.device_id) keys.push({ key: `${alert.category}|device:${alert.device_id}`, match: 'device' });
-    keys.push({ key: `${alert.category}|rule:${alert.rule}`, match: 'rule' });
+    // Clinical alerts are about patients: one rule firing for two patients is not one incident.
+    if (alert.category !== 'clinical')
+      keys.push({ key: `${alert.category}|rule:${alert.rule}`, match: 'rule' });
     for (const { key } of keys) {
       const incident = await trx
         .selectFrom('incidents')

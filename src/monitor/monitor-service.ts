@@ -1,4 +1,4 @@
-import { unwatchFile, watchFile } from 'node:fs';
+import { statSync } from 'node:fs';
 import type { AuditEventInput } from '../audit/index.js';
 import { dataPath, type LoadedConfig } from '../config/index.js';
 import type { EventBus } from '../events/index.js';
@@ -52,6 +52,7 @@ export function createMonitor(o: MonitorOptions): Monitor {
   const m = config.monitor;
   const now = o.now ?? Date.now;
   const rulesPath = m.rulesFile ? dataPath(config, m.rulesFile) : DEFAULT_RULES_FILE;
+  let loadedStamp = fileStamp(rulesPath);
   let rules = loadRules(rulesPath);
   const onError = (error: unknown) => logger.error({ err: error }, 'monitor failed');
   const alerts = new AlertStore({
@@ -92,8 +93,10 @@ export function createMonitor(o: MonitorOptions): Monitor {
     rules: () => rules,
 
     async reloadRules(actor) {
+      const stamp = fileStamp(rulesPath);
       try {
         rules = loadRules(rulesPath);
+        loadedStamp = stamp;
       } catch (error) {
         if (actor)
           await o.audit.append({
@@ -171,14 +174,26 @@ export function createMonitor(o: MonitorOptions): Monitor {
         stops.push(() => clearInterval(timer));
       }
       if (m.watchRules) {
-        const onChange = () =>
-          void monitor
-            .reloadRules()
-            .catch((error) =>
-              logger.warn({ code: (error as { code?: string }).code }, 'monitor rules not reloaded'),
-            );
-        watchFile(rulesPath, { interval: 2000, persistent: false }, onChange);
-        stops.push(() => unwatchFile(rulesPath, onChange));
+        // Polls the file's size and modification time against those of the rules in force (a
+        // poll, not fs.watch: it survives editors that replace the file and network file
+        // systems). A change that does not validate (perhaps still being written) is retried
+        // when the file changes again; the rules in force stay meanwhile.
+        let failed: string | undefined;
+        const timer = setInterval(() => {
+          const seen = fileStamp(rulesPath);
+          if (seen === loadedStamp || seen === failed) return;
+          monitor.reloadRules().then(
+            () => {
+              failed = undefined;
+            },
+            (error) => {
+              failed = seen;
+              logger.warn({ code: (error as { code?: string }).code }, 'monitor rules not reloaded');
+            },
+          );
+        }, 1000);
+        timer.unref();
+        stops.push(() => clearInterval(timer));
       }
     },
 
@@ -189,4 +204,14 @@ export function createMonitor(o: MonitorOptions): Monitor {
     },
   };
   return monitor;
+}
+
+/** Size and modification time of a file, to notice changes ("missing" when it cannot be read). */
+function fileStamp(path: string): string {
+  try {
+    const s = statSync(path);
+    return `${s.mtimeMs}:${s.size}:${s.ino}`;
+  } catch {
+    return 'missing';
+  }
 }
