@@ -5,6 +5,7 @@
  * the way the detector learns it, from bus events on an earlier simulated clock.
  */
 import { readFileSync } from 'node:fs';
+import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AlertEvent, AlertView } from '../src/monitor/index.js';
 import {
@@ -188,5 +189,57 @@ describe('monitoring scenarios against the real broker', () => {
     expect([...(evidence.addresses as string[])].sort()).toEqual(['127.0.0.1', '127.0.0.2']);
     expect((evidence.clientIds as string[]).length).toBe(2);
     expect((evidence.serials as string[]).length).toBe(1);
+  }, 60_000);
+
+  it('a revoked identity that keeps connecting raises auth-failures and is found by the fleet check', async () => {
+    const device = await enroll('revoked');
+    await api.send('POST', `/api/v1/devices/${device.deviceId}/revoke`, { reason: 'keyCompromise' });
+    for (let i = 0; i < 5; i++) {
+      const refused = await new Promise<boolean>((resolve) => {
+        const c = mqtt.connect(`mqtts://127.0.0.1:${e.mqttPort}`, {
+          ca,
+          cert: device.certPem,
+          key: device.keyPem,
+          reconnectPeriod: 0,
+          protocolVersion: 4,
+        });
+        c.once('connect', () => {
+          c.end(true);
+          resolve(false);
+        });
+        c.once('error', () => {
+          c.end(true);
+          resolve(true);
+        });
+      });
+      expect(refused).toBe(true);
+    }
+    const deadline = Date.now() + 15_000;
+    let live: AlertView | undefined;
+    while (!live && Date.now() < deadline) {
+      const page = await api.send<{ items: AlertView[] }>(
+        'GET',
+        `/api/v1/alerts?deviceId=${device.deviceId}`,
+      );
+      live = page.items.find((a) => a.rule === 'device.auth-failures');
+      if (!live) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(live).toBeDefined();
+    const detail = await api.send<AlertView>('GET', `/api/v1/alerts/${live!.id}`);
+    expect(detail.evidence).toMatchObject({
+      failures: 5,
+      codes: ['INGEST_CERT_REVOKED'],
+      addresses: ['127.0.0.1'],
+    });
+    const checks = await api.send<{
+      findings: Array<{ rule: string; deviceId: string; evidence: Record<string, unknown> }>;
+    }>('POST', '/api/v1/monitor/checks', { checks: ['revoked-connecting'] });
+    expect(checks.findings).toEqual([
+      expect.objectContaining({
+        rule: 'fleet.revoked-connecting',
+        deviceId: device.deviceId,
+        evidence: expect.objectContaining({ attempts: 5, codes: ['INGEST_CERT_REVOKED'] }),
+      }),
+    ]);
   }, 60_000);
 });
