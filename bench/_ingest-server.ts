@@ -93,7 +93,24 @@ if (cacheDir && !postgresUrl) {
   cpSync(template, dataDir, { recursive: true });
 } else await prepare(dataDir);
 
-const app = await createApp(loadConfig(dataDir, {}), { logger: createLogger({ level: 'silent' }), env: {} });
+// bench/monitor.ts: its detection rules, and every alert.raised reported to the parent with its
+// time (epoch ms, sub-millisecond), so publish-to-alert latency can be measured across processes.
+const monitorRules = process.env.BENCH_MONITOR_RULES;
+const app = await createApp(
+  loadConfig(dataDir, monitorRules ? { PULSEGATE_MONITOR_RULES_FILE: monitorRules } : {}),
+  { logger: createLogger({ level: 'silent' }), env: {} },
+);
+if (process.env.BENCH_OBSERVE_ALERTS === '1')
+  app.bus.on('alert.raised', (e) =>
+    process.send!({
+      cmd: 'alert',
+      at: performance.timeOrigin + performance.now(),
+      alertId: e.alertId,
+      rule: e.rule,
+      deviceId: e.deviceId,
+      change: e.change,
+    }),
+  );
 const urls = await app.listen();
 const layout = installationLayout(dataDir);
 
