@@ -29,6 +29,7 @@ import {
 import { installationLayout } from './installation/layout.js';
 import { type KeyService, openKeyService, readMasterKey } from './keys/index.js';
 import { createLogger, type Logger } from './logging/logger.js';
+import { createMonitor, type Monitor, monitorRoutes } from './monitor/index.js';
 import { createResponseActions, type ResponseActions, responseRoutes } from './monitor/response/index.js';
 import { createPatientBindings, type PatientBindings, patientRoutes } from './patients/index.js';
 import { createPki, type Pki, pkiRoutes, watchStoreChanges } from './pki/index.js';
@@ -50,6 +51,7 @@ export interface Services {
   readonly patients: PatientBindings;
   readonly telemetry: TelemetryService;
   readonly response: ResponseActions;
+  readonly monitor: Monitor;
   close(): Promise<void>;
 }
 
@@ -128,6 +130,7 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
     const patients = createPatientBindings({ store, keys, audit });
     const telemetry = await createTelemetryService({ store, keys, audit, bus, devices, patients, config });
     const response = createResponseActions({ devices, pki, bus });
+    const monitor = createMonitor({ store, keys, audit, bus, config, logger });
     logger.debug(
       { database: config.database.url ? redactDatabaseUrl(config.database.url) : store.dialect },
       'services ready',
@@ -145,7 +148,9 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
       patients,
       telemetry,
       response,
+      monitor,
       async close() {
+        await monitor.stop();
         await telemetry.close();
         pki.close();
         await audit.close();
@@ -162,7 +167,10 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
 /** Builds the whole server: services plus the HTTPS API with every capability's routes. */
 export async function createApp(config: LoadedConfig, options: BuildOptions = {}): Promise<PulsegateApp> {
   const services = await createServices(config, options);
-  const { store, access, audit, devices, logger, bus, pki, patients, telemetry, response, keys } = services;
+  const { store, access, audit, devices, logger, bus, pki, patients, telemetry, response, keys, monitor } =
+    services;
+  // Detection listens from the start, so the broker's first connections are seen.
+  await monitor.startDetection();
   const metrics = createMetricsRegistry();
   const fhir = createFhirApi({
     store,
@@ -212,6 +220,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
         maxMessageBytes: config.hl7.maxMessageBytes,
         logger,
       }),
+      monitorRoutes({ monitor, access }),
     ],
     bodyLimitBytes: config.server.bodyLimitBytes,
     tls: {
@@ -277,6 +286,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       const mqttPort = mqtt ? (await mqtt.start()).port : undefined;
       await external?.start();
       const hl7Port = mllp ? (await mllp.start()).port : undefined;
+      monitor.start();
       return {
         api: `https://localhost:${port}`,
         ...(mqttPort !== undefined ? { mqtt: `mqtts://localhost:${mqttPort}` } : {}),
@@ -289,6 +299,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       stopWatching();
       stopRetention();
       await mqtt?.stop();
+      await monitor.stop();
       await external?.stop();
       await mllp?.stop();
       await http.close();

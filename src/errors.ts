@@ -149,6 +149,23 @@ export const ERRORS = {
     message: 'The patient identifier does not match the device binding',
   },
   HL7_RETRY: { status: 503, message: 'The message could not be stored now; send it again' },
+  // Monitoring: alerts, incidents, suppressions, rules, fleet checks
+  ALERT_NOT_FOUND: { status: 404, message: 'No such alert' },
+  ALERT_STATE_INVALID: { status: 409, message: "That change is not allowed in the alert's current state" },
+  ALERT_REASON_REQUIRED: { status: 400, message: 'A reason is required for that change' },
+  ALERT_CURSOR_INVALID: { status: 400, message: 'The paging cursor is not valid' },
+  INCIDENT_NOT_FOUND: { status: 404, message: 'No such incident' },
+  MONITOR_SUPPRESSION_NOT_FOUND: { status: 404, message: 'No such suppression' },
+  MONITOR_SUPPRESSION_INVALID: {
+    status: 400,
+    message: 'A suppression needs a rule or a device and an expiry in the future',
+  },
+  MONITOR_RULES_INVALID: {
+    status: 422,
+    message: 'The monitoring rules file is not valid; the previous rules stay in force',
+  },
+  MONITOR_CHECK_UNKNOWN: { status: 400, message: 'No such fleet audit check' },
+  MONITOR_DISABLED: { status: 409, message: 'Monitoring is disabled in the configuration' },
 
   // Store
   STORE_MIGRATION_FAILED: { status: 500, message: 'A database migration failed' },

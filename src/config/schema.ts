@@ -237,6 +237,66 @@ export const ConfigSchema = T.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    monitor: T.Object(
+      {
+        enabled: T.Boolean({
+          default: true,
+          description: 'Run device-behaviour detection and fleet audit checks',
+        }),
+        rulesFile: T.String({
+          default: '',
+          description:
+            'Detection rules (YAML), relative to the data dir; empty for the shipped rules/monitor.yaml',
+        }),
+        watchRules: T.Boolean({ default: true, description: 'Reload the rules file when it changes' }),
+        timeZone: T.String({
+          default: 'UTC',
+          minLength: 1,
+          description: "IANA time zone of the hour-of-day baselines (the hospital's local time)",
+        }),
+        checkIntervalSeconds: T.Integer({
+          minimum: 0,
+          maximum: 604_800,
+          default: 3600,
+          description: 'How often the fleet audit checks run (0 = only on demand)',
+        }),
+        certExpiryDays: T.Integer({
+          minimum: 1,
+          maximum: 825,
+          default: 30,
+          description: 'Fleet check: certificates expiring within this many days',
+        }),
+        incidentWindowSeconds: T.Integer({
+          minimum: 1,
+          maximum: 604_800,
+          default: 900,
+          description: 'Alerts of one device or one rule within this window are grouped into an incident',
+        }),
+        escalationCheckSeconds: T.Integer({
+          minimum: 1,
+          maximum: 3600,
+          default: 30,
+          description: 'How often unacknowledged alerts are checked for escalation',
+        }),
+        escalateCriticalSeconds: T.Integer({
+          minimum: 0,
+          maximum: 604_800,
+          default: 300,
+          description: 'Escalate an unacknowledged critical alert after this long (0 = never)',
+        }),
+        escalateHighSeconds: T.Integer({ minimum: 0, maximum: 604_800, default: 900 }),
+        escalateMediumSeconds: T.Integer({ minimum: 0, maximum: 604_800, default: 3600 }),
+        escalateLowSeconds: T.Integer({ minimum: 0, maximum: 604_800, default: 0 }),
+        maxEscalationLevel: T.Integer({ minimum: 1, maximum: 10, default: 3 }),
+        baselineFlushSeconds: T.Integer({
+          minimum: 1,
+          maximum: 86_400,
+          default: 60,
+          description: 'How often learned device baselines are written to the database (in batches)',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 );

@@ -10,6 +10,13 @@ import type { SettingsTable } from './tables/core.js';
 import type { DevicesTable } from './tables/devices.js';
 import type { PatientRecordsTable } from './tables/fhir.js';
 import type { DataKeysTable, SigningKeysTable } from './tables/keys.js';
+import type {
+  AlertHistoryTable,
+  AlertSuppressionsTable,
+  AlertsTable,
+  DeviceBaselinesTable,
+  IncidentsTable,
+} from './tables/monitor.js';
 import type { CertificatesTable, EnrollmentTokensTable } from './tables/pki.js';
 import type {
   DeviceIngestStateTable,
@@ -38,4 +45,9 @@ export interface Database {
   patient_bindings: PatientBindingsTable;
   patient_records: PatientRecordsTable;
   ingest_receipts: IngestReceiptsTable;
+  alerts: AlertsTable;
+  alert_history: AlertHistoryTable;
+  incidents: IncidentsTable;
+  alert_suppressions: AlertSuppressionsTable;
+  device_baselines: DeviceBaselinesTable;
 }

@@ -151,6 +151,7 @@ export class IngestWriter {
       source: msg.source,
       receivedAt: msg.receivedAt,
       bytes: msg.payload.length,
+      seq: job.parsed.seq,
     });
     job.resolve({ ok: false, code });
   }
@@ -294,6 +295,7 @@ export class IngestWriter {
         receivedAt: msg.receivedAt,
         source: msg.source,
         flagged: parsed.flagged,
+        deviceTs: parsed.ts,
       });
       resolve({ ok: true, stored: parsed.observations.length, flagged: parsed.flagged });
     }

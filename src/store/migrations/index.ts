@@ -9,6 +9,7 @@ import * as m007 from './007-pki.js';
 import * as m008 from './008-telemetry.js';
 import * as m009 from './009-fhir.js';
 import * as m010 from './010-hl7.js';
+import * as m011 from './011-monitor.js';
 import * as m014 from './014-telemetry-append-layout.js';
 
 /** A migration receives the dialect so that column types can differ where they must. */
@@ -27,5 +28,6 @@ export const MIGRATIONS: Record<string, DialectMigration> = {
   '008-telemetry': m008,
   '009-fhir': m009,
   '010-hl7': m010,
+  '011-monitor': m011,
   '014-telemetry-append-layout': m014,
 };
