@@ -9,6 +9,8 @@ import type { AuditCheckpointsTable, AuditEntriesTable } from './tables/audit.js
 import type { SettingsTable } from './tables/core.js';
 import type { DevicesTable } from './tables/devices.js';
 import type { DataKeysTable, SigningKeysTable } from './tables/keys.js';
+import type { ClinicalPatientSettingsTable } from './tables/monitor-clinical.js';
+import type { NotifyOutboxTable } from './tables/monitor-notify.js';
 import type { CertificatesTable, EnrollmentTokensTable } from './tables/pki.js';
 import type {
   DeviceIngestStateTable,
@@ -34,4 +36,6 @@ export interface Database {
   telemetry_readings: TelemetryReadingsTable;
   device_ingest_state: DeviceIngestStateTable;
   patient_bindings: PatientBindingsTable;
+  clinical_patient_settings: ClinicalPatientSettingsTable;
+  notify_outbox: NotifyOutboxTable;
 }

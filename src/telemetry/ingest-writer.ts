@@ -3,7 +3,7 @@ import type { EventBus } from '../events/index.js';
 import type { IngestMessage, IngestOutcome } from '../ingest/index.js';
 import type { EpochKeys, KeyService } from '../keys/index.js';
 import { type BulkColumn, type BulkValue, bulkInsert, forUpdate, type Store } from '../store/index.js';
-import type { ParsedMessage } from './parse-message.js';
+import type { ParsedAlarm, ParsedMessage, ParsedObservation } from './parse-message.js';
 import { encodeReading, periodOf, readingAad, scopeOf, vitalsOf } from './reading-codec.js';
 
 /** What the writer needs from patient bindings. */
@@ -26,6 +26,19 @@ export interface WriterOptions {
   lingerMs?: number;
   /** Write `devices.last_seen_at` at most this often per device (default 5 s). */
   lastSeenEveryMs?: number;
+  /** Called for each message after its batch committed (in-process observers; carries values). */
+  onStored?: (message: CommittedMessage) => void;
+}
+
+/** One message as committed: what in-process observers (clinical monitoring) receive. PHI: never log it. */
+export interface CommittedMessage {
+  deviceId: string;
+  seq: number;
+  ts: number;
+  patientId: string | null;
+  patientIndex: string | null;
+  observations: readonly ParsedObservation[];
+  alarms: readonly ParsedAlarm[];
 }
 
 interface Job {
@@ -66,7 +79,7 @@ function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
  * durable (SQLite WAL with synchronous=FULL; PostgreSQL synchronous_commit).
  */
 export class IngestWriter {
-  readonly #o: Required<WriterOptions>;
+  readonly #o: Required<Omit<WriterOptions, 'onStored'>> & Pick<WriterOptions, 'onStored'>;
   #queue: Job[] = [];
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -209,6 +222,7 @@ export class IngestWriter {
 
     const t = this.#o.now();
     let accepted: boolean[] = [];
+    const boundTo = bindings;
     let state = new Map<string, number>();
     for (let attempt = 1; ; attempt++) {
       try {
@@ -239,6 +253,15 @@ export class IngestWriter {
         flagged: parsed.flagged,
       });
       resolve({ ok: true, stored: parsed.observations.length, flagged: parsed.flagged });
+      this.#o.onStored?.({
+        deviceId: msg.deviceId,
+        seq: parsed.seq,
+        ts: parsed.ts,
+        patientId: boundTo[i]?.patientId ?? null,
+        patientIndex: boundTo[i]?.patientIndex ?? null,
+        observations: parsed.observations,
+        alarms: parsed.alarms,
+      });
     }
   }
 

@@ -7,6 +7,8 @@ import * as m004 from './004-audit.js';
 import * as m006 from './006-devices.js';
 import * as m007 from './007-pki.js';
 import * as m008 from './008-telemetry.js';
+import * as m012 from './012-clinical.js';
+import * as m013 from './013-notify.js';
 
 /** A migration receives the dialect so that column types can differ where they must. */
 export interface DialectMigration {
@@ -22,4 +24,6 @@ export const MIGRATIONS: Record<string, DialectMigration> = {
   '006-devices': m006,
   '007-pki': m007,
   '008-telemetry': m008,
+  '012-clinical': m012,
+  '013-notify': m013,
 };
