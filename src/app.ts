@@ -6,6 +6,7 @@
 import { sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { type AccessService, accessRoutes, createAccessService } from './access/index.js';
+import { CARE_UNIT_LIMITED } from './access/roles.js';
 import { type AuditLog, createAuditLog } from './audit/index.js';
 import { auditRoutes } from './audit/routes.js';
 import { dataPath, type LoadedConfig } from './config/index.js';
@@ -16,6 +17,16 @@ import { createExternalBrokerIngest, createMqttIngest, ingestRoutes } from './in
 import { installationLayout } from './installation/layout.js';
 import { type KeyService, openKeyService, readMasterKey } from './keys/index.js';
 import { createLogger, type Logger } from './logging/logger.js';
+import {
+  type ClinicalMonitor,
+  clinicalRoutes,
+  createClinicalMonitor,
+  createInterimAlertSink,
+  createPatientSettings,
+  LimitTable,
+} from './monitor/clinical/index.js';
+import type { AlertSink } from './monitor/contracts.js';
+import { createNotifyService, type NotifyService, notifyRoutes } from './monitor/notify/index.js';
 import { createPatientBindings, type PatientBindings, patientRoutes } from './patients/index.js';
 import { createPki, type Pki, pkiRoutes } from './pki/index.js';
 import { openStore, redactDatabaseUrl, type Store } from './store/index.js';
@@ -40,6 +51,12 @@ export interface Services {
 
 export interface PulsegateApp extends Services {
   readonly http: PulsegateHttp;
+  /** Where detectors raise alerts. */
+  readonly alerts: AlertSink;
+  /** Clinical monitoring (limits, NEWS2, triage, technical alarms); absent when clinical.enabled is false. */
+  readonly clinical: ClinicalMonitor | undefined;
+  /** Webhooks, syslog/CEF and the live stream. */
+  readonly notify: NotifyService;
   /** Starts the listeners (HTTPS API, MQTT over TLS) and returns their URLs. */
   listen(): Promise<{ api: string; mqtt?: string }>;
   /** Devices connected to the embedded MQTT broker now. */
@@ -148,6 +165,34 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
   const { store, access, audit, devices, logger, bus, pki, patients, telemetry } = services;
   const metrics = createMetricsRegistry();
   const layout = installationLayout(config.dataDir);
+  // Until the durable alert store is merged (monitor-core), alerts are announced on the bus only.
+  const alerts: AlertSink = createInterimAlertSink(bus);
+  const clinicalSettings = createPatientSettings({ store });
+  const clinical = config.clinical.enabled
+    ? createClinicalMonitor({
+        telemetry,
+        sink: alerts,
+        settings: clinicalSettings,
+        limits: new LimitTable(config.clinical.limits),
+        config: config.clinical,
+        // Never the error itself: a failed raise may carry clinical context.
+        onError: (error) =>
+          logger.error({ code: (error as { code?: string }).code }, 'clinical alert failed'),
+      })
+    : undefined;
+  const notify = createNotifyService({
+    store,
+    bus,
+    config: config.notify,
+    dataDir: config.dataDir,
+    version: VERSION,
+    access,
+    isCareUnitLimited: (p) => CARE_UNIT_LIMITED.has(p.role),
+    careUnitOf: async (deviceId) => (await devices.getRow(deviceId)).care_unit,
+    telemetry,
+    onError: (error) =>
+      logger.error({ code: (error as { code?: string }).code }, 'notification outbox failed'),
+  });
   const http = await buildHttpServer({
     auth: access,
     audit,
@@ -164,6 +209,10 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       pkiRoutes({ pki, devices, access }),
       patientRoutes({ patients, devices, access, audit }),
       telemetryRoutes({ telemetry, patients, devices, access, audit }),
+      ...(clinical
+        ? [clinicalRoutes({ monitor: clinical, settings: clinicalSettings, patients, access, audit })]
+        : []),
+      notifyRoutes({ notify, audit }),
       ingestRoutes({ identity: pki, sink: telemetry, bus, limits: config.mqtt, logger }),
     ],
     bodyLimitBytes: config.server.bodyLimitBytes,
@@ -197,12 +246,16 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       ? createExternalBrokerIngest({ config, sink: telemetry, bus, logger, devices })
       : undefined;
   audit.start();
+  notify.start();
   const stopRetention = telemetry.startRetention(undefined, (error) =>
     logger.error({ err: error }, 'retention run failed'),
   );
   return {
     ...services,
     http,
+    alerts,
+    clinical,
+    notify,
     async listen() {
       await http.listen({ host: config.server.host, port: config.server.port });
       const address = http.server.address();
@@ -217,6 +270,9 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
     connectedDevices: () => mqtt?.connectedDevices() ?? 0,
     async close() {
       stopRetention();
+      clinical?.stop();
+      // Live streams end first, or the HTTPS server would wait for them.
+      await notify.close();
       await mqtt?.stop();
       await external?.stop();
       await http.close();

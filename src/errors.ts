@@ -118,6 +118,10 @@ export const ERRORS = {
   NOTIFY_SECRET_MISSING: { status: 500, message: 'A notification signing secret is missing or too short' },
   NOTIFY_DEAD_LETTER_NOT_FOUND: { status: 404, message: 'No such dead letter' },
   NOTIFY_STREAM_FULL: { status: 503, message: 'Too many live-stream subscribers; retry later' },
+  NOTIFY_STREAM_NOT_ACCEPTABLE: {
+    status: 406,
+    message: 'The live stream is served as text/event-stream only',
+  },
 
   // Store
   STORE_MIGRATION_FAILED: { status: 500, message: 'A database migration failed' },
