@@ -226,7 +226,7 @@ export function createNotifyService(deps: NotifyDeps): NotifyService {
   const delayMs = (attempts: number, retryAfterMs?: number) => {
     const ceiling = Math.min(cfg.retryMaxSeconds * 1000, cfg.retryBaseSeconds * 1000 * 2 ** (attempts - 1));
     const jittered = ceiling / 2 + random() * (ceiling / 2);
-    return Math.max(jittered, retryAfterMs ?? 0);
+    return Math.ceil(Math.max(jittered, retryAfterMs ?? 0));
   };
 
   const attempt = async (m: { id: string; target: string; payload: string; attempts: number }) => {

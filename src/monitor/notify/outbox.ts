@@ -111,7 +111,7 @@ export class Outbox {
         attempts,
         last_error: reason.slice(0, 200),
         state: next.dead ? 'dead' : 'pending',
-        next_attempt_at: next.dead ? t : next.at,
+        next_attempt_at: Math.ceil(next.dead ? t : next.at),
         lease_until: 0,
         updated_at: t,
       })
