@@ -51,6 +51,8 @@ export interface Rfc5424Fields {
   }>;
   /** Free text; sent as UTF-8 behind a BOM (§6.4), control characters replaced by spaces. */
   msg?: string | undefined;
+  /** Leave out the BOM (MSG-ANY, §6.4): for payloads whose receivers expect them first, such as CEF. */
+  noBom?: boolean | undefined;
 }
 
 /** RFC 5424 §6.3.3: SD-NAME is 1-32 PRINTUSASCII except '=', SP, ']' and '"'. */
@@ -85,7 +87,7 @@ export function formatRfc5424(f: Rfc5424Fields): string {
     sd,
   ];
   // MSG is UTF-8 and starts with a BOM (§6.4); control characters would break line-based receivers.
-  if (f.msg !== undefined) parts.push(`\uFEFF${f.msg}`.replace(/\p{Cc}/gu, ' '));
+  if (f.msg !== undefined) parts.push(`${f.noBom ? '' : '\uFEFF'}${f.msg}`.replace(/\p{Cc}/gu, ' '));
   return parts.join(' ');
 }
 

@@ -48,6 +48,8 @@ export function alertToSyslog(event: AlertEvent, o: SyslogFormatOptions): string
     msgId: o.format === 'cef' ? 'CEF' : event.rule,
     structuredData: sd,
     msg: o.format === 'cef' ? toCef(event, o.version) : event.title,
+    // CEF receivers look for "CEF:" right after the header.
+    noBom: o.format === 'cef',
   });
 }
 
