@@ -246,6 +246,11 @@ describe('triage list', () => {
       body: { patientId: 'MRN-WARD-3', spo2Scale: 3, reason: 'x' },
     });
     expect(bad.status).toBe(400);
+    const unchanged = await call(t.app, 'GET', '/api/v1/triage', { token: t.adminToken });
+    expect((unchanged.body.items as Array<Record<string, unknown>>)[0]).toMatchObject({
+      spo2Scale: 1,
+      score: 8,
+    });
     const ok = await call(t.app, 'PUT', '/api/v1/clinical/news2-scale', {
       token: t.adminToken,
       body: { patientId: 'MRN-WARD-3', spo2Scale: 2, reason: 'COPD, target 88-92%' },
