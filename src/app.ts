@@ -212,7 +212,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       ...(clinical
         ? [clinicalRoutes({ monitor: clinical, settings: clinicalSettings, patients, access, audit })]
         : []),
-      notifyRoutes({ notify, audit }),
+      notifyRoutes({ notify, audit, auth: access }),
       ingestRoutes({ identity: pki, sink: telemetry, bus, limits: config.mqtt, logger }),
     ],
     bodyLimitBytes: config.server.bodyLimitBytes,

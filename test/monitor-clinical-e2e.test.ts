@@ -200,6 +200,22 @@ describe('live stream (Server-Sent Events)', () => {
     for (const c of [nurse, analyst, vendor]) c.close();
     await waitFor('subscribers gone', () => t.app.notify.stream.size === 0);
   });
+
+  it('re-checks the credential at each heartbeat: disabling the account ends its open stream', async () => {
+    const token = await t.userWithToken('analyst-2', 'security-analyst');
+    const stream = await openStream(token);
+    expect(stream.status).toBe(200);
+    await waitFor('subscribed', () => t.app.notify.stream.size === 1);
+    let ended = false;
+    await t.app.access.users.disable('analyst-2');
+    const end = Date.now() + 20_000;
+    while (!ended && Date.now() < end) {
+      ended = t.app.notify.stream.size === 0;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(ended).toBe(true);
+    stream.close();
+  });
 });
 
 describe('triage list', () => {

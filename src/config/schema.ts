@@ -315,6 +315,18 @@ export const ConfigSchema = T.Object(
           description: 'A live-stream client with more unsent bytes than this is dropped',
         }),
         streamMaxSubscribers: T.Integer({ minimum: 1, maximum: 100_000, default: 1000 }),
+        streamMinSeverity: T.Union(
+          ['info', 'low', 'medium', 'high', 'critical'].map((v) => T.Literal(v)),
+          {
+            default: 'info',
+            description: 'Lowest alert severity sent on the live stream',
+          },
+        ),
+        streamCategories: T.Array(T.Union(['security', 'clinical', 'technical'].map((v) => T.Literal(v))), {
+          default: ['security', 'clinical', 'technical'],
+          description:
+            'Alert categories sent on the live stream (each subscriber still sees only what it may read)',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),

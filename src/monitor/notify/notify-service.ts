@@ -40,6 +40,9 @@ export interface NotifyConfig {
   streamHeartbeatSeconds: number;
   streamMaxBufferBytes: number;
   streamMaxSubscribers: number;
+  /** Alert routing of the live stream (on top of each subscriber's permissions). */
+  streamMinSeverity?: AlertSeverity | string | undefined;
+  streamCategories?: ReadonlyArray<AlertCategory | string> | undefined;
 }
 
 export interface NotifyDeps {
@@ -174,6 +177,20 @@ export function createNotifyService(deps: NotifyDeps): NotifyService {
     maxBufferBytes: cfg.streamMaxBufferBytes,
     maxSubscribers: cfg.streamMaxSubscribers,
     isCareUnitLimited: deps.isCareUnitLimited,
+    route: {
+      minSeverity: cfg.streamMinSeverity as AlertSeverity | undefined,
+      categories: cfg.streamCategories as AlertCategory[] | undefined,
+      // The console shows counts as duplicates merge, so every change goes to the stream.
+      changes: [
+        'created',
+        'deduplicated',
+        'acknowledged',
+        'resolved',
+        'false-positive',
+        'escalated',
+        'reopened',
+      ],
+    },
   });
 
   // Bus events -> outbox rows (in order), and the stream.

@@ -7,6 +7,8 @@ import type { NotifyService } from './notify-service.js';
 
 export interface NotifyRoutesDeps {
   notify: NotifyService;
+  /** Re-authenticates a stream's credential at each heartbeat. */
+  auth: { authenticate(authorization: string | undefined, ctx: { source?: string }): Promise<Principal> };
   audit: {
     append(event: {
       actor: { type: 'user' | 'client'; id?: string; name?: string; role?: string };
@@ -142,7 +144,11 @@ export function notifyRoutes(deps: NotifyRoutesDeps): FastifyPluginAsync {
         }
         reply.hijack();
         try {
-          deps.notify.stream.subscribe(principal, reply.raw);
+          const authorization = request.headers.authorization;
+          const source = request.ip;
+          deps.notify.stream.subscribe(principal, reply.raw, () =>
+            deps.auth.authenticate(authorization, { source }),
+          );
         } catch (error) {
           const code = error instanceof PulsegateError ? error : new PulsegateError('INTERNAL');
           reply.raw.writeHead(code.status, { 'content-type': 'application/problem+json' });

@@ -3,6 +3,7 @@ import type { Principal, ResourceScope } from '../../access/index.js';
 import type { Permission } from '../../access/roles.js';
 import { PulsegateError } from '../../errors.js';
 import type { AlertEvent } from '../contracts.js';
+import { type Route, routeMatches } from './routing.js';
 
 /** The live-stream event kinds of MONITOR-API.md. */
 export type StreamEvent =
@@ -21,11 +22,15 @@ export interface StreamHubOptions {
   maxSubscribers: number;
   /** Roles limited to care units see only clinical and technical alerts (MONITOR-API.md). */
   isCareUnitLimited(principal: Principal): boolean;
+  /** Which alert events the stream carries at all (severity, category, change); default: every change. */
+  route?: Route | undefined;
 }
 
 interface Subscriber {
   principal: Principal;
   res: ServerResponse;
+  /** Authenticates the subscriber's credential again (role, care units, revocation, expiry). */
+  revalidate: (() => Promise<Principal>) | undefined;
 }
 
 const PERMISSION: Readonly<Record<StreamEvent['kind'], Permission>> = {
@@ -49,7 +54,7 @@ export class StreamHub {
 
   constructor(options: StreamHubOptions) {
     this.#o = options;
-    this.#timer = setInterval(() => this.#broadcast(': heartbeat\n\n'), options.heartbeatMs);
+    this.#timer = setInterval(() => this.#heartbeat(), options.heartbeatMs);
     this.#timer.unref();
   }
 
@@ -57,8 +62,12 @@ export class StreamHub {
     return this.#subs.size;
   }
 
-  /** Starts an event stream on a hijacked response; returns when it is registered. */
-  subscribe(principal: Principal, res: ServerResponse): void {
+  /**
+   * Starts an event stream on a hijacked response. With `revalidate`, the credential is checked
+   * again at every heartbeat: a revoked or expired token, a disabled account or a changed role or
+   * care unit takes effect on an open stream too (the stream ends, or its filter follows).
+   */
+  subscribe(principal: Principal, res: ServerResponse, revalidate?: () => Promise<Principal>): void {
     if (this.#subs.size >= this.#o.maxSubscribers) throw new PulsegateError('NOTIFY_STREAM_FULL');
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -68,7 +77,7 @@ export class StreamHub {
       'x-content-type-options': 'nosniff',
     });
     res.write('retry: 5000\n: connected\n\n');
-    const sub = { principal, res };
+    const sub: Subscriber = { principal, res, revalidate };
     this.#subs.add(sub);
     const drop = () => this.#subs.delete(sub);
     res.on('close', drop);
@@ -88,6 +97,7 @@ export class StreamHub {
   }
 
   #allowed(principal: Principal, event: StreamEvent): boolean {
+    if (event.kind === 'alert' && this.#o.route && !routeMatches(this.#o.route, event.data)) return false;
     try {
       this.#o.access.authorize(principal, PERMISSION[event.kind]);
       if (event.kind === 'alert') {
@@ -122,7 +132,19 @@ export class StreamHub {
     res.write(frame);
   }
 
-  #broadcast(frame: string): void {
-    for (const sub of this.#subs) this.#write(sub, frame);
+  #heartbeat(): void {
+    for (const sub of this.#subs) {
+      this.#write(sub, ': heartbeat\n\n');
+      if (!sub.revalidate) continue;
+      sub.revalidate().then(
+        (principal) => {
+          sub.principal = principal;
+        },
+        () => {
+          this.#subs.delete(sub);
+          sub.res.end();
+        },
+      );
+    }
   }
 }
