@@ -193,18 +193,48 @@ export function createNotifyService(deps: NotifyDeps): NotifyService {
     },
   });
 
-  // Bus events -> outbox rows (in order), and the stream.
+  // Bus events -> outbox rows (in order), and the stream. If the database refuses the insert, the
+  // rows wait in memory and are tried again (bounded; overflow is reported, never silent).
   let enqueueing: Promise<void> = Promise.resolve();
+  const waiting: Array<{ id: string; target: string; kind: 'webhook' | 'syslog'; payload: string }> = [];
+  const MAX_WAITING = 100_000;
+  let retryTimer: NodeJS.Timeout | undefined;
+  const flushWaiting = (): Promise<void> => {
+    enqueueing = enqueueing.then(async () => {
+      if (waiting.length === 0) return;
+      const batch = waiting.splice(0, 500);
+      try {
+        await outbox.enqueue(batch);
+        if (waiting.length > 0) void flushWaiting();
+        void kick();
+      } catch (error) {
+        waiting.unshift(...batch);
+        deps.onError?.(error);
+        retryTimer ??= setTimeout(() => {
+          retryTimer = undefined;
+          void flushWaiting();
+        }, 1000);
+        retryTimer.unref();
+      }
+    });
+    return enqueueing;
+  };
   const onAlert = (type: 'alert.raised' | 'alert.updated') => (event: AlertEvent) => {
     stream.publish({ kind: 'alert', data: notificationOf(type, event).data });
     const matching = [...targets.values()].filter((t) => routeMatches(t.route, event));
     if (matching.length === 0) return;
     const payload = JSON.stringify(notificationOf(type, event));
-    const rows = matching.map((t) => ({ id: messageId(), target: t.name, kind: t.kind, payload }));
-    enqueueing = enqueueing
-      .then(() => outbox.enqueue(rows))
-      .then(() => kick())
-      .catch((error) => deps.onError?.(error));
+    if (waiting.length + matching.length > MAX_WAITING) {
+      deps.onError?.(
+        Object.assign(new Error('notification outbox unavailable; notifications dropped'), {
+          code: 'NOTIFY_OUTBOX_OVERFLOW',
+          dropped: matching.length,
+        }),
+      );
+      return;
+    }
+    for (const t of matching) waiting.push({ id: messageId(), target: t.name, kind: t.kind, payload });
+    void flushWaiting();
   };
   const unsubscribe = [
     deps.bus.on('alert.raised', onAlert('alert.raised')),
@@ -322,6 +352,7 @@ export function createNotifyService(deps: NotifyDeps): NotifyService {
     counts: () => outbox.counts(),
     async close() {
       if (timer) clearInterval(timer);
+      if (retryTimer) clearTimeout(retryTimer);
       for (const u of unsubscribe) u();
       stream.close();
       await enqueueing;
