@@ -27,8 +27,9 @@ import {
 } from './monitor/clinical/index.js';
 import type { AlertSink } from './monitor/contracts.js';
 import { createNotifyService, type NotifyService, notifyRoutes } from './monitor/notify/index.js';
+import { createResponseActions, type ResponseActions, responseRoutes } from './monitor/response/index.js';
 import { createPatientBindings, type PatientBindings, patientRoutes } from './patients/index.js';
-import { createPki, type Pki, pkiRoutes } from './pki/index.js';
+import { createPki, type Pki, pkiRoutes, watchStoreChanges } from './pki/index.js';
 import { openStore, redactDatabaseUrl, type Store } from './store/index.js';
 import { createTelemetryService, type TelemetryService, telemetryRoutes } from './telemetry/index.js';
 import { VERSION } from './version.js';
@@ -46,6 +47,7 @@ export interface Services {
   readonly pki: Pki;
   readonly patients: PatientBindings;
   readonly telemetry: TelemetryService;
+  readonly response: ResponseActions;
   close(): Promise<void>;
 }
 
@@ -129,6 +131,7 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
     });
     const patients = createPatientBindings({ store, keys, audit });
     const telemetry = await createTelemetryService({ store, keys, audit, bus, devices, patients, config });
+    const response = createResponseActions({ devices, pki, bus });
     logger.debug(
       { database: config.database.url ? redactDatabaseUrl(config.database.url) : store.dialect },
       'services ready',
@@ -145,6 +148,7 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
       pki,
       patients,
       telemetry,
+      response,
       async close() {
         await telemetry.close();
         pki.close();
@@ -162,7 +166,7 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
 /** Builds the whole server: services plus the HTTPS API with every capability's routes. */
 export async function createApp(config: LoadedConfig, options: BuildOptions = {}): Promise<PulsegateApp> {
   const services = await createServices(config, options);
-  const { store, access, audit, devices, logger, bus, pki, patients, telemetry } = services;
+  const { store, access, audit, devices, logger, bus, pki, patients, telemetry, response } = services;
   const metrics = createMetricsRegistry();
   const layout = installationLayout(config.dataDir);
   // Until the durable alert store is merged (monitor-core), alerts are announced on the bus only.
@@ -207,6 +211,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       auditRoutes({ audit }),
       deviceRoutes({ devices, access }),
       pkiRoutes({ pki, devices, access }),
+      responseRoutes({ actions: response, devices, access }),
       patientRoutes({ patients, devices, access, audit }),
       telemetryRoutes({ telemetry, patients, devices, access, audit }),
       ...(clinical
@@ -247,6 +252,12 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       : undefined;
   audit.start();
   notify.start();
+  const stopWatching = watchStoreChanges({
+    store,
+    bus,
+    intervalMs: config.pki.changePollMs,
+    onError: (error) => logger.warn({ err: error }, 'change watch failed'),
+  });
   const stopRetention = telemetry.startRetention(undefined, (error) =>
     logger.error({ err: error }, 'retention run failed'),
   );
@@ -269,6 +280,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
     },
     connectedDevices: () => mqtt?.connectedDevices() ?? 0,
     async close() {
+      stopWatching();
       stopRetention();
       clinical?.stop();
       // Live streams end first, or the HTTPS server would wait for them.

@@ -9,6 +9,7 @@ import * as m007 from './007-pki.js';
 import * as m008 from './008-telemetry.js';
 import * as m012 from './012-clinical.js';
 import * as m013 from './013-notify.js';
+import * as m014 from './014-telemetry-append-layout.js';
 
 /** A migration receives the dialect so that column types can differ where they must. */
 export interface DialectMigration {
@@ -26,4 +27,5 @@ export const MIGRATIONS: Record<string, DialectMigration> = {
   '008-telemetry': m008,
   '012-clinical': m012,
   '013-notify': m013,
+  '014-telemetry-append-layout': m014,
 };
