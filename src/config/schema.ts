@@ -209,7 +209,7 @@ export const ConfigSchema = T.Object(
           description: 'Observations older than this are left out of NEWS2 and the triage list',
         }),
         news2AlertLevel: T.Union([T.Literal('low-medium'), T.Literal('medium'), T.Literal('high')], {
-          default: 'low-medium',
+          default: 'medium',
           description: 'Lowest NEWS2 clinical-response level that raises a clinical alert',
         }),
         trendIntervalMinutes: T.Integer({
