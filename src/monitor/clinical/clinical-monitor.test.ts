@@ -199,6 +199,10 @@ describeEachDialect('clinical monitoring', (open) => {
       expect.objectContaining({ category: 'clinical', patientId: 'MRN-T', severity: 'high' }),
     ]);
 
+    // A second message 5 s later: the device streams. A spot-check device reporting once stays quiet.
+    fx.clock.ms += 5_000;
+    await send(dev, [obs('MDC', '150456', 97, '%')]);
+    await send(deviceId(3), [obs('MDC', '150021', 120, 'mm[Hg]')]);
     fx.clock.ms += 119_000;
     monitor.checkSilence();
     await monitor.idle();

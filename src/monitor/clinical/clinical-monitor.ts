@@ -96,8 +96,16 @@ export function createClinicalMonitor(deps: ClinicalMonitorDeps): ClinicalMonito
   const trendMs = cfg.trendIntervalMinutes * 60_000;
   const realertMs = cfg.realertSeconds * 1000;
   const patients = new Map<string, PatientState>();
-  /** Devices streaming observations: last message time, place, and whether signal loss was reported. */
-  const devices = new Map<string, { at: number; careUnit: string | null; silent: boolean }>();
+  /**
+   * Devices seen: last message time, place, whether they stream (their last two messages came
+   * closer than half the signal-loss threshold: spot-check devices that report now and then never
+   * count as lost) and whether signal loss was reported.
+   */
+  const devices = new Map<
+    string,
+    { at: number; careUnit: string | null; streaming: boolean; silent: boolean }
+  >();
+  const streamingGapMs = (cfg.signalLossSeconds * 1000) / 2;
   /** Open conditions by dedup key: when they were last reported. */
   const reported = new Map<string, number>();
   const pending = new Set<Promise<unknown>>();
@@ -246,7 +254,9 @@ export function createClinicalMonitor(deps: ClinicalMonitorDeps): ClinicalMonito
   const handle = async (stored: StoredTelemetry) => {
     const seen = devices.get(stored.deviceId);
     if (seen?.silent) clear(`technical.signal-loss:${stored.deviceId}:silence`);
-    devices.set(stored.deviceId, { at: now(), careUnit: stored.careUnit, silent: false });
+    const t = now();
+    const streaming = seen !== undefined && t - seen.at < streamingGapMs;
+    devices.set(stored.deviceId, { at: t, careUnit: stored.careUnit, streaming, silent: false });
     const subject = stored.patientIndex ?? `device:${stored.deviceId}`;
     checkDeviceAlarms(stored, subject);
     if (stored.observations.length === 0) return;
@@ -293,7 +303,7 @@ export function createClinicalMonitor(deps: ClinicalMonitorDeps): ClinicalMonito
     checkSilence() {
       const t = now();
       for (const [deviceId, d] of devices) {
-        if (d.silent || t - d.at < cfg.signalLossSeconds * 1000) continue;
+        if (!d.streaming || d.silent || t - d.at < cfg.signalLossSeconds * 1000) continue;
         d.silent = true;
         raise(
           {
