@@ -20,13 +20,20 @@ interface SseClient {
   events: Array<{ event: string; data: unknown }>;
   comments: string[];
   status: number;
+  headers: Record<string, unknown>;
   close(): void;
 }
 
 /** A minimal EventSource over node:https: Bearer token in the header, never in the URL. */
 function openStream(token: string | undefined, path = '/api/v1/stream', accept = 'text/event-stream') {
   return new Promise<SseClient>((resolve, reject) => {
-    const client: SseClient = { events: [], comments: [], status: 0, close: () => req.destroy() };
+    const client: SseClient = {
+      events: [],
+      comments: [],
+      status: 0,
+      headers: {},
+      close: () => req.destroy(),
+    };
     const req = https.get(
       `${api}${path}`,
       {
@@ -35,6 +42,7 @@ function openStream(token: string | undefined, path = '/api/v1/stream', accept =
       },
       (res) => {
         client.status = res.statusCode ?? 0;
+        client.headers = res.headers;
         let buffer = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {
@@ -145,6 +153,11 @@ describe('live stream (Server-Sent Events)', () => {
     const analyst = await openStream(tokens.analyst);
     const vendor = await openStream(tokens.vendor);
     expect([nurse.status, analyst.status, vendor.status]).toEqual([200, 200, 200]);
+    expect(nurse.headers).toMatchObject({
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'strict-transport-security': expect.stringContaining('max-age='),
+    });
     await waitFor('subscribers', () => t.app.notify.stream.size === 3);
 
     // NEWS2 5 (medium) in the ICU and 8 (high) on the ward.

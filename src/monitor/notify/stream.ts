@@ -75,6 +75,8 @@ export class StreamHub {
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
       'x-content-type-options': 'nosniff',
+      // The hijacked response skips the server's header hooks: repeat the HSTS policy of the API.
+      'strict-transport-security': 'max-age=31536000; includeSubDomains',
     });
     res.write('retry: 5000\n: connected\n\n');
     const sub: Subscriber = { principal, res, revalidate };
