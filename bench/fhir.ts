@@ -88,7 +88,13 @@ async function load(config: LoadedConfig, o: FhirBenchOptions, t0: number): Prom
     now: () => clock,
   });
   for (let i = 0; i < o.patients; i++) {
-    await devices.create({ id: deviceOf(i), type: 'patient-monitor', vendor: 'Bench', model: 'B1', careUnit: `W${i % 20}` });
+    await devices.create({
+      id: deviceOf(i),
+      type: 'patient-monitor',
+      vendor: 'Bench',
+      model: 'B1',
+      careUnit: `W${i % 20}`,
+    });
     await patients.bind(deviceOf(i), { patientId: mrnOf(i), from: t0 - 86_400_000 });
   }
   const messages = Math.ceil(o.observations / PER_MESSAGE);
@@ -115,7 +121,13 @@ async function load(config: LoadedConfig, o: FhirBenchOptions, t0: number): Prom
           { code: { system: 'MDC', code: '150022' }, value: 70 + v, unit: 'mm[Hg]' },
         ],
       };
-      batch.push({ deviceId: deviceOf(p), payload: Buffer.from(JSON.stringify(body)), receivedAt: clock, source: 'https', kind: 'telemetry' });
+      batch.push({
+        deviceId: deviceOf(p),
+        payload: Buffer.from(JSON.stringify(body)),
+        receivedAt: clock,
+        source: 'https',
+        kind: 'telemetry',
+      });
     }
     const job = telemetry.ingest(batch).then((outcomes) => {
       const bad = outcomes.find((x) => !x.ok);
@@ -226,7 +238,13 @@ export async function runFhirSearch(
     (id) => `/fhir/Observation?patient=${id}&date=ge${encodeURIComponent(since)}&_count=${opts.count}`,
   );
   const worker = new Child(join(dirname(fileURLToPath(import.meta.url)), '_fhir-load-worker.ts'), {});
-  const r = await worker.ask<{ latencies: number[]; errors: number; entries: number; seconds: number; cpuMs: number }>({
+  const r = await worker.ask<{
+    latencies: number[];
+    errors: number;
+    entries: number;
+    seconds: number;
+    cpuMs: number;
+  }>({
     origin: s.url,
     ca: s.ca,
     token,
@@ -269,7 +287,9 @@ async function main() {
   };
   console.log(
     `fhir: ${rate(options.observations)} observations over ${rate(options.patients)} patients on ${options.database}; ` +
-      `${values.clients} clients for ${values.seconds} s; ${availableParallelism()} CPUs, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+      `${values.clients} clients for ${values.seconds} s; ${availableParallelism()} CPUs, load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
   );
   const setup = await setupFhirBench(options);
   const stored = await setup.app.store.db
@@ -302,17 +322,36 @@ async function main() {
     }
     const audited = (await setup.app.audit.size()) - auditBefore;
     printTable([
-      { measure: 'searches/s', pulsegate: rate(r.rps), target: `>= ${rate(TARGET_RPS)}`, ok: r.rps >= TARGET_RPS ? 'yes' : 'NO' },
+      {
+        measure: 'searches/s',
+        pulsegate: rate(r.rps),
+        target: `>= ${rate(TARGET_RPS)}`,
+        ok: r.rps >= TARGET_RPS ? 'yes' : 'NO',
+      },
       { measure: 'p50 latency (ms)', pulsegate: r.p50.toFixed(1), target: '', ok: '' },
-      { measure: 'p95 latency (ms)', pulsegate: r.p95.toFixed(1), target: `<= ${TARGET_P95_MS}`, ok: r.p95 <= TARGET_P95_MS ? 'yes' : 'NO' },
+      {
+        measure: 'p95 latency (ms)',
+        pulsegate: r.p95.toFixed(1),
+        target: `<= ${TARGET_P95_MS}`,
+        ok: r.p95 <= TARGET_P95_MS ? 'yes' : 'NO',
+      },
       { measure: 'p99 latency (ms)', pulsegate: r.p99.toFixed(1), target: '', ok: '' },
       { measure: 'observations per response', pulsegate: r.meanEntries.toFixed(1), target: '', ok: '' },
       { measure: 'errors', pulsegate: r.errors, target: '0', ok: r.errors === 0 ? 'yes' : 'NO' },
-      { measure: 'audit entries written', pulsegate: rate(audited), target: `>= ${rate(r.requests)}`, ok: audited >= r.requests ? 'yes' : 'NO' },
+      {
+        measure: 'audit entries written',
+        pulsegate: rate(audited),
+        target: `>= ${rate(r.requests)}`,
+        ok: audited >= r.requests ? 'yes' : 'NO',
+      },
       { measure: 'server CPU per search (ms)', pulsegate: cpuMsPerSearch.toFixed(2), target: '', ok: '' },
       { measure: 'load generator CPU (%)', pulsegate: r.generatorCpuPct.toFixed(0), target: '', ok: '' },
     ]);
-    console.log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(
+      `load average after: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
     printResult({
       name: 'fhir',
       database: options.database,
