@@ -117,7 +117,8 @@ export async function verifyInWorkers(o: ParallelVerifyOptions): Promise<VerifyR
       {
         table: 'audit_entries',
         key: 'seq',
-        columns: ['seq', 'entry', { hex: 'leaf_hash' }],
+        bytes: 'entry',
+        fixed: { column: 'leaf_hash', width: 32 },
         start,
         end,
       },
