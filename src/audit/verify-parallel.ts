@@ -97,6 +97,8 @@ export interface ParallelVerifyOptions {
   checkpoints: readonly CheckpointRow[];
   trust: CheckpointTrust;
   threads: number;
+  /** Rows per page read by each worker; by default the reader's. */
+  batch?: number | undefined;
   onProgress?: ((checked: number, total: number) => void) | undefined;
 }
 
@@ -121,6 +123,7 @@ export async function verifyInWorkers(o: ParallelVerifyOptions): Promise<VerifyR
         fixed: { column: 'leaf_hash', width: 32 },
         start,
         end,
+        batch: o.batch,
       },
       VERIFY_CONSUMER,
       { start, checkpointSizes: sizes.filter((s) => s > start && s <= end) },

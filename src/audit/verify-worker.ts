@@ -65,7 +65,7 @@ async function consume(pages, data, port) {
   for await (page of pages) {
     const { count, keys, data: bytes, starts, ends } = page;
     if (computed.length < count * 32) computed = Buffer.alloc(count * 32);
-    const text = bytes.latin1Slice(0, bytes.length);
+    const text = count > 0 ? bytes.latin1Slice(0, ends[count - 1]) : '';
     const ab = bytes.buffer;
     const base = bytes.byteOffset;
     pageStart = expected;

@@ -38,7 +38,7 @@ export interface RangeScan {
   /** Exclusive; `Infinity` reads to the end of the table. */
   readonly end: number;
   /** Rows per page; by default chosen per dialect. */
-  readonly batch?: number;
+  readonly batch?: number | undefined;
 }
 
 /**
@@ -392,7 +392,8 @@ export function startRangeWorker(
       dialect: 'postgres',
       driver: require.resolve('pg'),
       url: (native.pool.options as { connectionString: string }).connectionString,
-      pageBytes: 4 << 20,
+      // Pages of about `batch` rows of ~300 bytes; a larger row gets a larger buffer.
+      pageBytes: Math.min(1 << 20, batch * 192),
       sql:
         `copy (select ${key}::int8, decode('00', 'hex') || convert_to(coalesce(${bytes}, ''), 'UTF8'), ${fixed} ` +
         `from ${table} where ${key} >= ${start} order by ${key}${limit}) to stdout (format binary)`,
