@@ -46,7 +46,9 @@ export interface RangeScan {
  * `count` rows; `keys[i]` the key of row i; row i's text bytes, preceded by one 0x00 byte, are
  * `data[starts[i], ends[i])` (so `data[starts[i]] === 0`); its fixed value is
  * `fixed[i * width, (i + 1) * width)`; `badFixed` is the first row whose fixed value was NULL
- * or of another length (read as zeros), or -1.
+ * or of another length (its slot reads as zeros), or -1. The text bytes are the stored bytes
+ * (SQLite: `cast(... as blob)`; PostgreSQL: `convert_to(..., 'UTF8')`), not a decode and
+ * re-encode of them.
  */
 export interface PackedPage {
   readonly count: number;
@@ -72,9 +74,12 @@ export function rangeWorkersSupported(store: Store): boolean {
  *
  * SQLite: one query per page aggregates the page into four values (group_concat in C), instead
  * of one JS array and three values per row: the keys and byte lengths as decimal text, the text
- * bytes joined by 0x00 as one BLOB, the fixed values as one BLOB. The aggregates run over one
- * ordered subquery in one pass, so they list the rows in the same order; the consumer checks
- * every key, so an order other than the key's could only raise a false alarm, never hide a row.
+ * bytes joined by 0x00 as one BLOB, the fixed values as one BLOB (measured 0.4 against 0.6 us
+ * per row to read, and no per-row garbage). The aggregates run over one ordered subquery in one
+ * pass, so they list the rows in the same order; the consumer checks every key, so an order other
+ * than the key's could only raise a false alarm, never hide a row. group_concat skips NULLs, so
+ * a page with a NULL or a fixed value of another width does not add up and is read again row by
+ * row (`rowPage`), which marks such a value in `badFixed`.
  *
  * PostgreSQL: one binary COPY for the whole range (no per-page round trip, no text encoding on
  * the server, no per-row value objects on the client). The CopyData payloads are appended to a
@@ -401,6 +406,9 @@ export function startRangeWorker(
   }
   return new Worker(`${READER}\n${consumerSource}\n${RUNNER}`, {
     eval: true,
+    // Plain JS that loads nothing through the module loader: no inherited --import/--loader
+    // hooks (e.g. a TypeScript loader) to start in each worker.
+    execArgv: [],
     workerData: { scan: workerScan, data },
   });
 }
