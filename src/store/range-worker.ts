@@ -91,17 +91,26 @@ const { workerData, parentPort } = process.getBuiltinModule('node:worker_threads
 const scan = workerData.scan;
 const W = scan.width;
 const load = (path) => process.getBuiltinModule('node:module').createRequire(path)(path);
-/** Parses comma-separated non-negative decimal integers into out; returns how many. */
+/**
+ * Parses comma-separated non-negative decimal integers into out; returns how many, or -1 if
+ * anything else is there (a key stored as text or real, say: that page is read row by row).
+ */
 function decimals(text, out) {
   let n = 0;
   let v = 0;
+  let digits = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c === 44) {
+    if (c === 44 && digits > 0 && n < out.length) {
       out[n++] = v;
       v = 0;
-    } else v = v * 10 + (c - 48);
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      v = v * 10 + (c - 48);
+      digits++;
+    } else return -1;
   }
+  if (digits === 0 || n >= out.length) return -1;
   out[n++] = v;
   return n;
 }
@@ -121,7 +130,7 @@ async function* sqlitePages() {
       let page;
       // group_concat skips NULLs: a NULL entry or hash, or a hash of another length, shows as
       // a count that does not add up, and that page is read again row by row.
-      if (decimals(lenText, lens) === count && fixed !== null && fixed.length === count * W) {
+      if (count > 0 && decimals(lenText, lens) === count && fixed !== null && fixed.length === count * W) {
         // The joined bytes with a leading 0x00: every row's bytes then follow a 0x00.
         const data = Buffer.allocUnsafe(joined.length + 1);
         data[0] = 0;
@@ -137,6 +146,7 @@ async function* sqlitePages() {
         if (at === data.length) page = { count, keys: keys.subarray(0, count), data, starts, ends, fixed, badFixed: -1 };
       }
       page = page || rowPage(rows.all(next, limit));
+      if (page.count === 0) return;
       next = page.keys[page.count - 1] + 1;
       yield page;
     }
@@ -144,7 +154,10 @@ async function* sqlitePages() {
     db.close();
   }
 }
-/** A packed page from [key, bytes or null, fixed or null] rows (the irregular-page path). */
+/**
+ * A packed page from [key, bytes or null, fixed or null] rows (the irregular-page path). A key
+ * that is not a number reads as NaN, which equals no key (as on the single-threaded path).
+ */
 function rowPage(rows) {
   const count = rows.length;
   const keys = new Float64Array(count);
