@@ -10,7 +10,8 @@
  * The machine may be shared, so beside wall-clock rates each phase reports its CPU time and the
  * rate per CPU-second: this process (all threads, `process.cpuUsage`) plus, for PostgreSQL, the
  * server backends serving the scratch database (their /proc CPU times, sampled every 20 ms while
- * the phase runs, so the last few ms of an exiting backend can be missed). The load average is
+ * the phase runs, so the last few ms of an exiting backend can be missed; a backend that starts
+ * and ends within 200 ms can be missed entirely). The load average is
  * printed before and after each phase. On an idle machine with C cores the wall rate can reach
  * at most C times the CPU rate (more threads than cores cannot help).
  */
@@ -79,36 +80,53 @@ interface Phase {
 
 const TICKS_PER_SECOND = 100;
 
-/** utime + stime (in ticks) of every PostgreSQL backend whose title names `database`. */
-function backendTicks(database: string): Map<string, number> {
-  const out = new Map<string, number>();
+/** The PostgreSQL backends whose process title names `database` (local server only). */
+function backendPids(database: string): string[] {
   let pids: string[];
   try {
     pids = readdirSync('/proc').filter((d) => /^[0-9]+$/.test(d));
   } catch {
-    return out;
+    return [];
   }
-  for (const pid of pids) {
+  return pids.filter((pid) => {
     try {
       const title = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
-      if (!title.startsWith('postgres:') || !title.includes(` ${database} `)) continue;
-      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(pid, Number(f[11]) + Number(f[12]));
+      return title.startsWith('postgres:') && title.includes(` ${database} `);
     } catch {
-      // The process ended between the listing and the read.
+      return false; // The process ended between the listing and the read.
     }
-  }
-  return out;
+  });
 }
 
-/** Runs `work`, measuring wall time, this process's CPU and (for PostgreSQL) its backends' CPU. */
+/** utime + stime of a process, in clock ticks; undefined once it has ended. */
+function ticksOf(pid: string): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return;
+  }
+}
+
+/**
+ * Runs `work`, measuring wall time, this process's CPU and (for PostgreSQL) its backends' CPU.
+ * Backends are looked for every 200 ms (listing /proc costs a few ms) and the CPU of those found
+ * read every 20 ms, so the sampling itself costs this process about 1% of one core.
+ */
 async function measure(database: string | undefined, work: () => Promise<void>): Promise<Phase> {
-  const before = database ? backendTicks(database) : new Map<string, number>();
-  const seen = new Map(before);
+  const before = new Map<string, number>();
+  const seen = new Map<string, number>();
+  let samples = 0;
   const sample = () => {
-    if (database) for (const [pid, ticks] of backendTicks(database)) seen.set(pid, ticks);
+    if (!database) return;
+    if (samples++ % 10 === 0) {
+      for (const pid of backendPids(database)) if (!seen.has(pid)) seen.set(pid, ticksOf(pid) ?? 0);
+    }
+    for (const [pid, last] of seen) seen.set(pid, ticksOf(pid) ?? last);
   };
+  sample();
+  for (const [pid, t] of seen) before.set(pid, t);
   const timer = database ? setInterval(sample, 20) : undefined;
   const load = loadavg()[0]!;
   const cpu0 = process.cpuUsage();
