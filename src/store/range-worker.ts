@@ -82,9 +82,11 @@ export function rangeWorkersSupported(store: Store): boolean {
  * row (`rowPage`), which marks such a value in `badFixed`.
  *
  * PostgreSQL: one binary COPY for the whole range (no per-page round trip, no text encoding on
- * the server, no per-row value objects on the client). The CopyData payloads are appended to a
- * page buffer and split into rows there; pg's own buffers are reused by later reads, so nothing
- * refers to them once the callback returns. The socket is paused while two pages wait.
+ * the server, no per-row value objects on the client). While it streams, the socket's bytes go
+ * straight into page buffers (one copy per read, instead of pg's message object, Buffer and
+ * callback per row) and are split into rows there; at the first message after the copy stream
+ * the socket and the rest of the bytes go back to pg, which completes the query as usual. The
+ * socket is paused while two pages wait.
  */
 const READER = `
 const { workerData, parentPort } = process.getBuiltinModule('node:worker_threads');
@@ -192,6 +194,8 @@ async function* postgresPages() {
     'set enable_sort = off; set enable_bitmapscan = off; set enable_seqscan = off; ' +
       'set max_parallel_workers_per_gather = 0; set jit = off',
   );
+  // A connection ended for a COPY stream that cannot be followed must not throw in the worker.
+  client.on('error', () => {});
   const socket = client.connection.stream;
   const ready = [];
   let wake;
@@ -199,7 +203,7 @@ async function* postgresPages() {
   let failure;
   let headerDone = false;
   let trailerSeen = false;
-  // The page being filled: raw COPY bytes in data[0, length), rows parsed up to \`parsed\`.
+  // The page being filled: protocol bytes in data[0, length), messages parsed up to \`parsed\`.
   let data = Buffer.allocUnsafe(scan.pageBytes);
   let length = 0;
   let parsed = 0;
@@ -217,51 +221,61 @@ async function* postgresPages() {
   const bad = (what) => {
     throw new Error('unexpected COPY data: ' + what);
   };
-  /** Splits the complete rows of data[parsed, length) into the page's arrays. */
+  /**
+   * Splits the complete protocol messages of data[parsed, length) into the page's rows. The
+   * backend sends one CopyData message per row (the first also holds the COPY header, the last
+   * only the trailer). At the first message that is not part of the copy stream (CommandComplete,
+   * ErrorResponse, ...) the socket goes back to pg with the bytes from there on.
+   */
   const parseRows = () => {
-    if (trailerSeen) {
-      if (length > parsed) bad('bytes after the trailer');
-      return;
-    }
-    if (!headerDone) {
-      if (length - parsed < 19) return;
-      if (data.compare(COPY_SIGNATURE, 0, 11, parsed, parsed + 11) !== 0) bad('signature');
-      const ext = data.readUInt32BE(parsed + 15);
-      if (length - parsed < 19 + ext) return;
-      parsed += 19 + ext;
-      headerDone = true;
-    }
-    while (count < scan.batch && length - parsed >= 2) {
-      const fields = data.readInt16BE(parsed);
-      if (fields === -1) {
-        parsed += 2;
-        trailerSeen = true;
+    while (count < scan.batch && !handedBack) {
+      if (length - parsed < 5) return;
+      const type = data[parsed];
+      const size = data.readInt32BE(parsed + 1);
+      if (size < 4) bad('message length');
+      const end = parsed + 1 + size;
+      if (end > length) return;
+      let p = parsed + 5;
+      if (type === 0x64) {
+        // CopyData
+        if (!headerDone) {
+          if (end - p < 19 || data.compare(COPY_SIGNATURE, 0, 11, p, p + 11) !== 0) bad('signature');
+          const ext = data.readUInt32BE(p + 15);
+          p += 19 + ext;
+          headerDone = true;
+        }
+        if (p < end) {
+          if (trailerSeen) bad('rows after the trailer');
+          const fields = data.readInt16BE(p);
+          if (fields === -1) {
+            trailerSeen = true;
+            p += 2;
+          } else {
+            if (fields !== 3 || end - p < 18 || data.readInt32BE(p + 2) !== 8) bad('row header');
+            keys[count] = data.readInt32BE(p + 6) * 4294967296 + data.readUInt32BE(p + 10);
+            const bytes = data.readInt32BE(p + 14);
+            const s = p + 18;
+            if (bytes < 1 || end - s < bytes + 4) bad('text field');
+            p = s + bytes;
+            const n = data.readInt32BE(p);
+            p += 4;
+            if (n > end - p) bad('fixed field');
+            starts[count] = s;
+            ends[count] = s + bytes;
+            if (n === W) data.copy(fixed, count * W, p, p + W);
+            else if (badFixed < 0) badFixed = count;
+            if (n > 0) p += n;
+            count++;
+          }
+        }
+        if (p !== end) bad('row and message do not align');
+      } else if (type === 0x48 || type === 0x63 || type === 0x4e || type === 0x53 || type === 0x41) {
+        // CopyOutResponse, CopyDone; a notice, parameter status or notification: nothing to keep.
+      } else {
+        handBack();
         return;
       }
-      if (fields !== 3) bad('field count');
-      // Key: int32 length 8, then int64.
-      if (length - parsed < 18) return;
-      if (data.readInt32BE(parsed + 2) !== 8) bad('key');
-      const key = data.readInt32BE(parsed + 6) * 4294967296 + data.readUInt32BE(parsed + 10);
-      let p = parsed + 14;
-      const bytes = data.readInt32BE(p);
-      if (bytes < 1) bad('text');
-      if (length - p - 4 < bytes + 4) return;
-      const s = p + 4;
-      p = s + bytes;
-      const n = data.readInt32BE(p);
-      p += 4;
-      if (n > 0 && length - p < n) return;
-      keys[count] = key;
-      starts[count] = s;
-      ends[count] = s + bytes;
-      if (n === W) {
-        const o = count * W;
-        for (let i = 0; i < W; i++) fixed[o + i] = data[p + i];
-      } else if (badFixed < 0) badFixed = count;
-      if (n > 0) p += n;
-      count++;
-      parsed = p;
+      parsed = end;
     }
   };
   /** Hands the parsed rows over as a page; the unparsed tail starts the next page buffer. */
@@ -287,27 +301,44 @@ async function* postgresPages() {
   const drain = () => {
     for (parseRows(); count === scan.batch; parseRows()) flush(0);
   };
+  // While the COPY streams, the socket's bytes come here instead of through pg's parser (which
+  // made a message object, a Buffer and a callback per row): one copy per socket read.
+  let pgListeners = [];
+  let handedBack = false;
+  const onData = (chunk) => {
+    if (handedBack) return;
+    try {
+      if (length + chunk.length > data.length) flush(chunk.length);
+      chunk.copy(data, length);
+      length += chunk.length;
+      drain();
+    } catch (error) {
+      failure = failure || error;
+      // The stream cannot be followed any more: end the connection.
+      socket.destroy();
+      ended = true;
+      signal();
+    }
+  };
+  const handBack = () => {
+    handedBack = true;
+    socket.removeListener('data', onData);
+    for (const listener of pgListeners) socket.on('data', listener);
+    const rest = Buffer.from(data.subarray(parsed, length));
+    length = parsed;
+    for (const listener of pgListeners) listener(rest);
+  };
   const copy = {
     submit(connection) {
       connection.query(scan.sql);
+      pgListeners = socket.listeners('data');
+      socket.removeAllListeners('data');
+      socket.on('data', onData);
     },
     handleCopyInResponse() {
       this.handleError(new Error('unexpected COPY IN'));
     },
-    handleCopyOutResponse() {},
-    handleCopyData(message) {
-      if (failure) return;
-      const chunk = message.chunk;
-      try {
-        if (length + chunk.length > data.length) flush(chunk.length);
-        chunk.copy(data, length);
-        length += chunk.length;
-        drain();
-      } catch (error) {
-        failure = error;
-        signal();
-      }
-    },
+    handleCopyData() {},
     handleRowDescription() {},
     handleDataRow() {},
     handleEmptyQuery() {},
@@ -320,8 +351,7 @@ async function* postgresPages() {
     handleReadyForQuery() {
       if (!failure) {
         try {
-          drain();
-          if (length !== parsed) bad('trailing bytes');
+          if (!trailerSeen) bad('no trailer');
           flush(0);
         } catch (error) {
           failure = error;
@@ -351,7 +381,7 @@ async function* postgresPages() {
   } finally {
     // A caller that stopped early leaves the COPY running: closing the connection ends it.
     socket.resume();
-    await client.end().catch(() => {});
+    await Promise.race([client.end().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
   }
 }
 const pages = scan.dialect === 'sqlite' ? sqlitePages : postgresPages;
