@@ -281,15 +281,18 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
     publicUrl: config.server.publicUrl,
     version: VERSION,
   });
+  // The device listeners (MQTT, MLLP) present the server certificate and require a client
+  // certificate from our CA.
+  const deviceTls = {
+    cert: readFileSync(dataPath(config, config.server.tlsCert)),
+    key: readFileSync(dataPath(config, config.server.tlsKey)),
+    ca: [readFileSync(layout.issuingCaCert), readFileSync(layout.rootCaCert)],
+  };
   const mqtt =
     config.mqtt.mode === 'embedded'
       ? createMqttIngest({
           config,
-          tls: {
-            cert: readFileSync(dataPath(config, config.server.tlsCert)),
-            key: readFileSync(dataPath(config, config.server.tlsKey)),
-            ca: [readFileSync(layout.issuingCaCert), readFileSync(layout.rootCaCert)],
-          },
+          tls: deviceTls,
           identity: pki,
           sink: telemetry,
           bus,
@@ -303,11 +306,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
   const mllp = config.hl7.enabled
     ? createMllpListener({
         config,
-        tls: {
-          cert: readFileSync(dataPath(config, config.server.tlsCert)),
-          key: readFileSync(dataPath(config, config.server.tlsKey)),
-          ca: [readFileSync(layout.issuingCaCert), readFileSync(layout.rootCaCert)],
-        },
+        tls: deviceTls,
         identity: pki,
         processor: hl7,
         bus,
