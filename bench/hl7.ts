@@ -188,7 +188,10 @@ export async function runHl7Bench(options: Hl7BenchOptions): Promise<Hl7BenchRes
       if (profiler && options.cpuProfDir) {
         const { profile } = await profiler.post('Profiler.stop');
         mkdirSync(options.cpuProfDir, { recursive: true });
-        writeFileSync(join(options.cpuProfDir, `hl7-server-${Date.now()}.cpuprofile`), JSON.stringify(profile));
+        writeFileSync(
+          join(options.cpuProfDir, `hl7-server-${Date.now()}.cpuprofile`),
+          JSON.stringify(profile),
+        );
         profiler.disconnect();
       }
       await app.telemetry.flush();
