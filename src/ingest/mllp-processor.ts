@@ -204,10 +204,10 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
     const bindings = await patients.bindingsAt(
       ids.map((deviceId) => ({ deviceId, time: report.header.sentAt })),
     );
-    ids.forEach((deviceId, i) => {
+    report.devices.forEach((d, i) => {
       const b = bindings[i];
-      if (!b || !report.patientIds.includes(b.patientId))
-        throw new Refusal('HL7_PATIENT_MISMATCH', undefined, report.patientLocation, deviceId);
+      if (!b || !d.patientIds.includes(b.patientId))
+        throw new Refusal('HL7_PATIENT_MISMATCH', undefined, d.patientLocation, ids[i]);
     });
     await loadSeqs(ids);
     // From here to `sink.ingest` nothing awaits, so one device's messages reach the writer in
