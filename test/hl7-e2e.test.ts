@@ -300,6 +300,17 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect(await telemetryRows(e2e.app.store)).toBe(before);
     });
 
+    it('closes a live MLLP connection when its gateway is revoked', async () => {
+      const id = `gw-live-${dialect}`;
+      const creds = await enroll(e2e.admin, id, await registerDevice(e2e.admin, id));
+      const client = await open(creds);
+      // A message for no device of this gateway still gets an answer: the session is live.
+      expect(readAck(await client.send(pcd01(`live-${dialect}`))).code).toBe('AE');
+      const r = await e2e.admin.api('POST', `/api/v1/devices/${id}/revoke`, { reason: 'keyCompromise' });
+      expect(r.status).toBe(200);
+      await client.closed;
+    });
+
     it('follows inventory changes at once: a device moved off the gateway is refused, moved back accepted', async () => {
       const client = await open();
       const read = await e2e.admin.api('GET', `/api/v1/devices/${MONITOR}`);
