@@ -125,7 +125,6 @@ export const ERRORS = {
     message: 'The monitoring rules file is not valid; the previous rules stay in force',
   },
   MONITOR_CHECK_UNKNOWN: { status: 400, message: 'No such fleet audit check' },
-  MONITOR_DISABLED: { status: 409, message: 'Monitoring is disabled in the configuration' },
 
   // Store
   STORE_MIGRATION_FAILED: { status: 500, message: 'A database migration failed' },
