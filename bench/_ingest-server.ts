@@ -93,11 +93,18 @@ if (cacheDir && !postgresUrl) {
   cpSync(template, dataDir, { recursive: true });
 } else await prepare(dataDir);
 
-// bench/monitor.ts: its detection rules, and every alert.raised reported to the parent with its
-// time (epoch ms, sub-millisecond), so publish-to-alert latency can be measured across processes.
+// Broker settings may be varied from the shell (e.g. PULSEGATE_MQTT_TLS_SESSION_TICKETS=false);
+// bench/monitor.ts sets its detection rules, and every alert.raised is reported to the parent with
+// its time (epoch ms, sub-millisecond), so publish-to-alert latency can be measured across processes.
 const monitorRules = process.env.BENCH_MONITOR_RULES;
+const brokerEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => k.startsWith('PULSEGATE_MQTT_')),
+);
 const app = await createApp(
-  loadConfig(dataDir, monitorRules ? { PULSEGATE_MONITOR_RULES_FILE: monitorRules } : {}),
+  loadConfig(dataDir, {
+    ...brokerEnv,
+    ...(monitorRules ? { PULSEGATE_MONITOR_RULES_FILE: monitorRules } : {}),
+  }),
   { logger: createLogger({ level: 'silent' }), env: {} },
 );
 if (process.env.BENCH_OBSERVE_ALERTS === '1')

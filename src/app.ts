@@ -5,20 +5,44 @@
 
 import { sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { type AccessService, accessRoutes, createAccessService } from './access/index.js';
+import {
+  type AccessService,
+  accessRoutes,
+  CLIENT_ASSERTION_ALGORITHMS,
+  createAccessService,
+} from './access/index.js';
+import { CARE_UNIT_LIMITED } from './access/roles.js';
 import { type AuditLog, createAuditLog } from './audit/index.js';
 import { auditRoutes } from './audit/routes.js';
 import { dataPath, type LoadedConfig } from './config/index.js';
 import { createDeviceService, type DeviceService, deviceRoutes } from './devices/index.js';
 import { EventBus } from './events/index.js';
+import { createFhirApi, fhirRoutes } from './fhir/index.js';
 import { buildHttpServer, createMetricsRegistry, type PulsegateHttp } from './http/index.js';
-import { createExternalBrokerIngest, createMqttIngest, ingestRoutes } from './ingest/index.js';
+import {
+  createExternalBrokerIngest,
+  createHl7Processor,
+  createMllpListener,
+  createMqttIngest,
+  hl7IngestRoutes,
+  ingestRoutes,
+} from './ingest/index.js';
 import { installationLayout } from './installation/layout.js';
 import { type KeyService, openKeyService, readMasterKey } from './keys/index.js';
 import { createLogger, type Logger } from './logging/logger.js';
+import {
+  type ClinicalMonitor,
+  clinicalRoutes,
+  createClinicalMonitor,
+  createPatientSettings,
+  LimitTable,
+} from './monitor/clinical/index.js';
+import type { AlertSink } from './monitor/contracts.js';
 import { createMonitor, type Monitor, monitorRoutes } from './monitor/index.js';
+import { createNotifyService, type NotifyService, notifyRoutes } from './monitor/notify/index.js';
+import { createResponseActions, type ResponseActions, responseRoutes } from './monitor/response/index.js';
 import { createPatientBindings, type PatientBindings, patientRoutes } from './patients/index.js';
-import { createPki, type Pki, pkiRoutes } from './pki/index.js';
+import { createPki, type Pki, pkiRoutes, watchStoreChanges } from './pki/index.js';
 import { openStore, redactDatabaseUrl, type Store } from './store/index.js';
 import { createTelemetryService, type TelemetryService, telemetryRoutes } from './telemetry/index.js';
 import { VERSION } from './version.js';
@@ -36,14 +60,21 @@ export interface Services {
   readonly pki: Pki;
   readonly patients: PatientBindings;
   readonly telemetry: TelemetryService;
+  readonly response: ResponseActions;
   readonly monitor: Monitor;
   close(): Promise<void>;
 }
 
 export interface PulsegateApp extends Services {
   readonly http: PulsegateHttp;
-  /** Starts the listeners (HTTPS API, MQTT over TLS) and returns their URLs. */
-  listen(): Promise<{ api: string; mqtt?: string }>;
+  /** Starts the listeners (HTTPS API, MQTT over TLS, HL7 MLLP over TLS) and returns their URLs. */
+  listen(): Promise<{ api: string; mqtt?: string; hl7?: string }>;
+  /** Where detectors raise alerts. */
+  readonly alerts: AlertSink;
+  /** Clinical monitoring (limits, NEWS2, triage, technical alarms); absent when clinical.enabled is false. */
+  readonly clinical: ClinicalMonitor | undefined;
+  /** Webhooks, syslog/CEF and the live stream. */
+  readonly notify: NotifyService;
   /** Devices connected to the embedded MQTT broker now. */
   connectedDevices(): number;
 }
@@ -114,6 +145,7 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
     });
     const patients = createPatientBindings({ store, keys, audit });
     const telemetry = await createTelemetryService({ store, keys, audit, bus, devices, patients, config });
+    const response = createResponseActions({ devices, pki, bus });
     const monitor = createMonitor({ store, keys, audit, bus, config, logger });
     logger.debug(
       { database: config.database.url ? redactDatabaseUrl(config.database.url) : store.dialect },
@@ -131,6 +163,7 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
       pki,
       patients,
       telemetry,
+      response,
       monitor,
       async close() {
         await monitor.stop();
@@ -150,11 +183,54 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
 /** Builds the whole server: services plus the HTTPS API with every capability's routes. */
 export async function createApp(config: LoadedConfig, options: BuildOptions = {}): Promise<PulsegateApp> {
   const services = await createServices(config, options);
-  const { store, access, audit, devices, logger, bus, pki, patients, telemetry, monitor } = services;
+  const { store, access, audit, devices, logger, bus, pki, patients, telemetry, response, keys, monitor } =
+    services;
   // Detection listens from the start, so the broker's first connections are seen.
   await monitor.startDetection();
   const metrics = createMetricsRegistry();
+  const fhir = createFhirApi({
+    store,
+    keys,
+    audit,
+    devices,
+    patients,
+    telemetry,
+    access,
+    publicUrl: config.server.publicUrl,
+    maxClockSkewSeconds: config.telemetry.maxClockSkewSeconds,
+    version: VERSION,
+  });
   const layout = installationLayout(config.dataDir);
+  // HL7 v2 messages, from the MLLP listener (when enabled) and POST /api/v1/ingest/hl7.
+  const hl7 = createHl7Processor({ sink: telemetry, devices, patients, bus, logger, config });
+  // Every detector raises into the monitor's durable alert store.
+  const alerts: AlertSink = monitor.sink;
+  const clinicalSettings = createPatientSettings({ store });
+  const clinical = config.clinical.enabled
+    ? createClinicalMonitor({
+        telemetry,
+        sink: alerts,
+        settings: clinicalSettings,
+        limits: new LimitTable(config.clinical.limits),
+        config: config.clinical,
+        // Never the error itself: a failed raise may carry clinical context.
+        onError: (error) =>
+          logger.error({ code: (error as { code?: string }).code }, 'clinical alert failed'),
+      })
+    : undefined;
+  const notify = createNotifyService({
+    store,
+    bus,
+    config: config.notify,
+    dataDir: config.dataDir,
+    version: VERSION,
+    access,
+    isCareUnitLimited: (p) => CARE_UNIT_LIMITED.has(p.role),
+    careUnitOf: async (deviceId) => (await devices.getRow(deviceId)).care_unit,
+    telemetry,
+    onError: (error) =>
+      logger.error({ code: (error as { code?: string }).code }, 'notification outbox failed'),
+  });
   const http = await buildHttpServer({
     auth: access,
     audit,
@@ -169,9 +245,29 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       auditRoutes({ audit }),
       deviceRoutes({ devices, access }),
       pkiRoutes({ pki, devices, access }),
+      responseRoutes({ actions: response, devices, access }),
       patientRoutes({ patients, devices, access, audit }),
       telemetryRoutes({ telemetry, patients, devices, access, audit }),
+      ...(clinical
+        ? [clinicalRoutes({ monitor: clinical, settings: clinicalSettings, patients, access, audit })]
+        : []),
+      notifyRoutes({ notify, audit, auth: access }),
       ingestRoutes({ identity: pki, sink: telemetry, bus, limits: config.mqtt, logger }),
+      fhirRoutes({
+        api: fhir,
+        audit,
+        logger,
+        publicUrl: config.server.publicUrl,
+        version: VERSION,
+        algorithms: CLIENT_ASSERTION_ALGORITHMS,
+      }),
+      hl7IngestRoutes({
+        identity: pki,
+        processor: hl7,
+        bus,
+        maxMessageBytes: config.hl7.maxMessageBytes,
+        logger,
+      }),
       monitorRoutes({ monitor, access }),
     ],
     bodyLimitBytes: config.server.bodyLimitBytes,
@@ -204,32 +300,65 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
     config.mqtt.mode === 'external'
       ? createExternalBrokerIngest({ config, sink: telemetry, bus, logger, devices })
       : undefined;
+  const mllp = config.hl7.enabled
+    ? createMllpListener({
+        config,
+        tls: {
+          cert: readFileSync(dataPath(config, config.server.tlsCert)),
+          key: readFileSync(dataPath(config, config.server.tlsKey)),
+          ca: [readFileSync(layout.issuingCaCert), readFileSync(layout.rootCaCert)],
+        },
+        identity: pki,
+        processor: hl7,
+        bus,
+        logger,
+      })
+    : undefined;
   audit.start();
+  notify.start();
+  const stopWatching = watchStoreChanges({
+    store,
+    bus,
+    intervalMs: config.pki.changePollMs,
+    onError: (error) => logger.warn({ err: error }, 'change watch failed'),
+  });
   const stopRetention = telemetry.startRetention(undefined, (error) =>
     logger.error({ err: error }, 'retention run failed'),
   );
   return {
     ...services,
     http,
+    alerts,
+    clinical,
+    notify,
     async listen() {
       await http.listen({ host: config.server.host, port: config.server.port });
       const address = http.server.address();
       const port = typeof address === 'object' && address ? address.port : config.server.port;
       const mqttPort = mqtt ? (await mqtt.start()).port : undefined;
       await external?.start();
+      const hl7Port = mllp ? (await mllp.start()).port : undefined;
       monitor.start();
       return {
         api: `https://localhost:${port}`,
         ...(mqttPort !== undefined ? { mqtt: `mqtts://localhost:${mqttPort}` } : {}),
+        // MLLP over TLS has no registered URI scheme; "mllps" is the common spelling.
+        ...(hl7Port !== undefined ? { hl7: `mllps://localhost:${hl7Port}` } : {}),
       };
     },
     connectedDevices: () => mqtt?.connectedDevices() ?? 0,
     async close() {
+      stopWatching();
       stopRetention();
+      clinical?.stop();
+      // Live streams end first, or the HTTPS server would wait for them.
+      await notify.close();
       await mqtt?.stop();
       await monitor.stop();
       await external?.stop();
+      await mllp?.stop();
       await http.close();
+      await hl7.close();
       await services.close();
     },
   };

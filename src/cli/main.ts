@@ -3,6 +3,7 @@ import { VERSION } from '../version.js';
 import { registerAlerts } from './alerts.js';
 import { registerAudit } from './audit.js';
 import { registerDemo } from './demo.js';
+import { registerDevice } from './device.js';
 import { registerInit } from './init.js';
 import { registerKeys } from './keys.js';
 import { registerMigrate } from './migrate.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerMigrate(program);
   registerUser(program);
   registerToken(program);
+  registerDevice(program);
   registerKeys(program);
   registerAudit(program);
   registerRetention(program);

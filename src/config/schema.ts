@@ -115,6 +115,13 @@ export const ConfigSchema = T.Object(
           default: 86_400,
           description: 'CRL nextUpdate distance',
         }),
+        changePollMs: T.Integer({
+          minimum: 100,
+          maximum: 60_000,
+          default: 1000,
+          description:
+            'How often serve looks for revocations and quarantines made by other nodes or the CLI (and drops those sessions)',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -128,6 +135,11 @@ export const ConfigSchema = T.Object(
         host: T.String({ default: '0.0.0.0', description: 'Address the embedded broker listens on' }),
         port: T.Integer({ minimum: 0, maximum: 65535, default: 8883, description: 'MQTT over TLS port' }),
         maxPayloadBytes: T.Integer({ minimum: 256, maximum: 1_048_576, default: 65_536 }),
+        tlsSessionTickets: T.Boolean({
+          default: true,
+          description:
+            'Issue TLS session tickets so reconnecting devices resume without a full handshake; false saves about 17 KB per idle connection (TLS 1.3, OpenSSL 3)',
+        }),
         ratePerSecond: T.Number({
           minimum: 0.1,
           maximum: 100_000,
@@ -157,6 +169,47 @@ export const ConfigSchema = T.Object(
           default: 'pulsegate',
           pattern: '^[A-Za-z0-9_-]+$',
           description: 'MQTT 5 shared subscription group',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    hl7: T.Object(
+      {
+        enabled: T.Boolean({
+          default: false,
+          description: 'Run the HL7 v2 MLLP listener (TLS, gateway client certificates required)',
+        }),
+        host: T.String({ default: '0.0.0.0', description: 'Address the MLLP listener binds' }),
+        port: T.Integer({ minimum: 0, maximum: 65535, default: 2575, description: 'HL7 MLLP over TLS port' }),
+        maxMessageBytes: T.Integer({
+          minimum: 1024,
+          maximum: 16_777_216,
+          default: 1_048_576,
+          description: 'Largest accepted HL7 message (MLLP frame or HTTP body)',
+        }),
+        maxInFlight: T.Integer({
+          minimum: 1,
+          maximum: 10_000,
+          default: 256,
+          description: 'Pipelined messages a connection may have unacknowledged before reading pauses',
+        }),
+        ratePerSecond: T.Number({
+          minimum: 0.1,
+          maximum: 1_000_000,
+          default: 500,
+          description: 'Sustained messages per second per gateway',
+        }),
+        burst: T.Integer({
+          minimum: 1,
+          maximum: 10_000_000,
+          default: 2000,
+          description: 'Messages a gateway may send in a burst',
+        }),
+        idleTimeoutSeconds: T.Integer({
+          minimum: 1,
+          maximum: 86_400,
+          default: 600,
+          description: 'Close a connection silent for this long',
         }),
       },
       { default: {}, additionalProperties: false },
@@ -240,6 +293,152 @@ export const ConfigSchema = T.Object(
           maximum: 86_400,
           default: 60,
           description: 'How often learned device baselines are written to the database (in batches)',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    clinical: T.Object(
+      {
+        enabled: T.Boolean({
+          default: true,
+          description: 'Run clinical monitoring (limits, NEWS2, technical alarms)',
+        }),
+        vitalsMaxAgeMinutes: T.Integer({
+          minimum: 1,
+          maximum: 1440,
+          default: 60,
+          description: 'Observations older than this are left out of NEWS2 and the triage list',
+        }),
+        news2AlertLevel: T.Union([T.Literal('low-medium'), T.Literal('medium'), T.Literal('high')], {
+          default: 'medium',
+          description: 'Lowest NEWS2 clinical-response level that raises a clinical alert',
+        }),
+        trendIntervalMinutes: T.Integer({
+          minimum: 1,
+          maximum: 1440,
+          default: 15,
+          description: 'NEWS2 trend arrows compare with the score charted this long before',
+        }),
+        signalLossSeconds: T.Integer({
+          minimum: 5,
+          maximum: 86_400,
+          default: 120,
+          description: 'A device streaming vitals that falls silent this long raises technical.signal-loss',
+        }),
+        realertSeconds: T.Integer({
+          minimum: 1,
+          maximum: 86_400,
+          default: 60,
+          description: 'A condition that persists is reported to the alert store again at most this often',
+        }),
+        limits: T.Record(
+          T.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' }),
+          T.Record(
+            T.String({ pattern: '^[a-z0-9-]{2,40}$' }),
+            T.Object(
+              { low: T.Optional(T.Number()), high: T.Optional(T.Number()) },
+              { additionalProperties: false },
+            ),
+          ),
+          {
+            default: {},
+            description:
+              'Vital-sign limits per care unit over the built-in defaults (adult ward; icu): unit -> vital kind -> {low, high}',
+          },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    notify: T.Object(
+      {
+        webhooks: T.Array(
+          T.Object(
+            {
+              name: T.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,39}$' }),
+              url: T.String({ pattern: '^https://', maxLength: 2048 }),
+              secretFile: T.String({ minLength: 1, description: 'File holding the whsec_ signing secret' }),
+              caFile: T.Optional(T.String({ description: "CA bundle for the receiver's certificate" })),
+              minSeverity: T.Optional(
+                T.Union(['info', 'low', 'medium', 'high', 'critical'].map((v) => T.Literal(v))),
+              ),
+              categories: T.Optional(
+                T.Array(T.Union(['security', 'clinical', 'technical'].map((v) => T.Literal(v)))),
+              ),
+              changes: T.Optional(T.Array(T.String({ maxLength: 40 }))),
+            },
+            { additionalProperties: false },
+          ),
+          { default: [], description: 'Webhook targets (Standard Webhooks HMAC-SHA256 signatures)' },
+        ),
+        syslog: T.Array(
+          T.Object(
+            {
+              name: T.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,39}$' }),
+              host: T.String({ minLength: 1 }),
+              port: T.Integer({ minimum: 1, maximum: 65535 }),
+              format: T.Union([T.Literal('rfc5424'), T.Literal('cef')], { default: 'rfc5424' }),
+              caFile: T.Optional(T.String()),
+              servername: T.Optional(T.String()),
+              minSeverity: T.Optional(
+                T.Union(['info', 'low', 'medium', 'high', 'critical'].map((v) => T.Literal(v))),
+              ),
+              categories: T.Optional(
+                T.Array(T.Union(['security', 'clinical', 'technical'].map((v) => T.Literal(v)))),
+              ),
+              changes: T.Optional(T.Array(T.String({ maxLength: 40 }))),
+            },
+            { additionalProperties: false },
+          ),
+          { default: [], description: 'Syslog receivers: RFC 5424 or CEF over TLS (RFC 5425)' },
+        ),
+        maxAttempts: T.Integer({
+          minimum: 1,
+          maximum: 100,
+          default: 12,
+          description: 'Delivery attempts before a notification goes to the dead-letter list',
+        }),
+        retryBaseSeconds: T.Number({
+          minimum: 0.01,
+          maximum: 3600,
+          default: 5,
+          description: 'First retry delay; doubles per attempt, with full jitter',
+        }),
+        retryMaxSeconds: T.Number({
+          minimum: 0.01,
+          maximum: 86_400,
+          default: 3600,
+          description: 'Longest delay between two attempts',
+        }),
+        timeoutSeconds: T.Number({
+          minimum: 0.1,
+          maximum: 120,
+          default: 15,
+          description: 'Per-attempt timeout',
+        }),
+        streamHeartbeatSeconds: T.Number({
+          minimum: 0.05,
+          maximum: 300,
+          default: 15,
+          description: 'Live stream comment heartbeat interval',
+        }),
+        streamMaxBufferBytes: T.Integer({
+          minimum: 1024,
+          maximum: 67_108_864,
+          default: 1_048_576,
+          description: 'A live-stream client with more unsent bytes than this is dropped',
+        }),
+        streamMaxSubscribers: T.Integer({ minimum: 1, maximum: 100_000, default: 1000 }),
+        streamMinSeverity: T.Union(
+          ['info', 'low', 'medium', 'high', 'critical'].map((v) => T.Literal(v)),
+          {
+            default: 'info',
+            description: 'Lowest alert severity sent on the live stream',
+          },
+        ),
+        streamCategories: T.Array(T.Union(['security', 'clinical', 'technical'].map((v) => T.Literal(v))), {
+          default: ['security', 'clinical', 'technical'],
+          description:
+            'Alert categories sent on the live stream (each subscriber still sees only what it may read)',
         }),
       },
       { default: {}, additionalProperties: false },

@@ -60,5 +60,5 @@ export interface PulsegateEvents {
   'device.released': { deviceId: string; actor: string; at: number };
 }
 
-export type IngestSource = 'mqtt' | 'https' | 'hl7' | 'external-broker';
+export type IngestSource = 'mqtt' | 'https' | 'hl7' | 'external-broker' | 'fhir';
 export type EventName = keyof PulsegateEvents;

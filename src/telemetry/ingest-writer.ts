@@ -2,8 +2,16 @@ import type { ErrorCode } from '../errors.js';
 import type { EventBus } from '../events/index.js';
 import type { IngestMessage, IngestOutcome } from '../ingest/index.js';
 import type { EpochKeys, KeyService } from '../keys/index.js';
-import { type BulkColumn, type BulkValue, bulkInsert, forUpdate, type Store } from '../store/index.js';
-import type { ParsedMessage } from './parse-message.js';
+import {
+  type BulkColumn,
+  type BulkValue,
+  bulkInsert,
+  type Database,
+  forUpdate,
+  type Store,
+  type Transaction,
+} from '../store/index.js';
+import type { ParsedAlarm, ParsedMessage, ParsedObservation } from './parse-message.js';
 import { encodeReading, periodOf, readingAad, scopeOf, vitalsOf } from './reading-codec.js';
 
 /** What the writer needs from patient bindings. */
@@ -26,6 +34,24 @@ export interface WriterOptions {
   lingerMs?: number;
   /** Write `devices.last_seen_at` at most this often per device (default 5 s). */
   lastSeenEveryMs?: number;
+  /**
+   * Called after commit with the devices whose first accepted message moved them from enrolled to
+   * active (audits the change); the batch's messages are acknowledged once it has finished.
+   */
+  onActivated?: (deviceIds: string[], at: number) => Promise<void>;
+  /** Called for each message after its batch committed (in-process observers; carries values). */
+  onStored?: (message: CommittedMessage) => void;
+}
+
+/** One message as committed: what in-process observers (clinical monitoring) receive. PHI: never log it. */
+export interface CommittedMessage {
+  deviceId: string;
+  seq: number;
+  ts: number;
+  patientId: string | null;
+  patientIndex: string | null;
+  observations: readonly ParsedObservation[];
+  alarms: readonly ParsedAlarm[];
 }
 
 interface Job {
@@ -47,8 +73,14 @@ const COLUMNS: readonly BulkColumn[] = [
   { name: 'sealed', type: 'bytea' },
 ];
 const CHUNK = 500;
-/** PostgreSQL deadlock and serialization failures: the batch is simply tried again. */
-const RETRYABLE = new Set(['40P01', '40001']);
+/**
+ * PostgreSQL deadlock and serialization failures, and a unique violation (another node stored
+ * the same receipt concurrently): the batch is simply tried again, and then sees the receipt.
+ */
+const RETRYABLE = new Set(['40P01', '40001', '23505']);
+
+const receiptKey = (job: Job) =>
+  job.msg.receipt ? `${job.msg.receipt.sender}\u0000${job.msg.receipt.id}` : undefined;
 
 function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
   const out: T[][] = [];
@@ -66,7 +98,8 @@ function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
  * durable (SQLite WAL with synchronous=FULL; PostgreSQL synchronous_commit).
  */
 export class IngestWriter {
-  readonly #o: Required<WriterOptions>;
+  readonly #o: Required<Omit<WriterOptions, 'onActivated' | 'onStored'>> &
+    Pick<WriterOptions, 'onActivated' | 'onStored'>;
   #queue: Job[] = [];
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -82,7 +115,9 @@ export class IngestWriter {
   submit(msg: IngestMessage, parsed: ParsedMessage): Promise<IngestOutcome> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ msg, parsed, resolve, reject });
-      if (this.#queue.length >= this.#o.maxBatch) this.#kick();
+      // Kicked after the current synchronous run of submits, so that the messages of one
+      // `ingest` call (one receipt) are queued together before a batch is cut.
+      if (this.#queue.length >= this.#o.maxBatch) queueMicrotask(() => this.#kick());
       else this.#timer ??= setTimeout(() => this.#kick(), this.#o.lingerMs);
     });
   }
@@ -109,7 +144,11 @@ export class IngestWriter {
 
   async #loop(): Promise<void> {
     while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, this.#o.maxBatch);
+      // Messages of one receipt stay in one batch (one transaction): stored whole or not at all.
+      let end = Math.min(this.#o.maxBatch, this.#queue.length);
+      const last = end > 0 ? receiptKey(this.#queue[end - 1]!) : undefined;
+      while (last !== undefined && end < this.#queue.length && receiptKey(this.#queue[end]!) === last) end++;
+      const batch = this.#queue.splice(0, end);
       try {
         await this.#write(batch);
       } catch (error) {
@@ -135,20 +174,43 @@ export class IngestWriter {
     const { keys, epochs, patients } = this.#o;
     await epochs.refresh();
     const oldest = epochs.oldestPeriod();
-    // Cheap refusals first, from the cache of committed state and the batch's own order.
-    const running = new Map<string, number>();
+    // Cheap refusals first, from the cache of committed state and the batch's own order. The
+    // messages of one receipt are consecutive and refused together: stored whole or not at all.
+    const running = new Map<string, number | undefined>();
     const jobs: Job[] = [];
-    for (const job of batch) {
-      const { deviceId } = job.msg;
-      const last = running.get(deviceId) ?? this.#lastSeq.get(deviceId) ?? -1;
-      if (job.parsed.seq <= last) this.#refuse(job, 'TELEMETRY_REPLAY');
-      // Data of a period already shredded by retention could never be read again.
-      else if (periodOf(job.parsed.ts) < oldest) this.#refuse(job, 'TELEMETRY_CLOCK_SKEW');
-      else {
-        running.set(deviceId, job.parsed.seq);
-        jobs.push(job);
+    const refusals: Array<[Job, ErrorCode]> = [];
+    for (let i = 0; i < batch.length; ) {
+      const key = receiptKey(batch[i]!);
+      let end = i + 1;
+      while (key !== undefined && end < batch.length && receiptKey(batch[end]!) === key) end++;
+      const saved = new Map<string, number | undefined>();
+      const group: Job[] = [];
+      let refused: ErrorCode | undefined;
+      for (const job of batch.slice(i, end)) {
+        const { deviceId } = job.msg;
+        if (!saved.has(deviceId)) saved.set(deviceId, running.get(deviceId));
+        const last = running.get(deviceId) ?? this.#lastSeq.get(deviceId) ?? -1;
+        const code: ErrorCode | undefined =
+          job.parsed.seq <= last
+            ? 'TELEMETRY_REPLAY'
+            : // Data of a period already shredded by retention could never be read again.
+              periodOf(job.parsed.ts) < oldest
+              ? 'TELEMETRY_CLOCK_SKEW'
+              : undefined;
+        if (code && key === undefined) refusals.push([job, code]);
+        else if (code) refused ??= code;
+        else {
+          running.set(deviceId, job.parsed.seq);
+          group.push(job);
+        }
       }
+      if (refused) {
+        for (const [d, seq] of saved) running.set(d, seq);
+        for (const job of batch.slice(i, end)) refusals.push([job, refused]);
+      } else jobs.push(...group);
+      i = end;
     }
+    for (const [job, code] of refusals) this.#refuse(job, code);
     if (jobs.length === 0) return;
 
     const bindings = await patients.bindingsAt(
@@ -210,10 +272,13 @@ export class IngestWriter {
 
     const t = this.#o.now();
     let accepted: boolean[] = [];
+    let duplicate: boolean[] = [];
+    const boundTo = bindings;
     let state = new Map<string, number>();
+    let activated: string[] = [];
     for (let attempt = 1; ; attempt++) {
       try {
-        ({ accepted, state } = await this.#commit(jobs, rows, t));
+        ({ accepted, duplicate, state, activated } = await this.#commit(jobs, rows, t));
         break;
       } catch (error) {
         const code = (error as { code?: string }).code;
@@ -224,8 +289,15 @@ export class IngestWriter {
       this.#lastSeq.set(deviceId, seq);
       this.#hasState.add(deviceId);
     }
+    for (const deviceId of activated)
+      this.#o.bus.emit('device.changed', { deviceId, change: 'lifecycle.active', at: t });
+    if (activated.length > 0) await this.#o.onActivated?.(activated, t);
     for (let i = 0; i < jobs.length; i++) {
       const { msg, parsed, resolve } = jobs[i]!;
+      if (duplicate[i]) {
+        resolve({ ok: false, code: 'TELEMETRY_DUPLICATE' });
+        continue;
+      }
       if (!accepted[i]) {
         this.#refuse(jobs[i]!, 'TELEMETRY_REPLAY');
         continue;
@@ -241,6 +313,15 @@ export class IngestWriter {
         deviceTs: parsed.ts,
       });
       resolve({ ok: true, stored: parsed.observations.length, flagged: parsed.flagged });
+      this.#o.onStored?.({
+        deviceId: msg.deviceId,
+        seq: parsed.seq,
+        ts: parsed.ts,
+        patientId: boundTo[i]?.patientId ?? null,
+        patientIndex: boundTo[i]?.patientIndex ?? null,
+        observations: parsed.observations,
+        alarms: parsed.alarms,
+      });
     }
   }
 
@@ -268,19 +349,73 @@ export class IngestWriter {
         ).execute();
         for (const r of locked) state.set(r.device_id, Number(r.last_seq));
       }
+      const held = await this.#heldReceipts(trx, jobs);
       const accepted = new Array<boolean>(jobs.length).fill(false);
-      const keep: BulkValue[][] = [];
+      const duplicate = new Array<boolean>(jobs.length).fill(false);
+      const keep: Array<BulkValue[] | null> = [];
       const lastTs = new Map<string, number>();
+      // Jobs of one receipt are consecutive; if one of them cannot be stored, none is.
+      const receipts = new Map<string, { sender: string; id: string; readings: number; ok: boolean }>();
+      let group:
+        | { key: string; from: number; saved: Map<string, [number | undefined, number | undefined]> }
+        | undefined;
+      const failGroup = (g: NonNullable<typeof group>, to: number) => {
+        for (let k = g.from; k < to; k++) {
+          if (accepted[k]) keep[keep.indexOf(rows[k]!)] = null;
+          accepted[k] = false;
+        }
+        for (const [d, [seq, ts]] of g.saved) {
+          if (seq === undefined) state.delete(d);
+          else state.set(d, seq);
+          if (ts === undefined) lastTs.delete(d);
+          else lastTs.set(d, ts);
+        }
+        receipts.get(g.key)!.ok = false;
+      };
       for (let i = 0; i < jobs.length; i++) {
         const { msg, parsed } = jobs[i]!;
-        if (parsed.seq <= (state.get(msg.deviceId) ?? -1)) continue;
+        const key = receiptKey(jobs[i]!);
+        if (key !== group?.key) group = undefined;
+        if (key !== undefined) {
+          if (held.has(key)) {
+            duplicate[i] = true;
+            continue;
+          }
+          if (!group) {
+            group = { key, from: i, saved: new Map() };
+            if (!receipts.has(key)) receipts.set(key, { ...msg.receipt!, readings: 0, ok: true });
+          }
+          if (!receipts.get(key)!.ok) continue;
+          if (!group.saved.has(msg.deviceId))
+            group.saved.set(msg.deviceId, [state.get(msg.deviceId), lastTs.get(msg.deviceId)]);
+        }
+        if (parsed.seq <= (state.get(msg.deviceId) ?? -1)) {
+          if (group) failGroup(group, i);
+          continue;
+        }
         accepted[i] = true;
         state.set(msg.deviceId, parsed.seq);
         lastTs.set(msg.deviceId, parsed.ts);
         keep.push(rows[i]!);
+        if (key !== undefined) receipts.get(key)!.readings++;
       }
-      for (const part of chunks(keep, 2000))
+      const kept = keep.filter((r): r is BulkValue[] => r !== null);
+      for (const part of chunks(kept, 2000))
         await bulkInsert(store, trx, 'telemetry_readings', COLUMNS, part);
+      const stored = [...receipts.values()].filter((r) => r.ok && r.readings > 0);
+      for (const part of chunks(stored)) {
+        await trx
+          .insertInto('ingest_receipts')
+          .values(
+            part.map((r) => ({
+              sender_id: r.sender,
+              message_id: r.id,
+              received_at: t,
+              readings: r.readings,
+            })),
+          )
+          .execute();
+      }
       const moved = [...lastTs.keys()];
       for (const part of chunks(moved)) {
         await trx
@@ -302,13 +437,42 @@ export class IngestWriter {
           )
           .execute();
       }
-      // The inventory's last-seen time, at most every few seconds per device (not per message).
+      // The inventory's last-seen time, at most every few seconds per device (not per message);
+      // an enrolled device whose data is accepted is in service: it becomes active (once).
       const seen = moved.filter((d) => t - (this.#lastSeenAt.get(d) ?? 0) >= this.#o.lastSeenEveryMs);
+      const activated: string[] = [];
       for (const part of chunks(seen)) {
         await trx.updateTable('devices').set({ last_seen_at: t }).where('id', 'in', part).execute();
+        const moved = await trx
+          .updateTable('devices')
+          .set((eb) => ({ lifecycle: 'active', updated_at: t, version: eb('version', '+', 1) }))
+          .where('id', 'in', part)
+          .where('lifecycle', '=', 'enrolled')
+          .returning('id')
+          .execute();
+        for (const r of moved) activated.push(r.id);
       }
       for (const d of seen) this.#lastSeenAt.set(d, t);
-      return { accepted, state };
+      return { accepted, duplicate, state, activated };
     });
+  }
+
+  /** The receipts among the batch's jobs that are already stored. */
+  async #heldReceipts(trx: Transaction<Database>, jobs: Job[]): Promise<Set<string>> {
+    const wanted = [
+      ...new Map(jobs.filter((j) => j.msg.receipt).map((j) => [receiptKey(j)!, j.msg.receipt!])).values(),
+    ];
+    const held = new Set<string>();
+    for (const part of chunks(wanted, 200)) {
+      const found = await trx
+        .selectFrom('ingest_receipts')
+        .select(['sender_id', 'message_id'])
+        .where((eb) =>
+          eb.or(part.map((r) => eb.and([eb('sender_id', '=', r.sender), eb('message_id', '=', r.id)]))),
+        )
+        .execute();
+      for (const f of found) held.add(`${f.sender_id}\u0000${f.message_id}`);
+    }
+    return held;
   }
 }

@@ -4,9 +4,18 @@ import type { IngestMessage, IngestOutcome, TelemetrySink } from '../ingest/inde
 import { type KeyService, openEpochKeys } from '../keys/index.js';
 import type { PatientBindings } from '../patients/index.js';
 import type { Store } from '../store/index.js';
-import { IngestWriter } from './ingest-writer.js';
+import { type EnteredReading, type EnteredResult, writeEntered } from './attributed-write.js';
+import { type CommittedMessage, IngestWriter } from './ingest-writer.js';
+import type { ParsedAlarm, ParsedObservation } from './parse-message.js';
 import { parseMessage } from './parse-message.js';
 import { TELEMETRY_PURPOSE } from './reading-codec.js';
+import {
+  type ReadingPosition,
+  type ReadingSearch,
+  readReading,
+  type StoredReading,
+  searchReadings,
+} from './reading-search.js';
 import { type RetentionDeps, type RetentionReport, runRetention } from './retention.js';
 import { readTelemetry, type TelemetryPage, type TelemetryQuery } from './telemetry-reader.js';
 
@@ -22,7 +31,7 @@ export interface TelemetryDeps {
   audit: RetentionDeps['audit'];
   bus: EventBus;
   /** The inventory; telemetry reads only device rows (care unit) through it. */
-  devices: { getRow(id: string): Promise<{ id: string; care_unit: string | null }> };
+  devices: { getRow(id: string): Promise<{ id: string; care_unit: string | null; bed?: string | null }> };
   patients: PatientBindings;
   config: TelemetryConfig;
   now?: () => number;
@@ -33,7 +42,36 @@ export interface TelemetryDeps {
   lingerMs?: number;
 }
 
+/**
+ * What an in-process observer of stored telemetry receives, after the durable commit. It carries
+ * the patient and the decoded values, so it never goes on the event bus and is never logged.
+ */
+export interface StoredTelemetry {
+  deviceId: string;
+  seq: number;
+  /** Message time, epoch ms. */
+  ts: number;
+  /** The patient the device was bound to at `ts`, or null. */
+  patientId: string | null;
+  /** The patient's blind index (for lookups without the identifier), or null. */
+  patientIndex: string | null;
+  /** The device's care unit now (inventory), or null. */
+  careUnit: string | null;
+  /** The device's bed now (inventory), or null. */
+  bed: string | null;
+  observations: readonly ParsedObservation[];
+  alarms: readonly ParsedAlarm[];
+}
+
+export type StoredTelemetryListener = (stored: StoredTelemetry) => void;
+
 export interface TelemetryService extends TelemetrySink {
+  /**
+   * Observes every message once it is durably stored (in process; values included). Listeners run
+   * synchronously in order and must queue slow work; one that throws is isolated. Returns an
+   * unsubscribe function.
+   */
+  observeStored(listener: StoredTelemetryListener): () => void;
   /** A device's observations, decrypted (callers authorise and audit). */
   readDevice(deviceId: string, query: TelemetryQuery): Promise<TelemetryPage>;
   /** A patient's observations from the given devices (callers authorise and audit). */
@@ -42,6 +80,22 @@ export interface TelemetryService extends TelemetrySink {
     deviceIds: readonly string[],
     query: TelemetryQuery,
   ): Promise<TelemetryPage>;
+  /** One page of a keyset search over readings, decrypted (callers authorise and audit). */
+  search(search: ReadingSearch): Promise<StoredReading[]>;
+  /** One reading by its identity, decrypted, or undefined. */
+  readOne(at: ReadingPosition): Promise<StoredReading | undefined>;
+  /** Stores a reading entered by a client (FHIR create): validated, sealed, attributed. */
+  enter(reading: EnteredReading): Promise<EnteredResult>;
+  /**
+   * The last accepted sequence number of each device (-1 when none): for sources without their
+   * own per-device counter (HL7 v2), which number from here.
+   */
+  lastSequences(deviceIds: readonly string[]): Promise<Map<string, number>>;
+  /**
+   * True when a message with this receipt (sender, message id) is already stored. Concurrent
+   * calls are answered by one query.
+   */
+  receiptHeld(sender: string, id: string): Promise<boolean>;
   runRetention(now?: number): Promise<RetentionReport>;
   /** Runs retention every `intervalSeconds` (default from config); returns a stop function. */
   startRetention(intervalSeconds?: number, onError?: (error: unknown) => void): () => void;
@@ -63,13 +117,62 @@ export async function createTelemetryService(deps: TelemetryDeps): Promise<Telem
     purpose: TELEMETRY_PURPOSE,
     now,
   });
+  const observers = new Set<StoredTelemetryListener>();
+  // Care unit and bed per device, briefly cached: the inventory is not read once per message.
+  const placeTtlMs = 5000;
+  const places = new Map<string, { careUnit: string | null; bed: string | null; at: number }>();
+  const placeOf = async (deviceId: string) => {
+    const cached = places.get(deviceId);
+    if (cached && now() - cached.at < placeTtlMs) return cached;
+    let place = { careUnit: null as string | null, bed: null as string | null, at: now() };
+    try {
+      const row = (await deps.devices.getRow(deviceId)) as { care_unit: string | null; bed?: string | null };
+      place = { careUnit: row.care_unit, bed: row.bed ?? null, at: now() };
+    } catch {
+      // A device deleted meanwhile: deliver without a place.
+    }
+    if (places.size > 100_000) places.clear();
+    places.set(deviceId, place);
+    return place;
+  };
+  // Deliveries stay in commit order even though the place lookup is asynchronous.
+  let delivering: Promise<void> = Promise.resolve();
+  const deliver = (message: CommittedMessage) => {
+    if (observers.size === 0) return;
+    delivering = delivering.then(async () => {
+      const { careUnit, bed } = await placeOf(message.deviceId);
+      const stored: StoredTelemetry = { ...message, careUnit, bed };
+      for (const listener of observers) {
+        try {
+          listener(stored);
+        } catch {
+          // Isolated on purpose, and not logged: the payload holds PHI.
+        }
+      }
+    });
+  };
   const writer = new IngestWriter({
+    onStored: deliver,
     store: deps.store,
     keys: deps.keys,
     epochs,
     bus: deps.bus,
     patients: deps.patients,
     now,
+    // The automatic enrolled -> active step is a change like any other: audited, by the system.
+    onActivated: async (deviceIds) => {
+      await Promise.all(
+        deviceIds.map((id) =>
+          deps.audit.append({
+            actor: { type: 'system', name: 'pulsegate' },
+            action: 'device.lifecycle.active',
+            resource: { type: 'device', id },
+            outcome: 'success',
+            reason: 'first telemetry accepted',
+          }),
+        ),
+      );
+    },
     ...(deps.maxBatch ? { maxBatch: deps.maxBatch } : {}),
     ...(deps.lingerMs !== undefined ? { lingerMs: deps.lingerMs } : {}),
   });
@@ -83,6 +186,33 @@ export async function createTelemetryService(deps: TelemetryDeps): Promise<Telem
     retentionDays: deps.config.telemetry.retentionDays,
   };
   const timers = new Set<NodeJS.Timeout>();
+  let receiptQueries: Array<{
+    sender: string;
+    id: string;
+    resolve: (held: boolean) => void;
+    reject: (e: unknown) => void;
+  }> = [];
+  const lookUpReceipts = async () => {
+    const batch = receiptQueries;
+    receiptQueries = [];
+    try {
+      const held = new Set<string>();
+      for (let at = 0; at < batch.length; at += 200) {
+        const part = batch.slice(at, at + 200);
+        const found = await deps.store.db
+          .selectFrom('ingest_receipts')
+          .select(['sender_id', 'message_id'])
+          .where((eb) =>
+            eb.or(part.map((r) => eb.and([eb('sender_id', '=', r.sender), eb('message_id', '=', r.id)]))),
+          )
+          .execute();
+        for (const f of found) held.add(`${f.sender_id}\u0000${f.message_id}`);
+      }
+      for (const q of batch) q.resolve(held.has(`${q.sender}\u0000${q.id}`));
+    } catch (error) {
+      for (const q of batch) q.reject(error);
+    }
+  };
 
   return {
     async ingest(messages: readonly IngestMessage[]): Promise<IngestOutcome[]> {
@@ -104,9 +234,34 @@ export async function createTelemetryService(deps: TelemetryDeps): Promise<Telem
         }),
       );
     },
+    observeStored(listener) {
+      observers.add(listener);
+      return () => observers.delete(listener);
+    },
     readDevice: (deviceId, query) => readTelemetry(reader, { deviceId }, query),
     readPatient: (patientIndex, deviceIds, query) =>
       readTelemetry(reader, { patientIndex, deviceIds }, query),
+    search: (search) => searchReadings(reader, search),
+    readOne: (at) => readReading(reader, at),
+    enter: (reading) =>
+      writeEntered({ store: deps.store, keys: deps.keys, epochs, bus: deps.bus, now, maxSkewMs }, reading),
+    async lastSequences(deviceIds) {
+      const out = new Map<string, number>(deviceIds.map((d) => [d, -1]));
+      if (deviceIds.length === 0) return out;
+      const rows = await deps.store.db
+        .selectFrom('device_ingest_state')
+        .select(['device_id', 'last_seq'])
+        .where('device_id', 'in', [...deviceIds])
+        .execute();
+      for (const r of rows) out.set(r.device_id, Number(r.last_seq));
+      return out;
+    },
+    receiptHeld(sender, id) {
+      return new Promise((resolve, reject) => {
+        receiptQueries.push({ sender, id, resolve, reject });
+        if (receiptQueries.length === 1) setImmediate(() => void lookUpReceipts());
+      });
+    },
     runRetention: (at) => runRetention(retentionDeps, at ?? now()),
     startRetention(intervalSeconds = deps.config.telemetry.retentionIntervalSeconds, onError = () => {}) {
       let busy = false;
@@ -126,7 +281,10 @@ export async function createTelemetryService(deps: TelemetryDeps): Promise<Telem
         timers.delete(timer);
       };
     },
-    flush: () => writer.drain(),
+    flush: async () => {
+      await writer.drain();
+      await delivering;
+    },
     async close() {
       for (const t of timers) clearInterval(t);
       timers.clear();
