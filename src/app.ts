@@ -9,8 +9,10 @@ import { type AccessService, accessRoutes, createAccessService } from './access/
 import { type AuditLog, createAuditLog } from './audit/index.js';
 import { auditRoutes } from './audit/routes.js';
 import { dataPath, type LoadedConfig } from './config/index.js';
+import { consoleRoutes } from './console/index.js';
 import { createDeviceService, type DeviceService, deviceRoutes } from './devices/index.js';
 import { EventBus } from './events/index.js';
+import { FleetMeter, fleetRoutes } from './fleet/index.js';
 import { buildHttpServer, createMetricsRegistry, type PulsegateHttp } from './http/index.js';
 import { createExternalBrokerIngest, createMqttIngest, ingestRoutes } from './ingest/index.js';
 import { installationLayout } from './installation/layout.js';
@@ -147,6 +149,8 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
   const services = await createServices(config, options);
   const { store, access, audit, devices, logger, bus, pki, patients, telemetry } = services;
   const metrics = createMetricsRegistry();
+  const meter = new FleetMeter(bus);
+  const auditKey = await services.keys.signingKey('audit');
   const layout = installationLayout(config.dataDir);
   const http = await buildHttpServer({
     auth: access,
@@ -159,12 +163,14 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
     },
     routes: [
       accessRoutes({ access, loginRateLimitPerMinute: config.auth.loginRateLimitPerMinute }),
-      auditRoutes({ audit }),
+      auditRoutes({ audit, verifier: { name: config.audit.origin, publicKey: auditKey.publicKey } }),
       deviceRoutes({ devices, access }),
+      fleetRoutes({ devices, meter, connectedDevices: () => mqtt?.connectedDevices() ?? meter.connected() }),
       pkiRoutes({ pki, devices, access }),
       patientRoutes({ patients, devices, access, audit }),
       telemetryRoutes({ telemetry, patients, devices, access, audit }),
       ingestRoutes({ identity: pki, sink: telemetry, bus, limits: config.mqtt, logger }),
+      consoleRoutes(),
     ],
     bodyLimitBytes: config.server.bodyLimitBytes,
     tls: {
@@ -217,6 +223,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
     connectedDevices: () => mqtt?.connectedDevices() ?? 0,
     async close() {
       stopRetention();
+      meter.close();
       await mqtt?.stop();
       await external?.stop();
       await http.close();
