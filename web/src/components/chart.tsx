@@ -73,6 +73,7 @@ export function LineChart({
           now
         </text>
         {d && <path className="line" d={d} />}
+        {last && <circle className="dot" cx={x(last.t)} cy={y(last.v)} r={3} />}
       </svg>
     </figure>
   );

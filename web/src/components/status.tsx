@@ -5,7 +5,7 @@ export function LoadError({ error, what }: { error: Error; what: string }) {
   if (error instanceof ApiError && error.unavailable)
     return (
       <p className="notice" data-state="unavailable">
-        {what} is not available on this server yet.
+        Not available on this server yet: {what.toLowerCase()}.
       </p>
     );
   if (error instanceof ApiError && error.status === 403)

@@ -1,0 +1,224 @@
+/**
+ * The console in a real browser (Debian's Chromium through playwright-core) against `pulsegate
+ * demo`: the real server process with a simulated ward enrolled over EST and streaming over
+ * mutual-TLS MQTT. Logs in as the demo admin and the demo clinician, checks what each sees,
+ * watches a device's vitals update live, quarantines it with a reason and finds the audit entry,
+ * verifying its inclusion proof in the browser. Screenshots go to test-results/console/.
+ * Finally: no token and no patient identifier in any URL, console message or server log line.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BrowserRecorder, chromiumAvailable, launchChromium, screenshot } from './support/browser.js';
+import { cliBackground, exited, freePort, waitFor } from './support/processes.js';
+
+const DEVICE = 'demo-icu-01-mon';
+const OTHER_UNIT_DEVICE = 'demo-ccu-01-mon';
+const PATIENT_ID = /MRN-\d{6}/;
+
+let demo: ReturnType<typeof cliBackground> | undefined;
+let browser: Browser | undefined;
+let base = '';
+let adminPassword = '';
+let clinicianPassword = '';
+let dataDir = '';
+const recorder = new BrowserRecorder();
+const contexts: BrowserContext[] = [];
+
+async function newPage(): Promise<Page> {
+  const context = await browser!.newContext({
+    ignoreHTTPSErrors: true, // the demo's CA is not in the browser's trust store
+    viewport: { width: 1366, height: 900 },
+  });
+  contexts.push(context);
+  recorder.watch(context);
+  return context.newPage();
+}
+
+async function logIn(page: Page, user: string, password: string): Promise<void> {
+  await page.goto(base);
+  await page.getByLabel('User name').fill(user);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('button', { name: 'Log out' }).waitFor({ timeout: 20_000 });
+}
+
+const latest = async (page: Page, testId: string) =>
+  (await page.getByTestId(testId).locator('.muted').textContent()) ?? '';
+
+describe.skipIf(!chromiumAvailable)('console against the demo (Chromium)', () => {
+  beforeAll(async () => {
+    const port = await freePort();
+    demo = cliBackground(
+      [
+        'demo',
+        '--port',
+        String(port),
+        '--mqtt-port',
+        String(await freePort()),
+        '--devices',
+        '9',
+        '--rate',
+        '2',
+      ],
+      { PULSEGATE_LOG_LEVEL: 'info' },
+    );
+    await waitFor(() => demo!.output().includes('Press Ctrl-C to stop.'), 120_000);
+    const out = demo.output();
+    base = /Console:\s+(https:\/\/\S+\/)/.exec(out)![1]!;
+    adminPassword = /Admin login:\s+admin \/ (\S+)/.exec(out)![1]!;
+    clinicianPassword = /Clinician:\s+clinician \/ (\S+)/.exec(out)![1]!;
+    dataDir = /demo installation in (\S+)/.exec(out)![1]!;
+    browser = await launchChromium();
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const c of contexts) await c.close().catch(() => {});
+    await browser?.close();
+    if (demo && demo.exitCode === null) {
+      demo.kill('SIGTERM');
+      await exited(demo);
+    }
+  });
+
+  it('admin: overview, inventory, live vitals, quarantine with a reason, audit entry verified', async () => {
+    const page = await newPage();
+    await logIn(page, 'admin', adminPassword);
+
+    // Fleet overview: the ward's devices, connected now and a live message rate.
+    await page.locator('[data-ready="overview"]').waitFor();
+    await expect
+      .poll(async () => page.getByTestId('devices-total').textContent(), { timeout: 20_000 })
+      .toBe('9');
+    await expect
+      .poll(async () => Number(await page.getByTestId('connected').textContent()), { timeout: 20_000 })
+      .toBeGreaterThan(0);
+    await expect
+      .poll(async () => Number(await page.getByTestId('msgs-per-second').textContent()), { timeout: 20_000 })
+      .toBeGreaterThan(0);
+    for (const nav of ['Overview', 'Devices', 'Triage', 'Alerts', 'Incidents', 'Audit'])
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: nav }).waitFor();
+    await screenshot(page, 'overview');
+
+    // Inventory: every device of the ward, server-side search narrows it.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Devices' }).click();
+    await expect.poll(() => page.getByTestId('device-count').textContent()).toContain('of 9 devices');
+    await page.getByLabel('Search').fill('icu');
+    await expect.poll(() => page.getByTestId('device-count').textContent()).toContain('of 3 devices');
+    await screenshot(page, 'inventory');
+
+    // Device page: vitals charts update live as the simulated monitor streams.
+    await page.getByRole('link', { name: DEVICE }).click();
+    await page.getByTestId('vitals').waitFor({ timeout: 30_000 });
+    const chart = 'vital-heart-rate';
+    await page.getByTestId(chart).waitFor({ timeout: 30_000 });
+    const before = await latest(page, chart);
+    await expect.poll(() => latest(page, chart), { timeout: 30_000 }).not.toBe(before);
+    expect(await page.getByTestId('cert-expiry').textContent()).not.toBe('—');
+    await screenshot(page, 'device');
+
+    // Quarantine with a reason: the new state shows on the page.
+    await page.getByRole('button', { name: 'Quarantine…' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel(/Reason/).fill('console test: suspicious traffic');
+    await dialog.getByRole('button', { name: 'Quarantine' }).click();
+    await expect
+      .poll(() => page.getByTestId('lifecycle').textContent(), { timeout: 20_000 })
+      .toBe('quarantined');
+    await screenshot(page, 'device-quarantined');
+
+    // The audit entry (actor and reason), and its inclusion proof checked in the browser.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Audit' }).click();
+    const row = page
+      .getByTestId('audit-entries')
+      .locator('tr', { hasText: DEVICE })
+      .filter({ hasText: 'console test: suspicious traffic' })
+      .first();
+    await row.waitFor({ timeout: 20_000 });
+    expect(await row.textContent()).toContain('admin');
+    expect(await row.textContent()).toMatch(/quarantin/);
+    const seq = Number(await row.locator('td').first().textContent());
+    // Checkpoints are signed every few seconds: retry until the entry is in one.
+    await expect
+      .poll(
+        async () => {
+          await row.getByRole('button', { name: `Verify entry ${seq}` }).click();
+          const result = page.getByTestId(`verify-${seq}`);
+          return (await result.count()) ? result.textContent() : '';
+        },
+        { timeout: 40_000, interval: 2000 },
+      )
+      .toContain('Included in the signed log');
+    await screenshot(page, 'audit');
+
+    // Pages whose APIs may not be installed show a clear state either way.
+    for (const [nav, name] of [
+      ['Triage', 'triage'],
+      ['Alerts', 'alerts'],
+      ['Incidents', 'incidents'],
+    ] as const) {
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: nav }).click();
+      await page.locator('main h1').waitFor();
+      await expect
+        .poll(() => page.locator('main').textContent(), { timeout: 15_000 })
+        .not.toContain('Loading…');
+      await screenshot(page, name);
+    }
+  });
+
+  it('clinician: sees only its own care unit, and no security pages', async () => {
+    const page = await newPage();
+    await logIn(page, 'clinician', clinicianPassword);
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    await nav.getByRole('link', { name: 'Triage' }).waitFor();
+    expect(await nav.getByRole('link', { name: 'Audit' }).count()).toBe(0);
+    expect(await page.getByTestId('who').textContent()).toContain('ICU');
+
+    await nav.getByRole('link', { name: 'Devices' }).click();
+    await expect.poll(() => page.getByTestId('device-count').textContent()).toContain('of 3 devices');
+    const units = await page.locator('table.devices tbody tr td:nth-child(5)').allTextContents();
+    expect(units).toEqual(['ICU', 'ICU', 'ICU']);
+    await screenshot(page, 'clinician-devices');
+
+    await nav.getByRole('link', { name: 'Overview' }).click();
+    await expect.poll(() => page.getByTestId('devices-total').textContent(), { timeout: 20_000 }).toBe('3');
+    await screenshot(page, 'clinician-overview');
+
+    // Another unit's device: the API refuses, the page says so.
+    await page.goto(`${base}devices/${OTHER_UNIT_DEVICE}`);
+    await expect.poll(() => page.locator('main').textContent(), { timeout: 20_000 }).toContain('may not see');
+
+    await page.goto(`${base}triage`);
+    await page.locator('main h1').waitFor();
+    await expect
+      .poll(() => page.locator('main').textContent(), { timeout: 15_000 })
+      .not.toContain('Loading…');
+    await screenshot(page, 'clinician-triage');
+  });
+
+  it('puts no token or patient identifier in a URL, a console message or a server log line', async () => {
+    const adminToken = readFileSync(join(dataDir, 'secrets/admin.token'), 'utf8').trim();
+    const secrets = [adminToken, ...recorder.tokens];
+    expect(recorder.tokens.length).toBeGreaterThanOrEqual(2);
+    expect(recorder.urls.length).toBeGreaterThan(10);
+    const serverLines = demo!.output().split('\n');
+    expect(serverLines.filter((l) => l.includes('"request completed"')).length).toBeGreaterThan(10);
+    const haystacks: Array<[string, string[]]> = [
+      ['URL', recorder.urls],
+      ['console message', recorder.console],
+      ['page error', recorder.errors],
+      ['server log line', serverLines],
+    ];
+    for (const [what, lines] of haystacks) {
+      for (const line of lines) {
+        for (const secret of secrets) expect(line.includes(secret), `${what} holds a token`).toBe(false);
+        expect(PATIENT_ID.test(line), `${what} holds a patient identifier: ${line.slice(0, 120)}`).toBe(
+          false,
+        );
+        if (what !== 'server log line' || line.startsWith('{'))
+          expect(/access_token|authorization/i.test(line), `${what}: ${line.slice(0, 120)}`).toBe(false);
+      }
+    }
+  });
+});
