@@ -4,7 +4,7 @@ import { PulsegateError } from '../errors.js';
 import type { EventBus } from '../events/index.js';
 import type { Database, Kysely, Store } from '../store/index.js';
 import type { DevicesTable } from '../store/tables/devices.js';
-import { deviceSummary } from './device-summary.js';
+import { deviceSummary, NO_MATCH } from './device-summary.js';
 import type { Device, DeviceCreate, DeviceListQuery, DevicePatch, Lifecycle } from './schemas.js';
 
 /** The narrow audit interface the inventory needs. */
@@ -159,9 +159,9 @@ export function createDeviceService(deps: {
     async list(query: DeviceListQuery, visibility: DeviceVisibility = {}) {
       let q = db.selectFrom('devices');
       if (visibility.careUnits)
-        q = q.where('care_unit', 'in', visibility.careUnits.length ? [...visibility.careUnits] : ['\u0000']);
+        q = q.where('care_unit', 'in', visibility.careUnits.length ? [...visibility.careUnits] : [NO_MATCH]);
       if (visibility.deviceIds)
-        q = q.where('id', 'in', visibility.deviceIds.length ? [...visibility.deviceIds] : ['\u0000']);
+        q = q.where('id', 'in', visibility.deviceIds.length ? [...visibility.deviceIds] : [NO_MATCH]);
       if (query.type) q = q.where('type', '=', query.type);
       if (query.lifecycle) q = q.where('lifecycle', '=', query.lifecycle);
       if (query.careUnit) q = q.where('care_unit', '=', query.careUnit);
@@ -254,7 +254,7 @@ export function createDeviceService(deps: {
       if (visibility.deviceIds) return new Set(visibility.deviceIds);
       let q = db.selectFrom('devices').select('id');
       if (visibility.careUnits)
-        q = q.where('care_unit', 'in', visibility.careUnits.length ? [...visibility.careUnits] : ['\u0000']);
+        q = q.where('care_unit', 'in', visibility.careUnits.length ? [...visibility.careUnits] : [NO_MATCH]);
       return new Set((await q.execute()).map((r) => r.id));
     },
   };

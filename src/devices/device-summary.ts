@@ -3,6 +3,9 @@ import type { DeviceVisibility } from './device-service.js';
 
 /** Certificates that expire within this many days count as "expiring soon". */
 export const EXPIRING_SOON_DAYS = 30;
+/** Matches no row: `<` is not allowed in care units or device ids (PostgreSQL refuses NUL in text). */
+export const NO_MATCH = '<none>';
+
 const DAY = 86_400_000;
 
 export interface DeviceSummary {
@@ -35,10 +38,10 @@ export async function deviceSummary(
     devices = devices.where(
       'care_unit',
       'in',
-      visibility.careUnits.length ? [...visibility.careUnits] : ['\u0000'],
+      visibility.careUnits.length ? [...visibility.careUnits] : [NO_MATCH],
     );
   if (visibility.deviceIds)
-    devices = devices.where('id', 'in', visibility.deviceIds.length ? [...visibility.deviceIds] : ['\u0000']);
+    devices = devices.where('id', 'in', visibility.deviceIds.length ? [...visibility.deviceIds] : [NO_MATCH]);
 
   let certs = db
     .selectFrom('certificates')
@@ -49,13 +52,13 @@ export async function deviceSummary(
     certs = certs.where(
       'devices.care_unit',
       'in',
-      visibility.careUnits.length ? [...visibility.careUnits] : ['\u0000'],
+      visibility.careUnits.length ? [...visibility.careUnits] : [NO_MATCH],
     );
   if (visibility.deviceIds)
     certs = certs.where(
       'devices.id',
       'in',
-      visibility.deviceIds.length ? [...visibility.deviceIds] : ['\u0000'],
+      visibility.deviceIds.length ? [...visibility.deviceIds] : [NO_MATCH],
     );
 
   const [groups, counts, soonest] = await Promise.all([
