@@ -18,8 +18,9 @@ import { createExternalBrokerIngest, createMqttIngest, ingestRoutes } from './in
 import { installationLayout } from './installation/layout.js';
 import { type KeyService, openKeyService, readMasterKey } from './keys/index.js';
 import { createLogger, type Logger } from './logging/logger.js';
+import { createResponseActions, type ResponseActions, responseRoutes } from './monitor/response/index.js';
 import { createPatientBindings, type PatientBindings, patientRoutes } from './patients/index.js';
-import { createPki, type Pki, pkiRoutes } from './pki/index.js';
+import { createPki, type Pki, pkiRoutes, watchStoreChanges } from './pki/index.js';
 import { openStore, redactDatabaseUrl, type Store } from './store/index.js';
 import { createTelemetryService, type TelemetryService, telemetryRoutes } from './telemetry/index.js';
 import { VERSION } from './version.js';
@@ -37,6 +38,7 @@ export interface Services {
   readonly pki: Pki;
   readonly patients: PatientBindings;
   readonly telemetry: TelemetryService;
+  readonly response: ResponseActions;
   close(): Promise<void>;
 }
 
@@ -114,6 +116,7 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
     });
     const patients = createPatientBindings({ store, keys, audit });
     const telemetry = await createTelemetryService({ store, keys, audit, bus, devices, patients, config });
+    const response = createResponseActions({ devices, pki, bus });
     logger.debug(
       { database: config.database.url ? redactDatabaseUrl(config.database.url) : store.dialect },
       'services ready',
@@ -130,6 +133,7 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
       pki,
       patients,
       telemetry,
+      response,
       async close() {
         await telemetry.close();
         pki.close();
@@ -147,7 +151,7 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
 /** Builds the whole server: services plus the HTTPS API with every capability's routes. */
 export async function createApp(config: LoadedConfig, options: BuildOptions = {}): Promise<PulsegateApp> {
   const services = await createServices(config, options);
-  const { store, access, audit, devices, logger, bus, pki, patients, telemetry } = services;
+  const { store, access, audit, devices, logger, bus, pki, patients, telemetry, response } = services;
   const metrics = createMetricsRegistry();
   const meter = new FleetMeter(bus);
   const auditKey = await services.keys.signingKey('audit');
@@ -167,6 +171,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       deviceRoutes({ devices, access }),
       fleetRoutes({ devices, meter, connectedDevices: () => mqtt?.connectedDevices() ?? meter.connected() }),
       pkiRoutes({ pki, devices, access }),
+      responseRoutes({ actions: response, devices, access }),
       patientRoutes({ patients, devices, access, audit }),
       telemetryRoutes({ telemetry, patients, devices, access, audit }),
       ingestRoutes({ identity: pki, sink: telemetry, bus, limits: config.mqtt, logger }),
@@ -203,6 +208,12 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       ? createExternalBrokerIngest({ config, sink: telemetry, bus, logger, devices })
       : undefined;
   audit.start();
+  const stopWatching = watchStoreChanges({
+    store,
+    bus,
+    intervalMs: config.pki.changePollMs,
+    onError: (error) => logger.warn({ err: error }, 'change watch failed'),
+  });
   const stopRetention = telemetry.startRetention(undefined, (error) =>
     logger.error({ err: error }, 'retention run failed'),
   );
@@ -222,6 +233,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
     },
     connectedDevices: () => mqtt?.connectedDevices() ?? 0,
     async close() {
+      stopWatching();
       stopRetention();
       meter.close();
       await mqtt?.stop();

@@ -83,6 +83,9 @@ export const ERRORS = {
     status: 400,
     message: 'The certificate request is not for the enrolling device',
   },
+  RESPONSE_REASON_REQUIRED: { status: 400, message: 'A reason is required for this action' },
+  RESPONSE_ALREADY_QUARANTINED: { status: 409, message: 'The device is already quarantined' },
+  RESPONSE_NOT_QUARANTINED: { status: 409, message: 'The device is not quarantined' },
   PKI_CERT_NOT_FOUND: { status: 404, message: 'No such certificate' },
   DEVICE_NOT_ENROLLABLE: { status: 409, message: 'The device cannot be enrolled in its current state' },
 

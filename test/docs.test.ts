@@ -17,6 +17,8 @@ describe('README', () => {
   it('documents every CLI command', () => {
     for (const cmd of buildProgram().commands) {
       expect(readme, cmd.name()).toContain(`pulsegate ${cmd.name()}`);
+      for (const sub of cmd.commands)
+        expect(readme, `${cmd.name()} ${sub.name()}`).toContain(`${cmd.name()} ${sub.name()}`);
     }
   });
 

@@ -8,7 +8,7 @@ import { loadConfig } from '../config/index.js';
 import { createInstallation, installationLayout } from '../installation/index.js';
 import { createLogger } from '../logging/logger.js';
 import { Ward } from '../sim/index.js';
-import { createProgress } from './progress.js';
+import { createPhaseProgress } from './progress.js';
 
 /** The demo clinician's only care unit. */
 const CLINICIAN_UNIT = 'ICU';
@@ -65,7 +65,7 @@ export function registerDemo(program: Command): void {
           careUnits: [CLINICIAN_UNIT],
         });
 
-        const bars = new Map<string, ReturnType<typeof createProgress>>();
+        const progress = createPhaseProgress('  ');
         const ward = await Ward.start({
           apiUrl: urls.api,
           mqttUrl: urls.mqtt ?? `mqtts://localhost:${opts.mqttPort}`,
@@ -75,11 +75,7 @@ export function registerDemo(program: Command): void {
           ratePerDevice: Number(opts.rate),
           prefix: 'demo',
           onProgress: (p) => {
-            if (p.phase === 'streaming') return;
-            let bar = bars.get(p.phase);
-            if (!bar) bars.set(p.phase, (bar = createProgress(`  ${p.phase.padEnd(10)}`, p.total)));
-            if (p.done === p.total) bar.finish(p.done);
-            else bar.update(p.done);
+            if (p.phase !== 'streaming') progress(p);
           },
         });
 

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { registerAudit } from './audit.js';
 import { registerDemo } from './demo.js';
+import { registerDevice } from './device.js';
 import { registerInit } from './init.js';
 import { registerKeys } from './keys.js';
 import { registerMigrate } from './migrate.js';
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerMigrate(program);
   registerUser(program);
   registerToken(program);
+  registerDevice(program);
   registerKeys(program);
   registerAudit(program);
   registerRetention(program);

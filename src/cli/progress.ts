@@ -31,3 +31,20 @@ export function createProgress(label: string, total: number, stream: NodeJS.Writ
     },
   };
 }
+
+/**
+ * One progress bar per phase of a multi-phase job (the simulator's register / enroll / connect),
+ * created when the phase first reports and finished when it reports its total.
+ */
+export function createPhaseProgress(indent = '') {
+  const bars = new Map<string, ReturnType<typeof createProgress>>();
+  return (p: { phase: string; done: number; total: number }): void => {
+    let bar = bars.get(p.phase);
+    if (!bar) {
+      bar = createProgress(`${indent}${p.phase.padEnd(10)}`, p.total);
+      bars.set(p.phase, bar);
+    }
+    if (p.done === p.total) bar.finish(p.done);
+    else bar.update(p.done);
+  };
+}

@@ -13,7 +13,7 @@ import {
 } from '../sim/index.js';
 import { loadInstallationConfig } from './context.js';
 import { print, table } from './output.js';
-import { createProgress } from './progress.js';
+import { createPhaseProgress } from './progress.js';
 
 interface SimOptions {
   data?: string;
@@ -122,7 +122,7 @@ export function registerSim(program: Command): void {
         throw new PulsegateError('VALIDATION_FAILED', '--devices must be 1..100000');
       if (!(rate > 0 && rate <= 1000))
         throw new PulsegateError('VALIDATION_FAILED', '--rate must be > 0 and <= 1000');
-      const bars = new Map<string, ReturnType<typeof createProgress>>();
+      const progress = createPhaseProgress();
       const ward = await Ward.start({
         apiUrl: t.apiUrl,
         mqttUrl: t.mqttUrl,
@@ -133,11 +133,7 @@ export function registerSim(program: Command): void {
         careUnits: opts.careUnit,
         prefix: opts.prefix,
         onProgress: (p) => {
-          if (opts.json || p.phase === 'streaming') return;
-          let bar = bars.get(p.phase);
-          if (!bar) bars.set(p.phase, (bar = createProgress(p.phase.padEnd(10), p.total)));
-          if (p.done === p.total) bar.finish(p.done);
-          else bar.update(p.done);
+          if (!opts.json && p.phase !== 'streaming') progress(p);
         },
       });
       let last = ward.totals();

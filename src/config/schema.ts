@@ -115,6 +115,13 @@ export const ConfigSchema = T.Object(
           default: 86_400,
           description: 'CRL nextUpdate distance',
         }),
+        changePollMs: T.Integer({
+          minimum: 100,
+          maximum: 60_000,
+          default: 1000,
+          description:
+            'How often serve looks for revocations and quarantines made by other nodes or the CLI (and drops those sessions)',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -24,14 +24,24 @@ export interface DeviceVisibility {
   deviceIds?: readonly string[];
 }
 
-/** Allowed lifecycle changes. Quarantine and release have their own audited actions later on. */
+/**
+ * Allowed lifecycle changes. Any device still in service can be quarantined; a quarantined device
+ * goes back to `registered` (release: it re-enrolls with a new certificate) or is retired. The
+ * monitor's response actions (quarantine, release) add revocation and a reason on top.
+ */
 const TRANSITIONS: Record<Lifecycle, readonly Lifecycle[]> = {
-  registered: ['enrolled', 'retired'],
-  enrolled: ['active', 'registered', 'retired'],
+  registered: ['enrolled', 'quarantined', 'retired'],
+  enrolled: ['active', 'registered', 'quarantined', 'retired'],
   active: ['quarantined', 'retired'],
-  quarantined: ['active', 'retired'],
+  quarantined: ['registered', 'active', 'retired'],
   retired: [],
 };
+
+/** Why a change was made and under which audit action, when the caller is a named response action. */
+export interface ChangeContext {
+  action?: string;
+  reason?: string;
+}
 
 /** Sortable columns of the list (`-name` sorts descending); the id breaks ties. */
 const SORT_COLUMNS = {
@@ -188,7 +198,12 @@ export function createDeviceService(deps: {
       return { items: rows.map(toDevice), total: Number(count.n), limit, offset };
     },
 
-    async update(id: string, patch: DevicePatch, actor?: Principal): Promise<Device> {
+    async update(
+      id: string,
+      patch: DevicePatch,
+      actor?: Principal,
+      context: ChangeContext = {},
+    ): Promise<Device> {
       const { row, action, lifecycleChange } = await db.transaction().execute(async (trx) => {
         const current = await trx.selectFrom('devices').selectAll().where('id', '=', id).executeTakeFirst();
         if (!current) throw new PulsegateError('DEVICE_NOT_FOUND');
@@ -222,7 +237,8 @@ export function createDeviceService(deps: {
         return {
           row: updated,
           lifecycleChange,
-          action: lifecycleChange ? `device.lifecycle.${lifecycleChange}` : 'device.update',
+          action:
+            context.action ?? (lifecycleChange ? `device.lifecycle.${lifecycleChange}` : 'device.update'),
         };
       });
       // Announced as soon as it is committed, before the audit append can fail: a quarantine must
@@ -238,6 +254,7 @@ export function createDeviceService(deps: {
         action,
         resource: { type: 'device', id },
         outcome: 'success',
+        ...(context.reason ? { reason: context.reason } : {}),
       });
       return toDevice(row);
     },

@@ -11,8 +11,8 @@ export { deviceRoutes, visibilityOf } from './routes.js';
 export {
   CERTIFICATE_STATUSES,
   DEVICE_TYPES,
-  type Device,
-  type DeviceCreate,
+  Device,
+  DeviceCreate,
   DeviceId,
   type DeviceType,
   LIFECYCLES,

@@ -22,3 +22,16 @@ export const validatorCompiler: FastifySchemaCompiler<unknown> = ({ schema, http
   const ajv = httpPart === 'body' ? strict : coercing;
   return ajv.compile(schema as object) as ReturnType<FastifySchemaCompiler<unknown>>;
 };
+
+/**
+ * Validates a value against a route body schema outside HTTP (the CLI), with the same strict
+ * validator, so both ways in accept exactly the same input. Returns the first problem, if any.
+ */
+export function bodyProblem(schema: object, value: unknown): string | undefined {
+  const check = strict.compile(schema);
+  if (check(value)) return undefined;
+  const e = check.errors?.[0];
+  return e
+    ? `${e.instancePath.replace(/^\//, '') || 'input'} ${e.message ?? 'is not valid'}`
+    : 'input is not valid';
+}

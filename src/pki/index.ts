@@ -2,6 +2,7 @@
 
 export type { CertificateAuthority } from './certificate-authority.js';
 export { type CertificateView, toCertificateView } from './certificate-rows.js';
+export { watchStoreChanges } from './change-watch.js';
 export type {
   PkiAudit,
   PkiAuditEvent,

@@ -1,0 +1,222 @@
+import type { Command } from 'commander';
+import type { Services } from '../app.js';
+import { DEVICE_TYPES, DeviceCreate } from '../devices/index.js';
+import { PulsegateError } from '../errors.js';
+import { bodyProblem } from '../http/index.js';
+import { REVOCATION_REASONS } from '../pki/index.js';
+import { withDataOptions, withServices } from './context.js';
+import { print, table } from './output.js';
+
+/**
+ * `pulsegate device ...`: the inventory from the command line, for scripting and for operators
+ * without the console. Commands work on the installation's store like `user` does; changes are
+ * audited with the CLI as actor. A running server learns of them through its change watcher
+ * (revocations and quarantines drop live sessions within a second or two).
+ */
+
+function parseTime(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) throw new PulsegateError('VALIDATION_FAILED', `${name} must be an ISO 8601 date-time`);
+  return t;
+}
+
+/** Validates the new device against the same schema the REST API uses. */
+function checkCreate(input: Record<string, unknown>): DeviceCreate {
+  const clean = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
+  const problem = bodyProblem(DeviceCreate, clean);
+  if (problem) throw new PulsegateError('VALIDATION_FAILED', problem);
+  return clean as DeviceCreate;
+}
+
+type Opts = { data: string; json?: boolean };
+
+const shortRow = (d: {
+  id: string;
+  type: string;
+  careUnit: string | null;
+  lifecycle: string;
+  certificateStatus: string;
+  lastSeenAt: string | null;
+}) => ({
+  id: d.id,
+  type: d.type,
+  careUnit: d.careUnit,
+  lifecycle: d.lifecycle,
+  certificate: d.certificateStatus,
+  lastSeen: d.lastSeenAt,
+});
+
+export function registerDevice(program: Command): void {
+  const device = program.command('device').description('manage the device inventory');
+
+  withDataOptions(
+    device.command('add').description('register a device; prints a one-time enrollment token with --token'),
+  )
+    .requiredOption('--id <id>', 'device id (letters, digits, . _ -)')
+    .requiredOption('--type <type>', `one of: ${DEVICE_TYPES.join(', ')}`)
+    .requiredOption('--vendor <name>')
+    .requiredOption('--model <name>')
+    .option('--serial <serial>')
+    .option('--firmware <version>', 'firmware version')
+    .option('--care-unit <unit>')
+    .option('--bed <bed>')
+    .option('--ip <address>', 'IP address')
+    .option('--mac <address>', 'MAC address')
+    .option('--owner <owner>')
+    .option('--token', 'also create a one-time EST enrollment token (shown once)')
+    .action(async (opts: Opts & Record<string, string | boolean | undefined>) => {
+      const input = checkCreate({
+        id: opts.id,
+        type: opts.type,
+        vendor: opts.vendor,
+        model: opts.model,
+        serial: opts.serial,
+        firmwareVersion: opts.firmware,
+        careUnit: opts.careUnit,
+        bed: opts.bed,
+        ipAddress: opts.ip,
+        macAddress: opts.mac,
+        owner: opts.owner,
+      });
+      const out = await withServices(opts.data, async (s) => {
+        const created = await s.devices.create(input);
+        const token = opts.token ? await s.pki.createEnrollmentToken(created.id) : undefined;
+        return {
+          device: created,
+          ...(token
+            ? { enrollmentToken: { token: token.token, expiresAt: new Date(token.expiresAt).toISOString() } }
+            : {}),
+        };
+      });
+      print(opts, out, () =>
+        out.enrollmentToken
+          ? `registered ${out.device.id}; enrollment token (shown once, expires ${out.enrollmentToken.expiresAt}): ${out.enrollmentToken.token}`
+          : `registered ${out.device.id}`,
+      );
+    });
+
+  withDataOptions(device.command('list').description('list devices (filters as in GET /api/v1/devices)'))
+    .option('--type <type>')
+    .option('--lifecycle <state>')
+    .option('--care-unit <unit>')
+    .option('--search <text>', 'id, vendor, model or serial contains')
+    .option('--limit <n>', 'at most this many (max 500)', '100')
+    .action(
+      async (
+        opts: Opts & { type?: string; lifecycle?: string; careUnit?: string; search?: string; limit: string },
+      ) => {
+        const limit = Number(opts.limit);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 500)
+          throw new PulsegateError('VALIDATION_FAILED', '--limit must be an integer from 1 to 500');
+        const page = await withServices(opts.data, (s) =>
+          s.devices.list({
+            ...(opts.type ? { type: opts.type as never } : {}),
+            ...(opts.lifecycle ? { lifecycle: opts.lifecycle as never } : {}),
+            ...(opts.careUnit ? { careUnit: opts.careUnit } : {}),
+            ...(opts.search ? { q: opts.search } : {}),
+            limit,
+          }),
+        );
+        print(opts, page, () => `${table(page.items.map(shortRow))}\n${page.items.length} of ${page.total}`);
+      },
+    );
+
+  withDataOptions(device.command('show').description('show a device with its certificates'))
+    .argument('<id>')
+    .action(async (id: string, opts: Opts) => {
+      const out = await withServices(opts.data, async (s) => ({
+        device: await s.devices.get(id),
+        certificates: await s.pki.listCertificates(id),
+      }));
+      print(opts, out, () =>
+        [
+          ...Object.entries(out.device).map(([k, v]) => `${k.padEnd(18)} ${v ?? ''}`),
+          '',
+          table(out.certificates as unknown as Array<Record<string, unknown>>),
+        ].join('\n'),
+      );
+    });
+
+  withDataOptions(device.command('token').description('create a one-time EST enrollment token (shown once)'))
+    .argument('<id>')
+    .action(async (id: string, opts: Opts) => {
+      const t = await withServices(opts.data, (s) => s.pki.createEnrollmentToken(id));
+      const out = { deviceId: t.deviceId, token: t.token, expiresAt: new Date(t.expiresAt).toISOString() };
+      print(
+        opts,
+        out,
+        () => `enrollment token for ${id} (shown once, expires ${out.expiresAt}): ${out.token}`,
+      );
+    });
+
+  withDataOptions(device.command('revoke').description("revoke the device's certificates"))
+    .argument('<id>')
+    .requiredOption('--reason <reason>', `RFC 5280 reason: ${REVOCATION_REASONS.join(', ')}`)
+    .action(async (id: string, opts: Opts & { reason: string }) => {
+      const result = await withServices(opts.data, (s) => s.pki.revoke({ deviceId: id }, opts.reason));
+      print(
+        opts,
+        result,
+        () => `revoked ${result.revoked.map((r) => r.serial).join(', ') || 'nothing'} of ${id}`,
+      );
+    });
+
+  withDataOptions(device.command('bind').description('bind the device to a patient for a time range'))
+    .argument('<id>')
+    .requiredOption('--patient <identifier>', 'patient identifier (stored encrypted)')
+    .option('--from <iso>', 'start (default now)')
+    .option('--until <iso>', 'end (default open-ended)')
+    .action(async (id: string, opts: Opts & { patient: string; from?: string; until?: string }) => {
+      const binding = await withServices(opts.data, async (s: Services) => {
+        await s.devices.get(id);
+        return s.patients.bind(id, {
+          patientId: opts.patient,
+          from: parseTime(opts.from, '--from'),
+          until: parseTime(opts.until, '--until') ?? null,
+        });
+      });
+      // The patient identifier is not echoed: it is PHI and terminals get logged.
+      print(
+        opts,
+        { id: binding.id, deviceId: binding.deviceId },
+        () => `bound ${id} (binding ${binding.id})`,
+      );
+    });
+
+  withDataOptions(
+    device.command('quarantine').description('quarantine: revoke, drop the session, refuse reconnects'),
+  )
+    .argument('<id>')
+    .requiredOption('--reason <text>', 'why (recorded in the audit log)')
+    .action(async (id: string, opts: Opts & { reason: string }) => {
+      const result = await withServices(opts.data, (s) => s.response.quarantine(id, { reason: opts.reason }));
+      print(
+        opts,
+        result,
+        () => `quarantined ${id}; revoked ${result.revokedSerials.join(', ') || 'no certificate'}`,
+      );
+    });
+
+  withDataOptions(
+    device.command('release').description('release a quarantined device; prints a one-time enrollment token'),
+  )
+    .argument('<id>')
+    .requiredOption('--reason <text>', 'why (recorded in the audit log)')
+    .action(async (id: string, opts: Opts & { reason: string }) => {
+      const r = await withServices(opts.data, (s) => s.response.release(id, opts.reason));
+      const out = {
+        device: r.device,
+        enrollmentToken: {
+          token: r.enrollmentToken.token,
+          expiresAt: new Date(r.enrollmentToken.expiresAt).toISOString(),
+        },
+      };
+      print(
+        opts,
+        out,
+        () =>
+          `released ${id}; enrollment token (shown once, expires ${out.enrollmentToken.expiresAt}): ${out.enrollmentToken.token}`,
+      );
+    });
+}

@@ -1,0 +1,126 @@
+import type { Principal } from '../../access/index.js';
+import type { Device, DeviceService } from '../../devices/index.js';
+import { PulsegateError } from '../../errors.js';
+import type { EventBus } from '../../events/index.js';
+import type { CreatedEnrollmentToken, Pki, RevocationReason } from '../../pki/index.js';
+
+/** Where a response action came from (for the audit entry). */
+export interface ResponseRequest {
+  source?: string;
+  requestId?: string;
+}
+
+export interface QuarantineInput {
+  reason: string;
+  /** The CRLReason for the revoked certificates; quarantine assumes the identity cannot be trusted. */
+  revocationReason?: RevocationReason;
+}
+
+export interface QuarantineResult {
+  device: Device;
+  revokedSerials: string[];
+}
+
+export interface ReleaseResult {
+  device: Device;
+  enrollmentToken: CreatedEnrollmentToken;
+}
+
+export interface ResponseActions {
+  quarantine(
+    deviceId: string,
+    input: QuarantineInput,
+    actor?: Principal,
+    request?: ResponseRequest,
+  ): Promise<QuarantineResult>;
+  release(
+    deviceId: string,
+    reason: string,
+    actor?: Principal,
+    request?: ResponseRequest,
+  ): Promise<ReleaseResult>;
+}
+
+export const MAX_REASON_LENGTH = 500;
+
+/** A reason is required, printable and bounded: it goes into the audit log verbatim. */
+export function checkReason(reason: unknown): string {
+  const text = typeof reason === 'string' ? reason.trim() : '';
+  if (text.length === 0) throw new PulsegateError('RESPONSE_REASON_REQUIRED');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we refuse.
+  if (text.length > MAX_REASON_LENGTH || /[\u0000-\u001f\u007f]/.test(text))
+    throw new PulsegateError(
+      'VALIDATION_FAILED',
+      `reason must be printable text of at most ${MAX_REASON_LENGTH} characters`,
+    );
+  return text;
+}
+
+const actorName = (actor: Principal | undefined): string => actor?.id ?? 'system';
+
+/**
+ * Response actions on a device (issue 5 §6). Quarantine takes a device out of service in an order
+ * that closes every door at once: the lifecycle change is committed and announced first (the broker
+ * drops the live session and the PKI's identity check refuses the device from then on), then every
+ * valid certificate is revoked (CRL, `certificate.revoked`), and the action is audited with actor
+ * and reason. Release puts the device back to `registered` and hands out a one-time enrollment
+ * token: the device must enroll again over EST and gets a new certificate; the old one stays revoked.
+ */
+export function createResponseActions(deps: {
+  devices: DeviceService;
+  pki: Pki;
+  bus: EventBus;
+  now?: () => number;
+}): ResponseActions {
+  const now = deps.now ?? Date.now;
+  return {
+    async quarantine(deviceId, input, actor, request) {
+      const reason = checkReason(input.reason);
+      const current = await deps.devices.get(deviceId);
+      if (current.lifecycle === 'quarantined') throw new PulsegateError('RESPONSE_ALREADY_QUARANTINED');
+      if (current.lifecycle === 'retired')
+        throw new PulsegateError('DEVICE_LIFECYCLE_INVALID', 'a retired device cannot be quarantined');
+      const device = await deps.devices.update(deviceId, { lifecycle: 'quarantined' }, actor, {
+        action: 'device.quarantine',
+        reason,
+      });
+      let revokedSerials: string[] = [];
+      if (current.certificateStatus === 'valid') {
+        try {
+          const revoked = await deps.pki.revoke(
+            { deviceId },
+            input.revocationReason ?? 'keyCompromise',
+            actor,
+            request,
+          );
+          revokedSerials = revoked.revoked.map((r) => r.serial);
+        } catch (error) {
+          // Another node may have revoked it in between; the quarantine itself stands.
+          if (!(error instanceof PulsegateError && error.code === 'PKI_CERT_NOT_FOUND')) throw error;
+        }
+      }
+      deps.bus.emit('device.quarantined', { deviceId, actor: actorName(actor), at: now() });
+      return { device: await deps.devices.get(device.id), revokedSerials };
+    },
+
+    async release(deviceId, reasonText, actor, request) {
+      const reason = checkReason(reasonText);
+      const current = await deps.devices.get(deviceId);
+      if (current.lifecycle !== 'quarantined') throw new PulsegateError('RESPONSE_NOT_QUARANTINED');
+      // A device quarantined by a bare lifecycle change may still hold a valid certificate: the
+      // release must not bring it back, only the new one enrolled after it.
+      if (current.certificateStatus === 'valid') {
+        await deps.pki.revoke({ deviceId }, 'superseded', actor, request).catch((error: unknown) => {
+          if (!(error instanceof PulsegateError && error.code === 'PKI_CERT_NOT_FOUND')) throw error;
+        });
+      }
+      const device = await deps.devices.update(deviceId, { lifecycle: 'registered' }, actor, {
+        action: 'device.release',
+        reason,
+      });
+      const enrollmentToken = await deps.pki.createEnrollmentToken(deviceId, actor, request);
+      deps.bus.emit('device.released', { deviceId, actor: actorName(actor), at: now() });
+      return { device, enrollmentToken };
+    },
+  };
+}

@@ -1,0 +1,134 @@
+/**
+ * `pulsegate device ...` on a real installation (the built CLI, SQLite): register, list, show,
+ * token, bind, quarantine and release; bad input gets `error CODE` with exit 1 and stores nothing.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli } from './support/processes.js';
+
+let dir: string;
+let data: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'pulsegate-device-cli-'));
+  data = join(dir, 'd');
+  const init = cli(['init', '--data', data]);
+  expect(init.code, init.stderr).toBe(0);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+interface CliJson {
+  device: { id: string; lifecycle: string };
+  enrollmentToken: { token: string };
+  certificates: unknown[];
+  items: Array<{ id: string }>;
+  token: string;
+}
+const json = (r: { stdout: string }) => JSON.parse(r.stdout) as CliJson;
+const listIds = () => json(cli(['device', 'list', '--data', data, '--json'])).items.map((d) => d.id);
+
+describe('pulsegate device', () => {
+  it('registers, lists, shows and binds a device, and prints a one-time enrollment token', () => {
+    const add = cli([
+      'device',
+      'add',
+      '--data',
+      data,
+      '--json',
+      '--id',
+      'pump-cli-01',
+      '--type',
+      'infusion-pump',
+      '--vendor',
+      'Acme',
+      '--model',
+      'P9',
+      '--care-unit',
+      'ICU',
+      '--ip',
+      '10.1.2.3',
+      '--mac',
+      'AA-BB-CC-DD-EE-FF',
+      '--token',
+    ]);
+    expect(add.code, add.stderr).toBe(0);
+    const out = json(add);
+    expect(out.device).toMatchObject({
+      id: 'pump-cli-01',
+      type: 'infusion-pump',
+      lifecycle: 'registered',
+      macAddress: 'aa:bb:cc:dd:ee:ff',
+    });
+    expect(out.enrollmentToken.token).toMatch(/^\S{20,}$/);
+
+    expect(listIds()).toEqual(['pump-cli-01']);
+    const human = cli(['device', 'list', '--data', data, '--care-unit', 'ICU']);
+    expect(human.stdout).toContain('pump-cli-01');
+    const show = json(cli(['device', 'show', '--data', data, '--json', 'pump-cli-01']));
+    expect(show.device.id).toBe('pump-cli-01');
+    expect(show.certificates).toEqual([]);
+
+    const bind = cli(['device', 'bind', '--data', data, 'pump-cli-01', '--patient', 'MRN-CLI-7']);
+    expect(bind.code, bind.stderr).toBe(0);
+    expect(bind.stdout + bind.stderr).not.toContain('MRN-CLI-7');
+    const token = json(cli(['device', 'token', '--data', data, '--json', 'pump-cli-01']));
+    expect(token.token).not.toBe(out.enrollmentToken.token);
+  });
+
+  it('quarantines with a reason and releases with a new enrollment token', () => {
+    const q = cli([
+      'device',
+      'quarantine',
+      '--data',
+      data,
+      '--json',
+      'pump-cli-01',
+      '--reason',
+      'suspicious traffic',
+    ]);
+    expect(q.code, q.stderr).toBe(0);
+    expect(json(q).device.lifecycle).toBe('quarantined');
+    const again = cli(['device', 'quarantine', '--data', data, 'pump-cli-01', '--reason', 'twice']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('RESPONSE_ALREADY_QUARANTINED');
+    const token = cli(['device', 'token', '--data', data, 'pump-cli-01']);
+    expect(token.code).toBe(1);
+    expect(token.stderr).toContain('DEVICE_NOT_ENROLLABLE');
+    const r = cli(['device', 'release', '--data', data, '--json', 'pump-cli-01', '--reason', 'cleared']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(json(r).device.lifecycle).toBe('registered');
+    expect(json(r).enrollmentToken.token).toMatch(/^\S{20,}$/);
+  });
+
+  it('refuses bad input with a stable code and stores nothing', () => {
+    const VM = ['--vendor', 'Acme', '--model', 'M1'];
+    const cases: Array<[string[], string]> = [
+      [['device', 'add', '--id', 'x1-bad', '--type', 'toaster', ...VM], 'VALIDATION_FAILED'],
+      [
+        ['device', 'add', '--id', 'x1-bad', '--type', 'other', '--ip', '999.1.1.1', ...VM],
+        'VALIDATION_FAILED',
+      ],
+      [['device', 'add', '--id', "x1' OR 1=1--", '--type', 'other', ...VM], 'VALIDATION_FAILED'],
+      [['device', 'add', '--id', 'x1-bad', '--type', 'other', '--mac', 'zz', ...VM], 'VALIDATION_FAILED'],
+      [['device', 'add', '--id', 'pump-cli-01', '--type', 'other', ...VM], 'DEVICE_EXISTS'],
+      [['device', 'show', 'no-such-device'], 'DEVICE_NOT_FOUND'],
+      [['device', 'revoke', 'pump-cli-01', '--reason', 'keyCompromise'], 'PKI_CERT_NOT_FOUND'],
+      [['device', 'revoke', 'pump-cli-01', '--reason', 'because'], 'VALIDATION_FAILED'],
+      [['device', 'bind', 'no-such-device', '--patient', 'MRN-1'], 'DEVICE_NOT_FOUND'],
+      [['device', 'bind', 'pump-cli-01', '--patient', 'MRN-1', '--from', 'yesterday'], 'VALIDATION_FAILED'],
+      [['device', 'quarantine', 'pump-cli-01', '--reason', '  '], 'RESPONSE_REASON_REQUIRED'],
+      [['device', 'release', 'pump-cli-01', '--reason', 'x'], 'RESPONSE_NOT_QUARANTINED'],
+      [['device', 'list', '--limit', '0'], 'VALIDATION_FAILED'],
+    ];
+    const before = cli(['device', 'show', '--data', data, '--json', 'pump-cli-01']).stdout;
+    for (const [args, code] of cases) {
+      const r = cli([...args.slice(0, 2), '--data', data, ...args.slice(2)]);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr, args.join(' ')).toContain(`error ${code}`);
+    }
+    expect(listIds()).toEqual(['pump-cli-01']);
+    expect(cli(['device', 'show', '--data', data, '--json', 'pump-cli-01']).stdout).toBe(before);
+  });
+});
