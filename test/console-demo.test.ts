@@ -6,7 +6,7 @@
  * verifying its inclusion proof in the browser. Screenshots go to test-results/console/.
  * Finally: no token and no patient identifier in any URL, console message or server log line.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,9 +78,12 @@ describe.skipIf(!chromiumAvailable)('console against the demo (Chromium)', () =>
     await browser?.close();
     if (demo && demo.exitCode === null) {
       demo.kill('SIGTERM');
+      const killer = setTimeout(() => demo?.kill('SIGKILL'), 30_000);
       await exited(demo);
+      clearTimeout(killer);
     }
-  });
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  }, 60_000);
 
   it('admin: overview, inventory, live vitals, quarantine with a reason, audit entry verified', async () => {
     const page = await newPage();
