@@ -103,6 +103,9 @@ describe.skipIf(!chromiumAvailable)('console against the demo (Chromium)', () =>
     for (const nav of ['Overview', 'Devices', 'Triage', 'Alerts', 'Incidents', 'Audit'])
       await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: nav }).waitFor();
     await screenshot(page, 'overview');
+    await page.setViewportSize({ width: 820, height: 1180 }); // tablet, portrait
+    await screenshot(page, 'overview-tablet');
+    await page.setViewportSize({ width: 1366, height: 900 });
 
     // Inventory: every device of the ward, server-side search narrows it.
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Devices' }).click();
@@ -110,6 +113,23 @@ describe.skipIf(!chromiumAvailable)('console against the demo (Chromium)', () =>
     await page.getByLabel('Search').fill('icu');
     await expect.poll(() => page.getByTestId('device-count').textContent()).toContain('of 3 devices');
     await screenshot(page, 'inventory');
+
+    // Add a device: the one-time enrollment token is shown once, as text and as a QR code.
+    await page.getByRole('link', { name: 'Add device' }).click();
+    await page.getByLabel(/Device id/).fill('console-added-01');
+    await page.getByLabel(/Vendor/).fill('Acme');
+    await page.getByLabel(/^Model/).fill('X1');
+    await page.getByLabel(/Care unit/).fill('ICU');
+    await page.getByRole('button', { name: /Register/ }).click();
+    const enrollmentToken = (await page.getByTestId('enrollment-token').textContent()) ?? '';
+    expect(enrollmentToken.length).toBeGreaterThan(20);
+    recorder.tokens.push(enrollmentToken);
+    await page.getByRole('img', { name: /QR code/ }).waitFor();
+    await screenshot(page, 'add-device');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Devices' }).click();
+    await expect.poll(() => page.getByTestId('device-count').textContent()).toContain('of 10 devices');
+    await page.getByLabel('Search').fill('demo-icu');
+    await expect.poll(() => page.getByTestId('device-count').textContent()).toContain('of 3 devices');
 
     // Device page: vitals charts update live as the simulated monitor streams.
     await page.getByRole('link', { name: DEVICE }).click();
@@ -170,22 +190,30 @@ describe.skipIf(!chromiumAvailable)('console against the demo (Chromium)', () =>
     }
   });
 
-  it('clinician: sees only its own care unit, and no security pages', async () => {
+  it('clinician: logs in with the keyboard alone, sees only its own care unit, and no security pages', async () => {
     const page = await newPage();
-    await logIn(page, 'clinician', clinicianPassword);
+    await page.goto(base);
+    await screenshot(page, 'login');
+    // The user name field has focus; Tab moves to the password; Enter submits.
+    await page.keyboard.type('clinician');
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(clinicianPassword);
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: 'Log out' }).waitFor({ timeout: 20_000 });
     const nav = page.getByRole('navigation', { name: 'Main' });
     await nav.getByRole('link', { name: 'Triage' }).waitFor();
     expect(await nav.getByRole('link', { name: 'Audit' }).count()).toBe(0);
     expect(await page.getByTestId('who').textContent()).toContain('ICU');
 
     await nav.getByRole('link', { name: 'Devices' }).click();
-    await expect.poll(() => page.getByTestId('device-count').textContent()).toContain('of 3 devices');
+    // The ward's three ICU devices and the one added above in ICU; none of CCU or WARD-3.
+    await expect.poll(() => page.getByTestId('device-count').textContent()).toContain('of 4 devices');
     const units = await page.locator('table.devices tbody tr td:nth-child(5)').allTextContents();
-    expect(units).toEqual(['ICU', 'ICU', 'ICU']);
+    expect(units).toEqual(['ICU', 'ICU', 'ICU', 'ICU']);
     await screenshot(page, 'clinician-devices');
 
     await nav.getByRole('link', { name: 'Overview' }).click();
-    await expect.poll(() => page.getByTestId('devices-total').textContent(), { timeout: 20_000 }).toBe('3');
+    await expect.poll(() => page.getByTestId('devices-total').textContent(), { timeout: 20_000 }).toBe('4');
     await screenshot(page, 'clinician-overview');
 
     // Another unit's device: the API refuses, the page says so.
