@@ -5,6 +5,11 @@ export interface Point {
 }
 
 const W = 600;
+
+/** "−60 min", "−4 min", "−40 s": the left end of the time axis. */
+function span(ms: number): string {
+  return ms >= 120_000 ? `−${Math.round(ms / 60_000)} min` : `−${Math.round(ms / 1000)} s`;
+}
 const H = 140;
 const PAD = { l: 44, r: 8, t: 8, b: 20 };
 
@@ -56,7 +61,7 @@ export function LineChart({
       <svg
         viewBox={`0 0 ${W} ${H}`}
         role="img"
-        aria-label={`${label}, last hour${last ? `, latest ${fmt(last.v)} ${unit}` : ', no data'}`}
+        aria-label={`${label}, ${span(to - from).slice(1)} to now${last ? `, latest ${fmt(last.v)} ${unit}` : ', no data'}`}
         preserveAspectRatio="none"
       >
         <line className="axis" x1={PAD.l} x2={W - PAD.r} y1={H - PAD.b} y2={H - PAD.b} />
@@ -67,7 +72,7 @@ export function LineChart({
           {fmt(lo)}
         </text>
         <text className="tick" x={PAD.l} y={H - 4}>
-          −60 min
+          {span(to - from)}
         </text>
         <text className="tick" x={W - PAD.r} y={H - 4} textAnchor="end">
           now
