@@ -160,7 +160,7 @@ export interface InclusionCheck {
 
 /** The whole check: entry → leaf hash → proof → root → signed checkpoint. */
 export async function checkInclusion(args: {
-  entry: { seq: number };
+  entry: { seq: number } & Record<string, unknown>;
   proof: { leafIndex: number; treeSize: number; leafHash: string; proof: string[] };
   checkpoint: { note: string; treeSize: number };
   verifier: { name: string; publicKey: string };

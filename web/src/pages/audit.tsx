@@ -45,7 +45,7 @@ function Verify({ entry }: { entry: Entry }) {
         '/api/v1/audit/proof/inclusion',
         { query: { seq: entry.seq, treeSize: checkpoint.treeSize } },
       );
-      setResult(await checkInclusion({ entry, proof, checkpoint, verifier }));
+      setResult(await checkInclusion({ entry: { ...entry }, proof, checkpoint, verifier }));
     } catch (error) {
       setResult({ ok: false, steps: [`✗ ${(error as Error).message}`] });
     }
