@@ -93,7 +93,14 @@ if (cacheDir && !postgresUrl) {
   cpSync(template, dataDir, { recursive: true });
 } else await prepare(dataDir);
 
-const app = await createApp(loadConfig(dataDir, {}), { logger: createLogger({ level: 'silent' }), env: {} });
+// Broker settings may be varied from the shell (e.g. PULSEGATE_MQTT_TLS_SESSION_TICKETS=false).
+const brokerEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => k.startsWith('PULSEGATE_MQTT_')),
+);
+const app = await createApp(loadConfig(dataDir, brokerEnv), {
+  logger: createLogger({ level: 'silent' }),
+  env: {},
+});
 const urls = await app.listen();
 const layout = installationLayout(dataDir);
 

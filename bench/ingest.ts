@@ -20,6 +20,9 @@
  * scratch database on `PULSEGATE_BENCH_POSTGRES_URL` (default postgres://postgres@127.0.0.1:5432/postgres),
  * created and dropped.
  *
+ * Broker settings can be varied from the shell: `PULSEGATE_MQTT_TLS_SESSION_TICKETS=false npm run
+ * bench -- ingest` measures idle memory and the reconnect storm without TLS session tickets.
+ *
  * File descriptors: the server holds one socket per connection and the workers hold the other
  * ends, so `--storm 10000` needs `ulimit -n` of about 12,000 in the shell that runs it (the
  * limit is per process; check with `ulimit -n`, raise with `ulimit -n 65536`).

@@ -60,6 +60,12 @@ describe('a vital sign from a real device, end to end', () => {
     expect(r.code, r.stderr).toBe(0);
     // QoS 1: mosquitto_pub exits 0 only after the PUBACK, which follows the durable write.
     expect(await telemetryRows(e2e.app.store, MONITOR)).toBe(1);
+    // Its first accepted message put the device in service: active, audited as a system change.
+    const active = await e2e.admin.api('GET', `/api/v1/devices/${MONITOR}`);
+    expect(active.json).toMatchObject({ lifecycle: 'active' });
+    expect(await e2e.app.audit.list({ action: 'device.lifecycle.active', limit: 10 })).toContainEqual(
+      expect.objectContaining({ resource: { type: 'device', id: MONITOR }, outcome: 'success' }),
+    );
     expect(e2e.events.of('telemetry.stored')).toContainEqual(
       expect.objectContaining({ deviceId: MONITOR, seq: 1, count: 2, source: 'mqtt' }),
     );

@@ -70,7 +70,7 @@ describe('quarantine and release of a device', () => {
     device = await enrolledDevice(e2e.admin, DEVICE, { patientId: 'MRN-Q-0001' });
     const c = await connect(device);
     await c.publishAsync(`devices/${DEVICE}/telemetry`, vitalsPayload(1), { qos: 1 });
-    expect(await lifecycle(DEVICE)).toBe('enrolled');
+    expect(await lifecycle(DEVICE)).toBe('active');
 
     let closedAt: number | undefined;
     c.on('close', () => {

@@ -7,6 +7,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { foreignCa, issueClientCert } from '../../test/support/ingest-certs.js';
@@ -313,5 +314,53 @@ describe('embedded MQTT broker (mutual TLS)', () => {
     const r = await pub(env.device('pump-0011'), 'devices/pump-0011/telemetry', vitals(1), ['-V', 'mqttv5']);
     expect(r.code).not.toBe(0);
     expect(sink.count('pump-0011')).toBe(0);
+  });
+});
+
+describe('TLS session resumption (mqtt.tlsSessionTickets)', () => {
+  /** Connects twice with a device certificate, offering the first connection's session the second time. */
+  async function resumed(brokerPort: number): Promise<boolean> {
+    const dev = env.device('pump-0099');
+    const opts = {
+      host: '127.0.0.1',
+      port: brokerPort,
+      servername: 'localhost',
+      ca: env.tls.ca,
+      cert: readFileSync(dev.cert),
+      key: readFileSync(dev.key),
+    };
+    const session = await new Promise<Buffer>((resolve, reject) => {
+      const s = tlsConnect(opts);
+      s.on('error', reject);
+      s.once('session', (ticket: Buffer) => {
+        s.destroy();
+        resolve(ticket);
+      });
+    });
+    return new Promise<boolean>((resolve, reject) => {
+      const s = tlsConnect({ ...opts, session }, () => {
+        resolve(s.isSessionReused());
+        s.destroy();
+      });
+      s.on('error', reject);
+    });
+  }
+
+  it('resumes with session tickets by default, and does not when they are turned off', async () => {
+    expect(await resumed(port)).toBe(true);
+    const noTickets = createMqttIngest({
+      config: { mqtt: { ...env.config.mqtt, host: '127.0.0.1', port: 0, tlsSessionTickets: false } },
+      tls: env.tls,
+      identity,
+      sink,
+      bus: new EventBus(),
+      logger: createLogger({ level: 'silent' }),
+    });
+    try {
+      const { port: other } = await noTickets.start();
+      expect(await resumed(other)).toBe(false);
+    } finally {
+      await noTickets.stop();
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { constants } from 'node:crypto';
 import { createServer, type Server, type TLSSocket } from 'node:tls';
 import { Aedes, type Client } from 'aedes';
 import type { Config } from '../config/index.js';
@@ -157,6 +158,9 @@ export function createMqttIngest(options: MqttIngestOptions): MqttIngest {
           minVersion: config.server?.tlsMinVersion ?? 'TLSv1.2',
           honorCipherOrder: true,
           handshakeTimeout: 10_000,
+          // TLS 1.3 stateless tickets cost OpenSSL about 17 KB per live connection; an operator
+          // with a large, rarely reconnecting fleet may trade resumption for memory.
+          ...(config.mqtt.tlsSessionTickets ? {} : { secureOptions: constants.SSL_OP_NO_TICKET }),
         },
         onConnection,
       );

@@ -26,6 +26,11 @@ export interface WriterOptions {
   lingerMs?: number;
   /** Write `devices.last_seen_at` at most this often per device (default 5 s). */
   lastSeenEveryMs?: number;
+  /**
+   * Called after commit with the devices whose first accepted message moved them from enrolled to
+   * active (audits the change); the batch's messages are acknowledged once it has finished.
+   */
+  onActivated?: (deviceIds: string[], at: number) => Promise<void>;
 }
 
 interface Job {
@@ -66,7 +71,7 @@ function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
  * durable (SQLite WAL with synchronous=FULL; PostgreSQL synchronous_commit).
  */
 export class IngestWriter {
-  readonly #o: Required<WriterOptions>;
+  readonly #o: Required<Omit<WriterOptions, 'onActivated'>> & Pick<WriterOptions, 'onActivated'>;
   #queue: Job[] = [];
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -210,9 +215,10 @@ export class IngestWriter {
     const t = this.#o.now();
     let accepted: boolean[] = [];
     let state = new Map<string, number>();
+    let activated: string[] = [];
     for (let attempt = 1; ; attempt++) {
       try {
-        ({ accepted, state } = await this.#commit(jobs, rows, t));
+        ({ accepted, state, activated } = await this.#commit(jobs, rows, t));
         break;
       } catch (error) {
         const code = (error as { code?: string }).code;
@@ -223,6 +229,9 @@ export class IngestWriter {
       this.#lastSeq.set(deviceId, seq);
       this.#hasState.add(deviceId);
     }
+    for (const deviceId of activated)
+      this.#o.bus.emit('device.changed', { deviceId, change: 'lifecycle.active', at: t });
+    if (activated.length > 0) await this.#o.onActivated?.(activated, t);
     for (let i = 0; i < jobs.length; i++) {
       const { msg, parsed, resolve } = jobs[i]!;
       if (!accepted[i]) {
@@ -300,13 +309,23 @@ export class IngestWriter {
           )
           .execute();
       }
-      // The inventory's last-seen time, at most every few seconds per device (not per message).
+      // The inventory's last-seen time, at most every few seconds per device (not per message);
+      // an enrolled device whose data is accepted is in service: it becomes active (once).
       const seen = moved.filter((d) => t - (this.#lastSeenAt.get(d) ?? 0) >= this.#o.lastSeenEveryMs);
+      const activated: string[] = [];
       for (const part of chunks(seen)) {
         await trx.updateTable('devices').set({ last_seen_at: t }).where('id', 'in', part).execute();
+        const moved = await trx
+          .updateTable('devices')
+          .set((eb) => ({ lifecycle: 'active', updated_at: t, version: eb('version', '+', 1) }))
+          .where('id', 'in', part)
+          .where('lifecycle', '=', 'enrolled')
+          .returning('id')
+          .execute();
+        for (const r of moved) activated.push(r.id);
       }
       for (const d of seen) this.#lastSeenAt.set(d, t);
-      return { accepted, state };
+      return { accepted, state, activated };
     });
   }
 }

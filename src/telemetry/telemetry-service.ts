@@ -70,6 +70,20 @@ export async function createTelemetryService(deps: TelemetryDeps): Promise<Telem
     bus: deps.bus,
     patients: deps.patients,
     now,
+    // The automatic enrolled -> active step is a change like any other: audited, by the system.
+    onActivated: async (deviceIds) => {
+      await Promise.all(
+        deviceIds.map((id) =>
+          deps.audit.append({
+            actor: { type: 'system', name: 'pulsegate' },
+            action: 'device.lifecycle.active',
+            resource: { type: 'device', id },
+            outcome: 'success',
+            reason: 'first telemetry accepted',
+          }),
+        ),
+      );
+    },
     ...(deps.maxBatch ? { maxBatch: deps.maxBatch } : {}),
     ...(deps.lingerMs !== undefined ? { lingerMs: deps.lingerMs } : {}),
   });

@@ -28,6 +28,7 @@ const ingest = createMqttIngest({
       host: '127.0.0.1',
       port: spec.port,
       maxPayloadBytes: 65_536,
+      tlsSessionTickets: true,
       ratePerSecond: 100_000,
       burst: 1_000_000,
       externalUrl: '',
