@@ -85,7 +85,7 @@ describe.skipIf(!chromiumAvailable)('console against the demo (Chromium)', () =>
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   }, 60_000);
 
-  it('admin: overview, inventory, live vitals, quarantine with a reason, audit entry verified', async () => {
+  it('admin: overview, inventory, add device, live vitals, quarantine and release with a reason, audit entry verified', async () => {
     const page = await newPage();
     await logIn(page, 'admin', adminPassword);
 
@@ -174,6 +174,23 @@ describe.skipIf(!chromiumAvailable)('console against the demo (Chromium)', () =>
       )
       .toContain('Included in the signed log');
     await screenshot(page, 'audit');
+
+    // Release with a reason: the device goes back to registered and a new one-time token is shown once.
+    await page.goto(`${base}devices/${DEVICE}`);
+    await page.getByRole('button', { name: 'Release…' }).click();
+    await page
+      .getByRole('dialog')
+      .getByLabel(/Reason/)
+      .fill('console test: cleared by security');
+    await page.getByRole('dialog').getByRole('button', { name: 'Release' }).click();
+    await expect
+      .poll(() => page.getByTestId('lifecycle').textContent(), { timeout: 20_000 })
+      .toBe('registered');
+    const releaseToken = (await page.getByTestId('enrollment-token').textContent()) ?? '';
+    expect(releaseToken.length).toBeGreaterThan(20);
+    recorder.tokens.push(releaseToken);
+    await page.getByRole('img', { name: /QR code/ }).waitFor();
+    await screenshot(page, 'device-released');
 
     // Pages whose APIs may not be installed show a clear state either way.
     for (const [nav, name] of [
