@@ -173,6 +173,8 @@ describe.skipIf(!chromiumAvailable)('console against the demo (Chromium)', () =>
         { timeout: 40_000, interval: 2000 },
       )
       .toContain('Included in the signed log');
+    // Chromium verifies the Ed25519 checkpoint signature with WebCrypto itself (no JS fallback).
+    expect(await page.getByTestId(`verify-${seq}`).textContent()).toContain('Ed25519 via webcrypto');
     await screenshot(page, 'audit');
 
     // Release with a reason: the device goes back to registered and a new one-time token is shown once.
