@@ -207,7 +207,7 @@ describe.skipIf(!chromiumAvailable)('console against the demo (Chromium)', () =>
         .not.toContain('Loading…');
       await screenshot(page, name);
     }
-  });
+  }, 180_000);
 
   it('clinician: logs in with the keyboard alone, sees only its own care unit, and no security pages', async () => {
     const page = await newPage();
@@ -245,7 +245,7 @@ describe.skipIf(!chromiumAvailable)('console against the demo (Chromium)', () =>
       .poll(() => page.locator('main').textContent(), { timeout: 15_000 })
       .not.toContain('Loading…');
     await screenshot(page, 'clinician-triage');
-  });
+  }, 90_000);
 
   it('puts no token or patient identifier in a URL, a console message or a server log line', async () => {
     const adminToken = readFileSync(join(dataDir, 'secrets/admin.token'), 'utf8').trim();
