@@ -16,6 +16,8 @@ import { cliBackground, exited, freePort, waitFor } from './support/processes.js
 const DEVICE = 'demo-icu-01-mon';
 const OTHER_UNIT_DEVICE = 'demo-ccu-01-mon';
 const PATIENT_ID = /MRN-\d{6}/;
+/** Waits for the UI: generous, the machine may be busy. */
+const WAIT = { timeout: 20_000 };
 
 let demo: ReturnType<typeof cliBackground> | undefined;
 let browser: Browser | undefined;
@@ -109,9 +111,9 @@ describe.skipIf(!chromiumAvailable)('console against the demo (Chromium)', () =>
 
     // Inventory: every device of the ward, server-side search narrows it.
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Devices' }).click();
-    await expect.poll(() => page.getByTestId('device-count').textContent()).toContain('of 9 devices');
+    await expect.poll(() => page.getByTestId('device-count').textContent(), WAIT).toContain('of 9 devices');
     await page.getByLabel('Search').fill('icu');
-    await expect.poll(() => page.getByTestId('device-count').textContent()).toContain('of 3 devices');
+    await expect.poll(() => page.getByTestId('device-count').textContent(), WAIT).toContain('of 3 devices');
     await screenshot(page, 'inventory');
 
     // Add a device: the one-time enrollment token is shown once, as text and as a QR code.
@@ -127,9 +129,9 @@ describe.skipIf(!chromiumAvailable)('console against the demo (Chromium)', () =>
     await page.getByRole('img', { name: /QR code/ }).waitFor();
     await screenshot(page, 'add-device');
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Devices' }).click();
-    await expect.poll(() => page.getByTestId('device-count').textContent()).toContain('of 10 devices');
+    await expect.poll(() => page.getByTestId('device-count').textContent(), WAIT).toContain('of 10 devices');
     await page.getByLabel('Search').fill('demo-icu');
-    await expect.poll(() => page.getByTestId('device-count').textContent()).toContain('of 3 devices');
+    await expect.poll(() => page.getByTestId('device-count').textContent(), WAIT).toContain('of 3 devices');
 
     // Device page: vitals charts update live as the simulated monitor streams.
     await page.getByRole('link', { name: DEVICE }).click();
@@ -226,7 +228,7 @@ describe.skipIf(!chromiumAvailable)('console against the demo (Chromium)', () =>
 
     await nav.getByRole('link', { name: 'Devices' }).click();
     // The ward's three ICU devices and the one added above in ICU; none of CCU or WARD-3.
-    await expect.poll(() => page.getByTestId('device-count').textContent()).toContain('of 4 devices');
+    await expect.poll(() => page.getByTestId('device-count').textContent(), WAIT).toContain('of 4 devices');
     const units = await page.locator('table.devices tbody tr td:nth-child(5)').allTextContents();
     expect(units).toEqual(['ICU', 'ICU', 'ICU', 'ICU']);
     await screenshot(page, 'clinician-devices');
