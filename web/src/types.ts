@@ -68,14 +68,18 @@ export interface Incident {
 
 export interface TriageItem {
   patientId: string;
-  careUnit: string;
+  careUnit: string | null;
   bed: string | null;
   score: number;
   level: 'low' | 'low-medium' | 'medium' | 'high';
   trend: 'up' | 'down' | 'flat' | null;
-  components: Record<string, number>;
+  /** NEWS2 sub-scores (0-3); null when that parameter has no recent value. */
+  components: Record<string, number | null>;
   observedAt: string;
   deviceIds: string[];
+  /** Parameters without a recent value: the score is then a lower bound. */
+  missing?: string[];
+  spo2Scale?: 1 | 2;
 }
 
 export interface Observation {

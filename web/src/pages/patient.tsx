@@ -41,8 +41,14 @@ export default function PatientPage({ deviceId }: { deviceId: string }) {
             NEWS2 {item.score} <Badge value={item.level} kind={`news-${item.level}`} />{' '}
             <Trend trend={item.trend} />
           </h2>
+          {item.missing?.length ? (
+            <p className="notice">
+              No recent value for {item.missing.join(', ')}: the score is a lower bound.
+            </p>
+          ) : null}
+          {item.spo2Scale === 2 && <p className="muted">SpO₂ scored on scale 2 (target 88–92 %).</p>}
           <p className="muted">
-            {item.careUnit}
+            {item.careUnit ?? 'no care unit'}
             {item.bed ? `, bed ${item.bed}` : ''} · observed {when(item.observedAt)} · devices:{' '}
             {item.deviceIds.map((d) => (
               <Link key={d} to={`/devices/${encodeURIComponent(d)}`}>
@@ -54,7 +60,7 @@ export default function PatientPage({ deviceId }: { deviceId: string }) {
             {COMPONENTS.map(([k, label]) => (
               <div key={k}>
                 <dt>{label}</dt>
-                <dd>{item.components[k] ?? '—'}</dd>
+                <dd>{item.components[k] ?? 'no recent value'}</dd>
               </div>
             ))}
           </dl>

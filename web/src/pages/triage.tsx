@@ -60,10 +60,13 @@ export default function Triage() {
                       p.patientId
                     )}
                   </th>
-                  <td>{p.careUnit}</td>
+                  <td>{p.careUnit ?? '—'}</td>
                   <td>{p.bed ?? '—'}</td>
                   <td className="num">
-                    <strong>{p.score}</strong>
+                    <strong>
+                      {p.missing?.length ? '≥ ' : ''}
+                      {p.score}
+                    </strong>
                   </td>
                   <td>
                     <Badge value={p.level} kind={`news-${p.level}`} />
