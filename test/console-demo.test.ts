@@ -249,7 +249,12 @@ describe.skipIf(!chromiumAvailable)('console against the demo (Chromium)', () =>
     await screenshot(page, 'clinician-triage');
   }, 90_000);
 
-  it('puts no token or patient identifier in a URL, a console message or a server log line', async () => {
+  it('puts no token or patient identifier in a URL, a console message or a server log line; no CSP refusal', async () => {
+    // The strict CSP held without refusing anything the console needed, and no script failed.
+    expect(
+      recorder.console.filter((m) => /Content Security Policy|Refused to|Trusted Type/i.test(m)),
+    ).toEqual([]);
+    expect(recorder.errors).toEqual([]);
     const adminToken = readFileSync(join(dataDir, 'secrets/admin.token'), 'utf8').trim();
     const secrets = [adminToken, ...recorder.tokens];
     expect(recorder.tokens.length).toBeGreaterThanOrEqual(2);

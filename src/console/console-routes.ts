@@ -22,6 +22,9 @@ export const CONSOLE_CSP = [
   "base-uri 'none'",
   "form-action 'self'",
   "frame-ancestors 'none'",
+  // DOM XSS sinks (innerHTML, script src strings) refuse plain strings: React and the build use none.
+  "require-trusted-types-for 'script'",
+  "trusted-types 'none'",
 ].join('; ');
 
 /**
