@@ -10,7 +10,13 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BrowserRecorder, chromiumAvailable, launchChromium, screenshot } from './support/browser.js';
+import {
+  BrowserRecorder,
+  chromiumAvailable,
+  contrastProblems,
+  launchChromium,
+  screenshot,
+} from './support/browser.js';
 import { cliBackground, exited, freePort, waitFor } from './support/processes.js';
 
 const DEVICE = 'demo-icu-01-mon';
@@ -105,6 +111,7 @@ describe.skipIf(!chromiumAvailable)('console against the demo (Chromium)', () =>
     for (const nav of ['Overview', 'Devices', 'Triage', 'Alerts', 'Incidents', 'Audit'])
       await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: nav }).waitFor();
     await screenshot(page, 'overview');
+    expect(await contrastProblems(page), 'overview').toEqual([]);
     await page.setViewportSize({ width: 820, height: 1180 }); // tablet, portrait
     await screenshot(page, 'overview-tablet');
     await page.setViewportSize({ width: 1366, height: 900 });
@@ -142,6 +149,7 @@ describe.skipIf(!chromiumAvailable)('console against the demo (Chromium)', () =>
     await expect.poll(() => latest(page, chart), { timeout: 30_000 }).not.toBe(before);
     expect(await page.getByTestId('cert-expiry').textContent()).not.toBe('—');
     await screenshot(page, 'device');
+    expect(await contrastProblems(page), 'device').toEqual([]);
 
     // Quarantine with a reason: the new state shows on the page.
     await page.getByRole('button', { name: 'Quarantine…' }).click();
@@ -178,6 +186,7 @@ describe.skipIf(!chromiumAvailable)('console against the demo (Chromium)', () =>
     // Chromium verifies the Ed25519 checkpoint signature with WebCrypto itself (no JS fallback).
     expect(await page.getByTestId(`verify-${seq}`).textContent()).toContain('Ed25519 via webcrypto');
     await screenshot(page, 'audit');
+    expect(await contrastProblems(page), 'audit').toEqual([]);
 
     // Release with a reason: the device goes back to registered and a new one-time token is shown once.
     await page.goto(`${base}devices/${DEVICE}`);
@@ -215,6 +224,7 @@ describe.skipIf(!chromiumAvailable)('console against the demo (Chromium)', () =>
     const page = await newPage();
     await page.goto(base);
     await screenshot(page, 'login');
+    expect(await contrastProblems(page), 'login').toEqual([]);
     // The user name field has focus; Tab moves to the password; Enter submits.
     await page.keyboard.type('clinician');
     await page.keyboard.press('Tab');
@@ -232,6 +242,7 @@ describe.skipIf(!chromiumAvailable)('console against the demo (Chromium)', () =>
     const units = await page.locator('table.devices tbody tr td:nth-child(5)').allTextContents();
     expect(units).toEqual(['ICU', 'ICU', 'ICU', 'ICU']);
     await screenshot(page, 'clinician-devices');
+    expect(await contrastProblems(page), 'clinician-devices').toEqual([]);
 
     await nav.getByRole('link', { name: 'Overview' }).click();
     await expect.poll(() => page.getByTestId('devices-total').textContent(), { timeout: 20_000 }).toBe('4');

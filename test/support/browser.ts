@@ -61,3 +61,45 @@ export class BrowserRecorder {
     page.on('pageerror', (e) => this.errors.push(String(e)));
   }
 }
+
+/**
+ * WCAG 2.x contrast of every visible text element on the page against its nearest opaque
+ * background: returns those under 4.5:1 (3:1 for large or bold-large text).
+ */
+export async function contrastProblems(page: Page): Promise<string[]> {
+  // Sent as source text: transpilers' helper calls (esbuild's __name) must not reach the page.
+  return page.evaluate(CONTRAST_SCRIPT) as Promise<string[]>;
+}
+
+const CONTRAST_SCRIPT = `(() => {
+  const parse = (c) => {
+    const m = /rgba?\\(([^)]+)\\)/.exec(c);
+    if (!m) return [0, 0, 0, 0];
+    const p = m[1].split(/[\\s,/]+/).filter(Boolean).map(Number);
+    return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1];
+  };
+  const lin = (v) => { const s = v / 255; return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4; };
+  const lum = (c) => 0.2126 * lin(c[0]) + 0.7152 * lin(c[1]) + 0.0722 * lin(c[2]);
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const bg = parse(getComputedStyle(e).backgroundColor);
+      if (bg[3] >= 0.99) return bg;
+    }
+    return [255, 255, 255, 1];
+  };
+  const problems = [];
+  for (const el of Array.from(document.body.querySelectorAll('*'))) {
+    const own = Array.from(el.childNodes).some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own || !el.offsetParent) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === 'hidden' || Number(style.opacity) < 0.6) continue;
+    const a = lum(parse(style.color));
+    const b = lum(background(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const size = Number.parseFloat(style.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5))
+      problems.push(el.tagName.toLowerCase() + '.' + el.className + ': ' + ratio.toFixed(2) + ' "' + el.textContent.trim().slice(0, 30) + '"');
+  }
+  return problems;
+})()`;
