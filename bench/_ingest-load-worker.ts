@@ -235,11 +235,11 @@ async function publishAll(req: Extract<WorkerRequest, { cmd: 'publish' }>): Prom
       const b = Math.min(BUCKETS - 1, Math.floor((performance.now() - at) / BUCKET_MS));
       histogram[b]!++;
     }
-    if (!stopping && c.connected) {
+    if (!stopping && c.connected && !req.rate) {
       c.publish();
       sent++;
       outstanding++;
-    } else if (outstanding === 0) drained?.();
+    } else if (outstanding === 0 && stopping) drained?.();
   };
   for (const c of live) {
     c.onPuback = onPuback;
@@ -248,11 +248,31 @@ async function publishAll(req: Extract<WorkerRequest, { cmd: 'publish' }>): Prom
       outstanding -= c.sentAt.size;
       c.sentAt.clear();
     };
-    for (let k = 0; k < req.inflight; k++) {
+    for (let k = 0; k < (req.rate ? 0 : req.inflight); k++) {
       c.publish();
       sent++;
       outstanding++;
     }
+  }
+  // Open loop: a paced total rate, spread round-robin over the devices every 10 ms.
+  let pacer: NodeJS.Timeout | undefined;
+  if (req.rate) {
+    let carry = 0;
+    let next = 0;
+    pacer = setInterval(() => {
+      if (stopping || live.length === 0) return;
+      carry += req.rate! / 100;
+      for (let tries = 0; carry >= 1 && tries < live.length; tries++) {
+        const c = live[next]!;
+        next = (next + 1) % live.length;
+        if (!c.connected || c.sentAt.size >= req.inflight) continue;
+        c.publish();
+        sent++;
+        outstanding++;
+        carry--;
+      }
+      carry = Math.min(carry, req.rate! / 10);
+    }, 10);
   }
   await new Promise((r) => setTimeout(r, req.warmupSeconds * 1000));
   const cpu0 = process.cpuUsage();
@@ -263,6 +283,7 @@ async function publishAll(req: Extract<WorkerRequest, { cmd: 'publish' }>): Prom
   const seconds = (performance.now() - t0) / 1000;
   const cpu = cpuMs(cpu0);
   stopping = true;
+  if (pacer) clearInterval(pacer);
   // Wait for the acknowledgements still due, so the next phase starts from a quiet broker.
   await Promise.race([
     new Promise<void>((r) => {

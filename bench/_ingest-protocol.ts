@@ -17,7 +17,14 @@ export interface ServerReady {
 /** What a load worker is asked to do with its slice of devices `[from, to)`. */
 export type WorkerRequest =
   | { cmd: 'connect'; port: number; from: number; to: number; concurrency: number; resume: boolean }
-  | { cmd: 'publish'; seconds: number; warmupSeconds: number; inflight: number }
+  | {
+      cmd: 'publish';
+      seconds: number;
+      warmupSeconds: number;
+      inflight: number;
+      /** Open loop: this many messages per second in total, paced (at most `inflight` unacknowledged per device). */
+      rate?: number;
+    }
   | { cmd: 'disconnect' };
 
 export interface ConnectReport {

@@ -93,14 +93,31 @@ if (cacheDir && !postgresUrl) {
   cpSync(template, dataDir, { recursive: true });
 } else await prepare(dataDir);
 
-// Broker settings may be varied from the shell (e.g. PULSEGATE_MQTT_TLS_SESSION_TICKETS=false).
+// Broker settings may be varied from the shell (e.g. PULSEGATE_MQTT_TLS_SESSION_TICKETS=false);
+// bench/monitor.ts sets its detection rules, and every alert.raised is reported to the parent with
+// its time (epoch ms, sub-millisecond), so publish-to-alert latency can be measured across processes.
+const monitorRules = process.env.BENCH_MONITOR_RULES;
 const brokerEnv = Object.fromEntries(
   Object.entries(process.env).filter(([k]) => k.startsWith('PULSEGATE_MQTT_')),
 );
-const app = await createApp(loadConfig(dataDir, brokerEnv), {
-  logger: createLogger({ level: 'silent' }),
-  env: {},
-});
+const app = await createApp(
+  loadConfig(dataDir, {
+    ...brokerEnv,
+    ...(monitorRules ? { PULSEGATE_MONITOR_RULES_FILE: monitorRules } : {}),
+  }),
+  { logger: createLogger({ level: 'silent' }), env: {} },
+);
+if (process.env.BENCH_OBSERVE_ALERTS === '1')
+  app.bus.on('alert.raised', (e) =>
+    process.send!({
+      cmd: 'alert',
+      at: performance.timeOrigin + performance.now(),
+      alertId: e.alertId,
+      rule: e.rule,
+      deviceId: e.deviceId,
+      change: e.change,
+    }),
+  );
 const urls = await app.listen();
 const layout = installationLayout(dataDir);
 

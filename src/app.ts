@@ -5,19 +5,33 @@
 
 import { sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { type AccessService, accessRoutes, createAccessService } from './access/index.js';
+import {
+  type AccessService,
+  accessRoutes,
+  CLIENT_ASSERTION_ALGORITHMS,
+  createAccessService,
+} from './access/index.js';
 import { type AuditLog, createAuditLog } from './audit/index.js';
 import { auditRoutes } from './audit/routes.js';
 import { dataPath, type LoadedConfig } from './config/index.js';
 import { consoleRoutes } from './console/index.js';
 import { createDeviceService, type DeviceService, deviceRoutes } from './devices/index.js';
 import { EventBus } from './events/index.js';
+import { createFhirApi, fhirRoutes } from './fhir/index.js';
 import { FleetMeter, fleetRoutes } from './fleet/index.js';
 import { buildHttpServer, createMetricsRegistry, type PulsegateHttp } from './http/index.js';
-import { createExternalBrokerIngest, createMqttIngest, ingestRoutes } from './ingest/index.js';
+import {
+  createExternalBrokerIngest,
+  createHl7Processor,
+  createMllpListener,
+  createMqttIngest,
+  hl7IngestRoutes,
+  ingestRoutes,
+} from './ingest/index.js';
 import { installationLayout } from './installation/layout.js';
 import { type KeyService, openKeyService, readMasterKey } from './keys/index.js';
 import { createLogger, type Logger } from './logging/logger.js';
+import { createMonitor, type Monitor, monitorRoutes } from './monitor/index.js';
 import { createResponseActions, type ResponseActions, responseRoutes } from './monitor/response/index.js';
 import { createPatientBindings, type PatientBindings, patientRoutes } from './patients/index.js';
 import { createPki, type Pki, pkiRoutes, watchStoreChanges } from './pki/index.js';
@@ -39,13 +53,14 @@ export interface Services {
   readonly patients: PatientBindings;
   readonly telemetry: TelemetryService;
   readonly response: ResponseActions;
+  readonly monitor: Monitor;
   close(): Promise<void>;
 }
 
 export interface PulsegateApp extends Services {
   readonly http: PulsegateHttp;
-  /** Starts the listeners (HTTPS API, MQTT over TLS) and returns their URLs. */
-  listen(): Promise<{ api: string; mqtt?: string }>;
+  /** Starts the listeners (HTTPS API, MQTT over TLS, HL7 MLLP over TLS) and returns their URLs. */
+  listen(): Promise<{ api: string; mqtt?: string; hl7?: string }>;
   /** Devices connected to the embedded MQTT broker now. */
   connectedDevices(): number;
 }
@@ -117,6 +132,7 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
     const patients = createPatientBindings({ store, keys, audit });
     const telemetry = await createTelemetryService({ store, keys, audit, bus, devices, patients, config });
     const response = createResponseActions({ devices, pki, bus });
+    const monitor = createMonitor({ store, keys, audit, bus, config, logger });
     logger.debug(
       { database: config.database.url ? redactDatabaseUrl(config.database.url) : store.dialect },
       'services ready',
@@ -134,7 +150,9 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
       patients,
       telemetry,
       response,
+      monitor,
       async close() {
+        await monitor.stop();
         await telemetry.close();
         pki.close();
         await audit.close();
@@ -151,11 +169,28 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
 /** Builds the whole server: services plus the HTTPS API with every capability's routes. */
 export async function createApp(config: LoadedConfig, options: BuildOptions = {}): Promise<PulsegateApp> {
   const services = await createServices(config, options);
-  const { store, access, audit, devices, logger, bus, pki, patients, telemetry, response } = services;
+  const { store, access, audit, devices, logger, bus, pki, patients, telemetry, response, keys, monitor } =
+    services;
+  // Detection listens from the start, so the broker's first connections are seen.
+  await monitor.startDetection();
   const metrics = createMetricsRegistry();
   const meter = new FleetMeter(bus);
   const auditKey = await services.keys.signingKey('audit');
+  const fhir = createFhirApi({
+    store,
+    keys,
+    audit,
+    devices,
+    patients,
+    telemetry,
+    access,
+    publicUrl: config.server.publicUrl,
+    maxClockSkewSeconds: config.telemetry.maxClockSkewSeconds,
+    version: VERSION,
+  });
   const layout = installationLayout(config.dataDir);
+  // HL7 v2 messages, from the MLLP listener (when enabled) and POST /api/v1/ingest/hl7.
+  const hl7 = createHl7Processor({ sink: telemetry, devices, patients, bus, logger, config });
   const http = await buildHttpServer({
     auth: access,
     audit,
@@ -175,6 +210,22 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       patientRoutes({ patients, devices, access, audit }),
       telemetryRoutes({ telemetry, patients, devices, access, audit }),
       ingestRoutes({ identity: pki, sink: telemetry, bus, limits: config.mqtt, logger }),
+      fhirRoutes({
+        api: fhir,
+        audit,
+        logger,
+        publicUrl: config.server.publicUrl,
+        version: VERSION,
+        algorithms: CLIENT_ASSERTION_ALGORITHMS,
+      }),
+      hl7IngestRoutes({
+        identity: pki,
+        processor: hl7,
+        bus,
+        maxMessageBytes: config.hl7.maxMessageBytes,
+        logger,
+      }),
+      monitorRoutes({ monitor, access }),
       consoleRoutes(),
     ],
     bodyLimitBytes: config.server.bodyLimitBytes,
@@ -207,6 +258,20 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
     config.mqtt.mode === 'external'
       ? createExternalBrokerIngest({ config, sink: telemetry, bus, logger, devices })
       : undefined;
+  const mllp = config.hl7.enabled
+    ? createMllpListener({
+        config,
+        tls: {
+          cert: readFileSync(dataPath(config, config.server.tlsCert)),
+          key: readFileSync(dataPath(config, config.server.tlsKey)),
+          ca: [readFileSync(layout.issuingCaCert), readFileSync(layout.rootCaCert)],
+        },
+        identity: pki,
+        processor: hl7,
+        bus,
+        logger,
+      })
+    : undefined;
   audit.start();
   const stopWatching = watchStoreChanges({
     store,
@@ -226,9 +291,13 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       const port = typeof address === 'object' && address ? address.port : config.server.port;
       const mqttPort = mqtt ? (await mqtt.start()).port : undefined;
       await external?.start();
+      const hl7Port = mllp ? (await mllp.start()).port : undefined;
+      monitor.start();
       return {
         api: `https://localhost:${port}`,
         ...(mqttPort !== undefined ? { mqtt: `mqtts://localhost:${mqttPort}` } : {}),
+        // MLLP over TLS has no registered URI scheme; "mllps" is the common spelling.
+        ...(hl7Port !== undefined ? { hl7: `mllps://localhost:${hl7Port}` } : {}),
       };
     },
     connectedDevices: () => mqtt?.connectedDevices() ?? 0,
@@ -237,8 +306,11 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       stopRetention();
       meter.close();
       await mqtt?.stop();
+      await monitor.stop();
       await external?.stop();
+      await mllp?.stop();
       await http.close();
+      await hl7.close();
       await services.close();
     },
   };

@@ -87,6 +87,8 @@ export const ERRORS = {
   RESPONSE_ALREADY_QUARANTINED: { status: 409, message: 'The device is already quarantined' },
   RESPONSE_NOT_QUARANTINED: { status: 409, message: 'The device is not quarantined' },
   PKI_CERT_NOT_FOUND: { status: 404, message: 'No such certificate' },
+  DEVICE_EUI64_EXISTS: { status: 409, message: 'Another device already has that EUI-64' },
+  DEVICE_GATEWAY_INVALID: { status: 400, message: 'The gateway must be another existing device' },
   DEVICE_NOT_ENROLLABLE: { status: 409, message: 'The device cannot be enrolled in its current state' },
 
   // Ingest (MQTT, HTTPS, MLLP)
@@ -106,11 +108,64 @@ export const ERRORS = {
   TELEMETRY_UNIT_MISMATCH: { status: 400, message: 'The unit does not fit the observation code' },
   TELEMETRY_IMPOSSIBLE_VALUE: { status: 422, message: 'The value is physiologically impossible' },
   TELEMETRY_REPLAY: { status: 409, message: 'The message repeats or goes back in sequence' },
+  TELEMETRY_DUPLICATE: { status: 409, message: 'The message was already stored' },
   TELEMETRY_CLOCK_SKEW: { status: 422, message: 'The message time is too far from the server time' },
   PATIENT_BINDING_CONFLICT: {
     status: 409,
     message: 'The device is already bound to a patient for that time',
   },
+
+  // FHIR R4 API (rendered as OperationOutcome, never problem+json)
+  FHIR_FORMAT_UNSUPPORTED: { status: 406, message: 'Only application/fhir+json is supported' },
+  FHIR_PARAM_UNKNOWN: { status: 400, message: 'The search parameter is not supported' },
+  FHIR_PARAM_INVALID: { status: 400, message: 'The search parameter value is not valid' },
+  FHIR_CURSOR_INVALID: { status: 400, message: 'The paging cursor is not valid or has expired' },
+  FHIR_RESOURCE_INVALID: { status: 400, message: 'The resource is not valid' },
+  FHIR_RESOURCE_TYPE_MISMATCH: { status: 400, message: 'The resource type does not match the endpoint' },
+  FHIR_JSON_INVALID: { status: 400, message: 'The request body is not valid JSON' },
+  FHIR_NOT_FOUND: { status: 404, message: 'The resource was not found' },
+  FHIR_REFERENCE_UNKNOWN: { status: 422, message: 'A referenced resource does not exist' },
+  FHIR_PATIENT_EXISTS: { status: 409, message: 'A patient with that identifier already exists' },
+  FHIR_VERSION_CONFLICT: { status: 412, message: 'The resource changed since the version given' },
+  // HL7 v2 (MLLP listener and POST /api/v1/ingest/hl7); ERR segments carry these codes in ERR-5
+  HL7_MSH_MISSING: { status: 400, message: 'The message does not start with an MSH segment' },
+  HL7_ENCODING_INVALID: { status: 400, message: 'The MSH encoding characters are not valid' },
+  HL7_SEGMENT_INVALID: { status: 400, message: 'A segment is not valid' },
+  HL7_ESCAPE_INVALID: { status: 400, message: 'An escape sequence is not valid' },
+  HL7_FRAMING_INVALID: { status: 400, message: 'The MLLP framing is not valid' },
+  HL7_MESSAGE_TOO_LARGE: { status: 413, message: 'The HL7 message is too large' },
+  HL7_MESSAGE_TYPE_UNSUPPORTED: { status: 400, message: 'The message type is not supported' },
+  HL7_EVENT_UNSUPPORTED: { status: 400, message: 'The trigger event is not supported' },
+  HL7_PROCESSING_ID_UNSUPPORTED: { status: 400, message: 'The processing id is not supported' },
+  HL7_VERSION_UNSUPPORTED: { status: 400, message: 'The HL7 version is not supported' },
+  HL7_SEGMENT_SEQUENCE: { status: 400, message: 'A required segment is missing or out of order' },
+  HL7_REQUIRED_FIELD: { status: 400, message: 'A required field is missing' },
+  HL7_DATA_TYPE: { status: 400, message: 'A field does not match its data type' },
+  HL7_UNKNOWN_CODE: { status: 400, message: 'The observation code is not known' },
+  HL7_UNIT_UNKNOWN: { status: 400, message: 'The unit is not known' },
+  HL7_DEVICE_NOT_OWNED: { status: 403, message: 'The device is not one of the sending gateway' },
+  HL7_PATIENT_MISMATCH: {
+    status: 409,
+    message: 'The patient identifier does not match the device binding',
+  },
+  HL7_RETRY: { status: 503, message: 'The message could not be stored now; send it again' },
+  // Monitoring: alerts, incidents, suppressions, rules, fleet checks
+  ALERT_NOT_FOUND: { status: 404, message: 'No such alert' },
+  ALERT_STATE_INVALID: { status: 409, message: "That change is not allowed in the alert's current state" },
+  ALERT_REASON_REQUIRED: { status: 400, message: 'A reason is required for that change' },
+  ALERT_CURSOR_INVALID: { status: 400, message: 'The paging cursor is not valid' },
+  INCIDENT_NOT_FOUND: { status: 404, message: 'No such incident' },
+  MONITOR_SUPPRESSION_NOT_FOUND: { status: 404, message: 'No such suppression' },
+  MONITOR_SUPPRESSION_INVALID: {
+    status: 400,
+    message: 'A suppression needs a rule or a device and an expiry in the future',
+  },
+  MONITOR_RULES_INVALID: {
+    status: 422,
+    message: 'The monitoring rules file is not valid; the previous rules stay in force',
+  },
+  MONITOR_CHECK_UNKNOWN: { status: 400, message: 'No such fleet audit check' },
+  MONITOR_DISABLED: { status: 409, message: 'Monitoring is disabled in the configuration' },
 
   // Store
   STORE_MIGRATION_FAILED: { status: 500, message: 'A database migration failed' },

@@ -39,6 +39,15 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => t?.cleanup());
 
+/** The stable code of a reply: problem+json `code`, or the first OperationOutcome issue's (under /fhir). */
+function codeOf(body: Record<string, unknown>): unknown {
+  if (body.resourceType === 'OperationOutcome') {
+    const issue = (body.issue as Array<{ details?: { coding?: Array<{ code?: string }> } }>)[0];
+    return issue?.details?.coding?.[0]?.code;
+  }
+  return body.code;
+}
+
 function concrete(url: string): string {
   return url
     .replace(':id', 'dev-icu-1')
@@ -74,8 +83,10 @@ describe('authorization matrix', () => {
         body: r.method === 'GET' || r.method === 'DELETE' ? undefined : {},
       });
       expect(res.status, `${r.method} ${r.url}`).toBe(401);
-      expect(res.body.code).toBe('AUTH_REQUIRED');
-      expect(res.headers['content-type']).toContain('application/problem+json');
+      expect(codeOf(res.body)).toBe('AUTH_REQUIRED');
+      expect(res.headers['content-type']).toContain(
+        r.url.startsWith('/fhir/') ? 'application/fhir+json' : 'application/problem+json',
+      );
     }
     const denied = (await deniedEntries()).slice(before);
     expect(denied.length).toBe(guarded.length);
@@ -93,23 +104,23 @@ describe('authorization matrix', () => {
           token: tokens[role],
           body: r.method === 'GET' || r.method === 'DELETE' ? undefined : {},
         });
-        const label = `${role} ${r.method} ${r.url} -> ${res.status} ${String(res.body.code)}`;
+        const code = codeOf(res.body);
+        const label = `${role} ${r.method} ${r.url} -> ${res.status} ${String(code)}`;
         const allowed =
           r.access === 'public' || r.access === 'authenticated' || roleHas(role, r.access as Permission);
         if (r.access === 'public') {
           // Public routes either need nothing or authenticate with their own credential (EST
           // enrollment token, device client certificate, OAuth client assertion): a role's
           // bearer token is never a reason to refuse them with ACCESS_DENIED.
-          expect(res.body.code, label).not.toBe('ACCESS_DENIED');
+          expect(code, label).not.toBe('ACCESS_DENIED');
         } else if (allowed) {
           expect([401, 403], label).not.toContain(res.status);
           // A permitted call can still be refused by a policy check with an ACCESS_ code (e.g. a
           // break-glass request without a reason); those refusals are audited too.
-          if (String(res.body.code).startsWith('ACCESS_'))
-            expectedDenials.push(`user-${role} ${r.method} ${r.url}`);
+          if (String(code).startsWith('ACCESS_')) expectedDenials.push(`user-${role} ${r.method} ${r.url}`);
         } else {
           expect(res.status, label).toBe(403);
-          expect(res.body.code, label).toBe('ACCESS_DENIED');
+          expect(code, label).toBe('ACCESS_DENIED');
           expectedDenials.push(`user-${role} ${r.method} ${r.url}`);
         }
       }

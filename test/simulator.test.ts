@@ -57,12 +57,30 @@ describe('pulsegate sim', () => {
     expect(totals.failed).toBe(0);
   });
 
-  it('runs every attack scenario and each is defended', () => {
-    const r = cli(['sim', '--data', data, '--attack', 'all', '--prefix', 'atk', '--json']);
+  it('runs the attack scenarios: each is defended and the monitor reports it', () => {
+    // new-address and off-hours need a device with a learned history (test/monitor-scenarios.test.ts).
+    const names = [
+      'wrong-ca',
+      'topic-spoof',
+      'flood',
+      'malformed',
+      'replay',
+      'auth-storm',
+      'size-jump',
+      'cloned-cert',
+    ];
+    const r = cli(['sim', '--data', data, '--attack', ...names, '--prefix', 'atk', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    const results = JSON.parse(r.stdout) as Array<{ attack: string; defended: boolean; observed: string }>;
-    expect(results.map((x) => x.attack)).toEqual(['wrong-ca', 'topic-spoof', 'flood', 'malformed', 'replay']);
+    const results = JSON.parse(r.stdout) as Array<{
+      attack: string;
+      defended: boolean;
+      observed: string;
+      alert?: { rule: string; raised: boolean };
+    }>;
+    expect(results.map((x) => x.attack)).toEqual(names);
     for (const x of results) expect(x.defended, `${x.attack}: ${x.observed}`).toBe(true);
+    for (const x of results.filter((y) => y.alert))
+      expect(x.alert!.raised, `${x.attack}: ${x.alert!.rule}`).toBe(true);
     expect(results.find((x) => x.attack === 'malformed')!.observed).toContain('impossible value: closed');
   });
 });

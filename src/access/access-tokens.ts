@@ -2,7 +2,7 @@
  * Our own access tokens: JWTs (RFC 9068 profile, `typ: at+jwt`) signed ES256 with the keys
  * capability's current `jwt` key and verified against every current and retired public key.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { decodeProtectedHeader, errors, importJWK, type JWTPayload, jwtVerify, SignJWT } from 'jose';
 import { PulsegateError } from '../errors.js';
 import type { AccessContext, JsonWebKey, PublicJwk } from './deps.js';
@@ -39,6 +39,8 @@ type ImportedKey = Awaited<ReturnType<typeof importJWK>>;
 const ALGORITHM = 'ES256';
 const TYP = 'at+jwt';
 const KEY_LIST_TTL_MS = 30_000;
+/** Verified tokens remembered (by SHA-256) so a busy client does not cost an ECDSA verify per request. */
+const VERIFIED_CACHE_SIZE = 10_000;
 
 /** Public members only: a JWKS must never carry private or symmetric key material. */
 export function publicJwk(jwk: JsonWebKey): PublicJwk {
@@ -51,6 +53,12 @@ export function createAccessTokens(ctx: AccessContext) {
   const imported = new Map<string, { x: string; key: ImportedKey }>();
 
   let known: { at: number; keys: JsonWebKey[] } | undefined;
+  /**
+   * Tokens whose signature and claims already verified, until they expire. A token is immutable,
+   * so the answer cannot change before `exp`; the account behind it (disabled, narrowed) is still
+   * read from the database on every request by the authenticator.
+   */
+  const verified = new Map<string, VerifiedAccessToken>();
 
   /**
    * The public key for `kid`. The key list is reused for up to 30 s; an unknown kid always
@@ -97,6 +105,10 @@ export function createAccessTokens(ctx: AccessContext) {
 
     /** Verifies signature, algorithm, kid, typ, iss, aud, exp and nbf; maps each failure to its code. */
     async verify(token: string): Promise<VerifiedAccessToken> {
+      const digest = createHash('sha256').update(token).digest('base64url');
+      const hit = verified.get(digest);
+      if (hit && hit.exp * 1000 > ctx.now()) return hit;
+      if (hit) verified.delete(digest);
       let header: ReturnType<typeof decodeProtectedHeader>;
       try {
         header = decodeProtectedHeader(token);
@@ -119,7 +131,10 @@ export function createAccessTokens(ctx: AccessContext) {
       } catch (error) {
         throw mapJoseError(error);
       }
-      return checkShape(payload);
+      const claims = checkShape(payload);
+      if (verified.size >= VERIFIED_CACHE_SIZE) verified.clear();
+      verified.set(digest, claims);
+      return claims;
     },
   };
 }

@@ -4,7 +4,7 @@ export { type AccessService, createAccessService } from './access-service.js';
 export type { ApiTokenView, CreatedApiToken } from './api-token-admin.js';
 export { API_TOKEN_PREFIX } from './api-tokens.js';
 export type { BreakGlassResult } from './break-glass.js';
-export type { NewClient } from './clients.js';
+export { CLIENT_ASSERTION_ALGORITHMS, type NewClient } from './clients.js';
 export type {
   AccessAuditEvent,
   AccessConfig,

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
+import { registerAlerts } from './alerts.js';
 import { registerAudit } from './audit.js';
 import { registerDemo } from './demo.js';
 import { registerDevice } from './device.js';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerKeys(program);
   registerAudit(program);
   registerRetention(program);
+  registerAlerts(program);
   registerSim(program);
   registerDemo(program);
   return program;

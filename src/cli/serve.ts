@@ -24,5 +24,13 @@ export function registerServe(program: Command): void {
       };
       process.on('SIGINT', () => void stop('SIGINT'));
       process.on('SIGTERM', () => void stop('SIGTERM'));
+      // SIGHUP reloads the monitoring rules (a file that does not validate keeps the rules in force).
+      process.on('SIGHUP', () => {
+        app.monitor
+          .reloadRules()
+          .catch((error: { code?: string }) =>
+            logger.warn({ code: error.code }, 'monitor rules not reloaded'),
+          );
+      });
     });
 }

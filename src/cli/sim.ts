@@ -27,7 +27,15 @@ interface SimOptions {
   prefix: string;
   careUnit?: string[];
   attack?: string[];
+  altAddress?: string;
+  stormAddress?: string;
   json?: boolean;
+}
+
+/** On one host, other loopback addresses stand for "another place" (Linux routes all of 127/8 to lo). */
+function loopbackDefault(mqttUrl: string, address: string): string | undefined {
+  const host = new URL(mqttUrl).hostname;
+  return host === 'localhost' || host === '127.0.0.1' ? address : undefined;
 }
 
 /** Where the simulator connects: from a local installation (`--data`) or explicit URLs. */
@@ -81,6 +89,8 @@ export function registerSim(program: Command): void {
     .option('--prefix <p>', 'device id prefix', `sim${Date.now().toString(36).slice(-4)}`)
     .option('--care-unit <unit...>', 'care units to spread devices over', ['ICU', 'CCU', 'WARD-3'])
     .option('--attack <name...>', `run attack scenarios instead of a ward: ${ATTACKS.join(', ')} (or all)`)
+    .option('--alt-address <ip>', 'local address the new-address and cloned-cert attacks connect from')
+    .option('--storm-address <ip>', 'local address the auth-storm attack connects from')
     .option('--json', 'print machine-readable JSON')
     .action(async (opts: SimOptions) => {
       const t = target(opts);
@@ -107,11 +117,30 @@ export function registerSim(program: Command): void {
           ca: t.ca,
           device: { id: `${opts.prefix}-victim`, type: 'patient-monitor', careUnit: unit },
         });
+        const altAddress = opts.altAddress ?? loopbackDefault(t.mqttUrl, '127.0.0.2');
+        const stormAddress = opts.stormAddress ?? loopbackDefault(t.mqttUrl, '127.0.0.3');
         const results = await runAttacks(
-          { mqttUrl: t.mqttUrl, ca: t.ca, api, attacker, victimId: victim.deviceId },
+          {
+            mqttUrl: t.mqttUrl,
+            ca: t.ca,
+            api,
+            attacker,
+            victimId: victim.deviceId,
+            ...(altAddress ? { altAddress } : {}),
+            ...(stormAddress ? { stormAddress } : {}),
+          },
           names,
         );
-        print(opts, results, () => table(results as unknown as Array<Record<string, unknown>>));
+        print(opts, results, () =>
+          table(
+            results.map((r) => ({
+              attack: r.attack,
+              defended: r.defended,
+              alert: r.alert ? `${r.alert.rule}: ${r.alert.raised ? 'raised' : 'missing'}` : '',
+              observed: r.observed,
+            })),
+          ),
+        );
         if (results.some((r) => !r.defended)) process.exitCode = 1;
         return;
       }

@@ -173,6 +173,47 @@ export const ConfigSchema = T.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    hl7: T.Object(
+      {
+        enabled: T.Boolean({
+          default: false,
+          description: 'Run the HL7 v2 MLLP listener (TLS, gateway client certificates required)',
+        }),
+        host: T.String({ default: '0.0.0.0', description: 'Address the MLLP listener binds' }),
+        port: T.Integer({ minimum: 0, maximum: 65535, default: 2575, description: 'HL7 MLLP over TLS port' }),
+        maxMessageBytes: T.Integer({
+          minimum: 1024,
+          maximum: 16_777_216,
+          default: 1_048_576,
+          description: 'Largest accepted HL7 message (MLLP frame or HTTP body)',
+        }),
+        maxInFlight: T.Integer({
+          minimum: 1,
+          maximum: 10_000,
+          default: 256,
+          description: 'Pipelined messages a connection may have unacknowledged before reading pauses',
+        }),
+        ratePerSecond: T.Number({
+          minimum: 0.1,
+          maximum: 1_000_000,
+          default: 500,
+          description: 'Sustained messages per second per gateway',
+        }),
+        burst: T.Integer({
+          minimum: 1,
+          maximum: 10_000_000,
+          default: 2000,
+          description: 'Messages a gateway may send in a burst',
+        }),
+        idleTimeoutSeconds: T.Integer({
+          minimum: 1,
+          maximum: 86_400,
+          default: 600,
+          description: 'Close a connection silent for this long',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     telemetry: T.Object(
       {
         retentionDays: T.Integer({
@@ -192,6 +233,66 @@ export const ConfigSchema = T.Object(
           maximum: 86_400,
           default: 300,
           description: 'Largest accepted distance between device and server time',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    monitor: T.Object(
+      {
+        enabled: T.Boolean({
+          default: true,
+          description: 'Run device-behaviour detection and fleet audit checks',
+        }),
+        rulesFile: T.String({
+          default: '',
+          description:
+            'Detection rules (YAML), relative to the data dir; empty for the shipped rules/monitor.yaml',
+        }),
+        watchRules: T.Boolean({ default: true, description: 'Reload the rules file when it changes' }),
+        timeZone: T.String({
+          default: 'UTC',
+          minLength: 1,
+          description: "IANA time zone of the hour-of-day baselines (the hospital's local time)",
+        }),
+        checkIntervalSeconds: T.Integer({
+          minimum: 0,
+          maximum: 604_800,
+          default: 3600,
+          description: 'How often the fleet audit checks run (0 = only on demand)',
+        }),
+        certExpiryDays: T.Integer({
+          minimum: 1,
+          maximum: 825,
+          default: 30,
+          description: 'Fleet check: certificates expiring within this many days',
+        }),
+        incidentWindowSeconds: T.Integer({
+          minimum: 1,
+          maximum: 604_800,
+          default: 900,
+          description: 'Alerts of one device or one rule within this window are grouped into an incident',
+        }),
+        escalationCheckSeconds: T.Integer({
+          minimum: 1,
+          maximum: 3600,
+          default: 30,
+          description: 'How often unacknowledged alerts are checked for escalation',
+        }),
+        escalateCriticalSeconds: T.Integer({
+          minimum: 0,
+          maximum: 604_800,
+          default: 300,
+          description: 'Escalate an unacknowledged critical alert after this long (0 = never)',
+        }),
+        escalateHighSeconds: T.Integer({ minimum: 0, maximum: 604_800, default: 900 }),
+        escalateMediumSeconds: T.Integer({ minimum: 0, maximum: 604_800, default: 3600 }),
+        escalateLowSeconds: T.Integer({ minimum: 0, maximum: 604_800, default: 0 }),
+        maxEscalationLevel: T.Integer({ minimum: 1, maximum: 10, default: 3 }),
+        baselineFlushSeconds: T.Integer({
+          minimum: 1,
+          maximum: 86_400,
+          default: 60,
+          description: 'How often learned device baselines are written to the database (in batches)',
         }),
       },
       { default: {}, additionalProperties: false },

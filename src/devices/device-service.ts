@@ -79,6 +79,8 @@ export function toDevice(row: DevicesTable): Device {
     ipAddress: row.ip_address,
     macAddress: row.mac_address,
     owner: row.owner,
+    eui64: row.eui64,
+    gatewayId: row.gateway_id,
     lifecycle: row.lifecycle,
     certificateStatus: row.certificate_status,
     lastSeenAt: iso(row.last_seen_at),
@@ -106,7 +108,38 @@ const COLUMN: Record<string, keyof DevicesTable> = {
   macAddress: 'mac_address',
   owner: 'owner',
   lifecycle: 'lifecycle',
+  eui64: 'eui64',
+  gatewayId: 'gateway_id',
 };
+
+/** 16 upper-case hex digits (the schema already checked the shape). */
+const eui64Of = (text: string | null | undefined) =>
+  text === undefined || text === null ? null : text.replace(/[-:]/g, '').toUpperCase();
+
+const isUniqueViolation = (error: unknown) => {
+  const code = String((error as { code?: unknown } | null)?.code ?? '');
+  return code === '23505' || code.startsWith('SQLITE_CONSTRAINT');
+};
+
+/** A device's gateway must exist, and not be the device itself. Throws DEVICE_GATEWAY_INVALID. */
+async function checkGateway(db: Kysely<Database>, deviceId: string, gatewayId: string | null | undefined) {
+  if (gatewayId === undefined || gatewayId === null) return;
+  if (gatewayId === deviceId) throw new PulsegateError('DEVICE_GATEWAY_INVALID');
+  const gateway = await db.selectFrom('devices').select('id').where('id', '=', gatewayId).executeTakeFirst();
+  if (!gateway) throw new PulsegateError('DEVICE_GATEWAY_INVALID');
+}
+
+/** Refuses an EUI-64 another device already has (the unique index decides under races). */
+async function checkEui64(db: Kysely<Database>, deviceId: string, eui64: string | null) {
+  if (eui64 === null) return;
+  const other = await db
+    .selectFrom('devices')
+    .select('id')
+    .where('eui64', '=', eui64)
+    .where('id', '!=', deviceId)
+    .executeTakeFirst();
+  if (other) throw new PulsegateError('DEVICE_EUI64_EXISTS');
+}
 
 /** The device inventory: create, read, list with filters, and audited updates. */
 export function createDeviceService(deps: {
@@ -140,6 +173,8 @@ export function createDeviceService(deps: {
         ip_address: input.ipAddress ?? null,
         mac_address: input.macAddress?.toLowerCase().replaceAll('-', ':') ?? null,
         owner: input.owner ?? null,
+        eui64: eui64Of(input.eui64),
+        gateway_id: input.gatewayId ?? null,
         lifecycle: 'registered',
         certificate_status: 'none',
         last_seen_at: null,
@@ -147,11 +182,16 @@ export function createDeviceService(deps: {
         updated_at: t,
         version: 1,
       };
+      await checkGateway(db, row.id, row.gateway_id);
+      await checkEui64(db, row.id, row.eui64);
       const inserted = await db
         .insertInto('devices')
         .values(row)
         .onConflict((oc) => oc.column('id').doNothing())
-        .executeTakeFirst();
+        .executeTakeFirst()
+        .catch((error: unknown) => {
+          throw isUniqueViolation(error) ? new PulsegateError('DEVICE_EUI64_EXISTS') : error;
+        });
       if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) throw new PulsegateError('DEVICE_EXISTS');
       await deps.audit.append({
         actor: actorOf(actor),
@@ -224,15 +264,22 @@ export function createDeviceService(deps: {
             changes[column] =
               key === 'macAddress' && typeof value === 'string'
                 ? value.toLowerCase().replaceAll('-', ':')
-                : value;
+                : key === 'eui64'
+                  ? eui64Of(value as string | null)
+                  : value;
         }
+        if (patch.gatewayId !== undefined) await checkGateway(trx, id, patch.gatewayId);
+        if (patch.eui64 !== undefined) await checkEui64(trx, id, changes.eui64 as string | null);
         const updated = await trx
           .updateTable('devices')
           .set({ ...changes, updated_at: now(), version: current.version + 1 })
           .where('id', '=', id)
           .where('version', '=', current.version)
           .returningAll()
-          .executeTakeFirst();
+          .executeTakeFirst()
+          .catch((error: unknown) => {
+            throw isUniqueViolation(error) ? new PulsegateError('DEVICE_EUI64_EXISTS') : error;
+          });
         if (!updated) throw new PulsegateError('DEVICE_VERSION_CONFLICT');
         return {
           row: updated,
@@ -273,6 +320,19 @@ export function createDeviceService(deps: {
       if (visibility.careUnits)
         q = q.where('care_unit', 'in', visibility.careUnits.length ? [...visibility.careUnits] : [NO_MATCH]);
       return new Set((await q.execute()).map((r) => r.id));
+    },
+
+    /**
+     * The devices with these EUI-64s (16 upper-case hex digits): id, gateway and lifecycle, for
+     * HL7 ingest to check that the sending gateway owns them.
+     */
+    async byEui64(eui64s: readonly string[]) {
+      if (eui64s.length === 0) return [];
+      return db
+        .selectFrom('devices')
+        .select(['id', 'eui64', 'gateway_id', 'lifecycle'])
+        .where('eui64', 'in', [...eui64s])
+        .execute();
     },
   };
 }

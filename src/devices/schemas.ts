@@ -40,6 +40,11 @@ export const DeviceId = T.String({
 const Text = (max: number) => T.String({ minLength: 1, maxLength: max, pattern: '^[^\\u0000-\\u001f<>]*$' });
 const Ip = T.String({ anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }], maxLength: 45 });
 const Mac = T.String({ pattern: '^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$' });
+/** IEEE EUI-64: 16 hex digits, or 8 octets separated by '-' or ':'; stored as 16 upper-case hex digits. */
+const Eui64 = T.String({
+  pattern: '^([0-9A-Fa-f]{16}|[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){7}|[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){7})$',
+  description: 'IEEE EUI-64 (HL7 PCD-01 OBX-18)',
+});
 
 const editable = {
   type: literals(DEVICE_TYPES),
@@ -52,6 +57,8 @@ const editable = {
   ipAddress: T.Union([Ip, T.Null()]),
   macAddress: T.Union([Mac, T.Null()]),
   owner: T.Union([Text(100), T.Null()]),
+  eui64: T.Union([Eui64, T.Null()]),
+  gatewayId: T.Union([DeviceId, T.Null()]),
 };
 
 export const DeviceCreate = T.Object(
@@ -67,6 +74,8 @@ export const DeviceCreate = T.Object(
     ipAddress: T.Optional(editable.ipAddress),
     macAddress: T.Optional(editable.macAddress),
     owner: T.Optional(editable.owner),
+    eui64: T.Optional(editable.eui64),
+    gatewayId: T.Optional(editable.gatewayId),
   },
   { additionalProperties: false },
 );
@@ -96,6 +105,8 @@ export const Device = T.Object(
     ipAddress: T.Union([T.String(), T.Null()]),
     macAddress: T.Union([T.String(), T.Null()]),
     owner: T.Union([T.String(), T.Null()]),
+    eui64: T.Union([T.String(), T.Null()]),
+    gatewayId: T.Union([T.String(), T.Null()]),
     lifecycle: T.String(),
     certificateStatus: T.String(),
     lastSeenAt: T.Union([T.String(), T.Null()]),

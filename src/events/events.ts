@@ -15,6 +15,8 @@ export interface PulsegateEvents {
     receivedAt: number;
     source: IngestSource;
     flagged: number;
+    /** The device's own message time (its `ts`), ms: clock-skew detection compares it with `receivedAt`. */
+    deviceTs?: number;
   };
   /** A device's message was refused (schema, bounds, rate, size, replay). */
   'telemetry.rejected': {
@@ -23,9 +25,18 @@ export interface PulsegateEvents {
     source: IngestSource;
     receivedAt: number;
     bytes: number;
+    /** The message's sequence number, when it was parsed (replays name the seq replayed). */
+    seq?: number | null;
   };
   /** A device connected over MQTT (or an external broker reported it). */
-  'device.connected': { deviceId: string; clientId: string; address: string | null; at: number };
+  'device.connected': {
+    deviceId: string;
+    clientId: string;
+    address: string | null;
+    at: number;
+    /** Serial of the certificate the session authenticated with (embedded broker). */
+    serial?: string;
+  };
   'device.disconnected': { deviceId: string; clientId: string; reason: string; at: number };
   /** A connection, publish or subscribe was refused at the broker or an ingest endpoint. */
   'ingest.refused': {
@@ -49,5 +60,5 @@ export interface PulsegateEvents {
   'device.released': { deviceId: string; actor: string; at: number };
 }
 
-export type IngestSource = 'mqtt' | 'https' | 'hl7' | 'external-broker';
+export type IngestSource = 'mqtt' | 'https' | 'hl7' | 'external-broker' | 'fhir';
 export type EventName = keyof PulsegateEvents;

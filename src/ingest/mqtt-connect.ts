@@ -28,8 +28,8 @@ export function authenticateDevice(
   return (client, _username, _password, done) => {
     const socket = client.conn as TLSSocket;
     const address = addressOf(client);
-    const refuse = (code: ErrorCode, returnCode = CONNACK_NOT_AUTHORIZED) => {
-      recordRefusal(ctx, { kind: 'connect', code, deviceId: null, address, topic: null });
+    const refuse = (code: ErrorCode, returnCode = CONNACK_NOT_AUTHORIZED, deviceId: string | null = null) => {
+      recordRefusal(ctx, { kind: 'connect', code, deviceId, address, topic: null });
       done(connackError(returnCode), false);
     };
     // The listener already requires a certificate chained to our CA (rejectUnauthorized); this is
@@ -50,10 +50,20 @@ export function authenticateDevice(
         done(null, true);
       },
       (error: unknown) => {
-        if (isPulsegateError(error) && error.code.startsWith('INGEST_')) return refuse(error.code);
+        // The chain was verified by TLS, so the subject names one of our devices: a revoked or
+        // quarantined identity that keeps trying is a finding for monitoring.
+        if (isPulsegateError(error) && error.code.startsWith('INGEST_'))
+          return refuse(error.code, CONNACK_NOT_AUTHORIZED, subjectDeviceId(socket));
         ctx.logger.error({ err: error }, 'device identity check failed');
         refuse('INTERNAL', CONNACK_SERVER_UNAVAILABLE);
       },
     );
   };
+}
+
+/** The device id in a chain-verified peer certificate's subject CN, or null. */
+function subjectDeviceId(socket: TLSSocket): string | null {
+  const cn = socket.getPeerCertificate()?.subject?.CN;
+  const id = Array.isArray(cn) ? cn[0] : cn;
+  return typeof id === 'string' && /^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$/.test(id) ? id : null;
 }

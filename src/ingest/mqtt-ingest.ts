@@ -126,6 +126,7 @@ export function createMqttIngest(options: MqttIngestOptions): MqttIngest {
           clientId: session.clientId,
           address: session.address,
           at: Date.now(),
+          serial: session.serial,
         });
       });
       broker.on('clientError', (client, error) =>
@@ -167,12 +168,19 @@ export function createMqttIngest(options: MqttIngestOptions): MqttIngest {
       // Handshakes refused by TLS: no certificate, another CA, expired.
       // Node ends a handshake whose certificate failed verification without an error of its own
       // (the client sees the reset); the reason is on `authorizationError`.
+      // By then the TLS socket may have lost its handle (and so its address): the address is
+      // taken from the TCP connection underneath, recorded when it was accepted.
+      const tcpAddress = new WeakMap<object, string>();
+      server.on('connection', (tcp: { remoteAddress?: string }) => {
+        if (tcp.remoteAddress) tcpAddress.set(tcp, tcp.remoteAddress);
+      });
       server.on('tlsClientError', (error, socket) => {
+        const tcp = (socket as unknown as { _parent?: object })._parent;
         recordRefusal(ctx, {
           kind: 'connect',
           code: tlsErrorCode(socket.authorizationError ?? error),
           deviceId: null,
-          address: socket.remoteAddress ?? null,
+          address: socket.remoteAddress ?? (tcp ? tcpAddress.get(tcp) : undefined) ?? null,
           topic: null,
         });
       });

@@ -38,6 +38,13 @@ export interface IngestMessage {
   source: IngestSource;
   /** Device events (alarms, status) come on `devices/{id}/events`; telemetry on `/telemetry`. */
   kind: 'telemetry' | 'events';
+  /**
+   * For sources that name their messages (HL7 MSH-10): the sender and message id. The sink stores
+   * every message carrying the same receipt in one transaction together with the receipt, and
+   * answers TELEMETRY_DUPLICATE for a receipt it already holds: stored once, even across a crash
+   * between storing and acknowledging. Messages of one receipt must be passed in one `ingest` call.
+   */
+  receipt?: { sender: string; id: string };
 }
 
 export type IngestOutcome =

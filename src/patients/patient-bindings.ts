@@ -282,6 +282,33 @@ export function createPatientBindings(opts: PatientBindingsOptions) {
       return rows.map(toBinding);
     },
 
+    /**
+     * The patient identifier behind a blind index, from the most recent binding that carries it;
+     * null when no binding does (callers authorise and audit).
+     */
+    async patientIdOf(patientIndex: string): Promise<string | null> {
+      const rows = await store.db
+        .selectFrom('patient_bindings')
+        .selectAll()
+        .where('patient_index', '=', patientIndex)
+        .orderBy('bound_from', 'desc')
+        .limit(1)
+        .execute();
+      const [opened] = await open(rows);
+      return opened?.patientId ?? null;
+    },
+
+    /** The devices ever bound to a blind index, with their binding times (callers authorise). */
+    async bindingsOfIndex(patientIndex: string): Promise<Binding[]> {
+      const rows = await store.db
+        .selectFrom('patient_bindings')
+        .selectAll()
+        .where('patient_index', '=', patientIndex)
+        .orderBy('bound_from')
+        .execute();
+      return rows.map(toBinding);
+    },
+
     /** Forgets cached bindings (all, or one device's). */
     invalidate(deviceId?: string): void {
       if (deviceId === undefined) cache.clear();

@@ -6,7 +6,18 @@ import type { ApiClient } from './api-client.js';
 import type { DeviceCredentials } from './est-client.js';
 
 /** The attack scenarios the simulator can run against an installation. */
-export const ATTACKS = ['wrong-ca', 'topic-spoof', 'flood', 'malformed', 'replay'] as const;
+export const ATTACKS = [
+  'wrong-ca',
+  'topic-spoof',
+  'flood',
+  'malformed',
+  'replay',
+  'auth-storm',
+  'new-address',
+  'size-jump',
+  'off-hours',
+  'cloned-cert',
+] as const;
 export type AttackName = (typeof ATTACKS)[number];
 
 /** What a scenario did and whether Pulsegate defended as it should. */
@@ -15,6 +26,8 @@ export interface AttackResult {
   expected: string;
   observed: string;
   defended: boolean;
+  /** The monitoring rule that should report it, and whether an alert with it was found. */
+  alert?: { rule: string; raised: boolean; alertId?: string };
 }
 
 export interface AttackContext {
@@ -25,6 +38,14 @@ export interface AttackContext {
   attacker: DeviceCredentials;
   /** Another device, whose identity the attacker tries to use. */
   victimId: string;
+  /**
+   * A second local address to connect from ("another place"): new-address and cloned-cert use it,
+   * auth-storm uses `stormAddress`. On one host, other loopback addresses (127.0.0.2) serve.
+   */
+  altAddress?: string;
+  stormAddress?: string;
+  /** How long to wait for the expected alert (default 10 s); 0 skips looking for alerts. */
+  alertWaitMs?: number;
 }
 
 type Outcome = 'acked' | 'closed' | 'timeout';
@@ -51,7 +72,11 @@ function publishAndWatch(
 }
 
 /** Connects once (no reconnects); settles on CONNACK, on a refused handshake, or after 5 s. */
-function connect(ctx: AttackContext, creds: { certPem: string; keyPem: string }): Promise<MqttClient> {
+function connect(
+  ctx: AttackContext,
+  creds: { certPem: string; keyPem: string },
+  opts: { localAddress?: string; clientId?: string } = {},
+): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
     const client = mqtt.connect(ctx.mqttUrl, {
       ca: ctx.ca,
@@ -60,7 +85,9 @@ function connect(ctx: AttackContext, creds: { certPem: string; keyPem: string })
       reconnectPeriod: 0,
       connectTimeout: 5000,
       protocolVersion: 4,
-    });
+      ...(opts.clientId ? { clientId: opts.clientId } : {}),
+      ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+    } as mqtt.IClientOptions);
     const fail = (reason: string) => {
       client.end(true);
       reject(new Error(reason));
@@ -87,12 +114,59 @@ function connect(ctx: AttackContext, creds: { certPem: string; keyPem: string })
  */
 const seqBase = () => (Math.floor(Date.now() / 1000) % 4_000_000) * 1000;
 
-const payload = (seq: number, value = 72) =>
+const payload = (seq: number, value = 72, observations = 1) =>
   JSON.stringify({
     seq,
     ts: new Date().toISOString(),
-    observations: [{ code: { system: 'LOINC', code: '8867-4' }, value, unit: '/min' }],
+    observations: Array.from({ length: observations }, () => ({
+      code: { system: 'LOINC', code: '8867-4' },
+      value,
+      unit: '/min',
+    })),
   });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits for an alert of `rule` (about `deviceId`, or whose title names `titleHas`) raised since `since`. */
+async function alertRaised(
+  ctx: AttackContext,
+  rule: string,
+  since: number,
+  match: { deviceId?: string; titleHas?: string },
+): Promise<NonNullable<AttackResult['alert']>> {
+  const deadline = Date.now() + (ctx.alertWaitMs ?? 10_000);
+  if (ctx.alertWaitMs === 0) return { rule, raised: false };
+  const query = `since=${encodeURIComponent(new Date(since - 1000).toISOString())}&limit=100${
+    match.deviceId ? `&deviceId=${encodeURIComponent(match.deviceId)}` : ''
+  }`;
+  for (;;) {
+    const page = await ctx.api.send<{ items: Array<{ id: string; rule: string; title: string }> }>(
+      'GET',
+      `/api/v1/alerts?${query}`,
+    );
+    const hit = page.items.find(
+      (a) => a.rule === rule && (!match.titleHas || a.title.includes(match.titleHas)),
+    );
+    if (hit) return { rule, raised: true, alertId: hit.id };
+    if (Date.now() > deadline) return { rule, raised: false };
+    await sleep(200);
+  }
+}
+
+/** Publishes `n` well-formed messages one after another (each acknowledged) and returns the next seq. */
+async function publishSeries(
+  client: MqttClient,
+  deviceId: string,
+  from: number,
+  n: number,
+  observations = 1,
+) {
+  for (let i = 0; i < n; i++)
+    await client.publishAsync(`devices/${deviceId}/telemetry`, payload(from + i, 72, observations), {
+      qos: 1,
+    });
+  return from + n;
+}
 
 async function stored(ctx: AttackContext, deviceId: string): Promise<number> {
   const page = await ctx.api.send<{ observations: unknown[] }>(
@@ -134,6 +208,7 @@ const SCENARIOS: Record<AttackName, (ctx: AttackContext) => Promise<AttackResult
   },
 
   async 'topic-spoof'(ctx) {
+    const since = Date.now();
     const before = await stored(ctx, ctx.victimId);
     const client = await connect(ctx, ctx.attacker);
     const outcome = await publishAndWatch(
@@ -148,10 +223,12 @@ const SCENARIOS: Record<AttackName, (ctx: AttackContext) => Promise<AttackResult
       expected: 'disconnected, nothing stored for the victim',
       observed: `${outcome}, victim readings ${before} -> ${after}`,
       defended: outcome !== 'acked' && after === before,
+      alert: await alertRaised(ctx, 'device.topic-spoof', since, { deviceId: ctx.attacker.deviceId }),
     };
   },
 
   async flood(ctx) {
+    const since = Date.now();
     const client = await connect(ctx, ctx.attacker);
     let acked = 0;
     let closed = false;
@@ -173,6 +250,7 @@ const SCENARIOS: Record<AttackName, (ctx: AttackContext) => Promise<AttackResult
       expected: 'rate limit disconnects the device',
       observed: closed ? `disconnected after ${acked} acknowledged messages` : 'never limited',
       defended: closed,
+      alert: await alertRaised(ctx, 'device.flood', since, { deviceId: ctx.attacker.deviceId }),
     };
   },
 
@@ -206,6 +284,7 @@ const SCENARIOS: Record<AttackName, (ctx: AttackContext) => Promise<AttackResult
   },
 
   async replay(ctx) {
+    const since = Date.now();
     const client = await connect(ctx, ctx.attacker);
     const seq = seqBase() + 500;
     const first = await publishAndWatch(client, `devices/${ctx.attacker.deviceId}/telemetry`, payload(seq));
@@ -216,6 +295,9 @@ const SCENARIOS: Record<AttackName, (ctx: AttackContext) => Promise<AttackResult
       `devices/${ctx.attacker.deviceId}/telemetry`,
       payload(seq - 10),
     );
+    // A captured message replayed a few more times.
+    for (let k = 0; k < 2; k++)
+      await publishAndWatch(client, `devices/${ctx.attacker.deviceId}/telemetry`, payload(seq - 20 - k));
     client.end(true);
     const after = await stored(ctx, ctx.attacker.deviceId);
     return {
@@ -223,6 +305,122 @@ const SCENARIOS: Record<AttackName, (ctx: AttackContext) => Promise<AttackResult
       expected: 'replayed and older sequence numbers are not stored again',
       observed: `first ${first}, replay ${again}, older ${older}; readings ${before} -> ${after}`,
       defended: first === 'acked' && after === before,
+      alert: await alertRaised(ctx, 'device.replay', since, { deviceId: ctx.attacker.deviceId }),
+    };
+  },
+
+  /** Many refused handshakes (certificates from a CA of the attacker's own) from one address. */
+  async 'auth-storm'(ctx) {
+    const since = Date.now();
+    const forged = await forgedCredentials(ctx.victimId);
+    let refused = 0;
+    for (let i = 0; i < 8; i++) {
+      try {
+        const c = await connect(ctx, forged, ctx.stormAddress ? { localAddress: ctx.stormAddress } : {});
+        await c.endAsync();
+      } catch {
+        refused++;
+      }
+    }
+    const alert = await alertRaised(ctx, 'address.auth-failures', since, {
+      ...(ctx.stormAddress ? { titleHas: ctx.stormAddress } : {}),
+    });
+    return {
+      attack: 'auth-storm',
+      expected: 'every handshake refused; an authentication-failure storm alert names the address',
+      observed: `${refused}/8 refused; alert ${alert.raised ? 'raised' : 'missing'}`,
+      defended: refused === 8 && alert.raised,
+      alert,
+    };
+  },
+
+  /** The device's own credentials used from an address it never connected from. */
+  async 'new-address'(ctx) {
+    const since = Date.now();
+    const home = await connect(ctx, ctx.attacker);
+    await home.endAsync();
+    let connected = false;
+    try {
+      const away = await connect(ctx, ctx.attacker, ctx.altAddress ? { localAddress: ctx.altAddress } : {});
+      connected = true;
+      await away.endAsync();
+    } catch {
+      // refused connections are reported below
+    }
+    const alert = await alertRaised(ctx, 'device.new-address', since, { deviceId: ctx.attacker.deviceId });
+    return {
+      attack: 'new-address',
+      expected: 'a new-source-address alert for the device',
+      observed: `connected from ${ctx.altAddress ?? 'the default address'}: ${connected}; alert ${alert.raised ? 'raised' : 'missing'}`,
+      defended: alert.raised,
+      alert,
+    };
+  },
+
+  /** Ordinary messages, then one many times larger (exfiltration or a malformed firmware). */
+  async 'size-jump'(ctx) {
+    const since = Date.now();
+    const client = await connect(ctx, ctx.attacker);
+    const next = await publishSeries(client, ctx.attacker.deviceId, seqBase() + 2000, 60);
+    const big = await publishAndWatch(
+      client,
+      `devices/${ctx.attacker.deviceId}/telemetry`,
+      payload(next, 72, 60),
+    );
+    client.end(true);
+    const alert = await alertRaised(ctx, 'device.size-jump', since, { deviceId: ctx.attacker.deviceId });
+    return {
+      attack: 'size-jump',
+      expected: 'a payload-size-jump alert for the device',
+      observed: `large message ${big}; alert ${alert.raised ? 'raised' : 'missing'}`,
+      defended: alert.raised,
+      alert,
+    };
+  },
+
+  /**
+   * Activity now, from a device whose learned profile says it is silent at this hour (the alert
+   * needs that history: a device past its warm-up, quiet at this hour of the day).
+   */
+  async 'off-hours'(ctx) {
+    const since = Date.now();
+    const client = await connect(ctx, ctx.attacker);
+    await publishSeries(client, ctx.attacker.deviceId, seqBase() + 3000, 8);
+    client.end(true);
+    const alert = await alertRaised(ctx, 'device.off-hours', since, { deviceId: ctx.attacker.deviceId });
+    return {
+      attack: 'off-hours',
+      expected: 'an off-hours alert for a device usually silent at this hour',
+      observed: `8 messages sent; alert ${alert.raised ? 'raised' : 'missing'}`,
+      defended: alert.raised,
+      alert,
+    };
+  },
+
+  /** One certificate in use from two places at once (a cloned device). */
+  async 'cloned-cert'(ctx) {
+    const since = Date.now();
+    const original = await connect(ctx, ctx.attacker, { clientId: `${ctx.attacker.deviceId}-original` });
+    let clone: MqttClient | undefined;
+    try {
+      clone = await connect(ctx, ctx.attacker, {
+        clientId: `${ctx.attacker.deviceId}-clone`,
+        ...(ctx.altAddress ? { localAddress: ctx.altAddress } : {}),
+      });
+    } catch {
+      // reported below
+    }
+    const alert = await alertRaised(ctx, 'device.cloned-identity', since, {
+      deviceId: ctx.attacker.deviceId,
+    });
+    await clone?.endAsync();
+    await original.endAsync();
+    return {
+      attack: 'cloned-cert',
+      expected: 'a cloned-identity alert naming both addresses',
+      observed: `clone connected: ${clone !== undefined}; alert ${alert.raised ? 'raised' : 'missing'}`,
+      defended: alert.raised,
+      alert,
     };
   },
 };

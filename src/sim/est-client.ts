@@ -48,8 +48,11 @@ function post(
 /** A fresh P-256 key pair and a PKCS#10 request for `deviceId` (base64 DER, as RFC 7030 §4.2.1 sends it). */
 export async function createCsr(
   deviceId: string,
+  /** A key pair to use instead of a fresh one (the fleet checks' "one key on two devices"). */
+  reuse?: webcrypto.CryptoKeyPair,
 ): Promise<{ keys: webcrypto.CryptoKeyPair; csrBase64: string }> {
-  const keys = (await subtle.generateKey(EC_P256, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const keys =
+    reuse ?? ((await subtle.generateKey(EC_P256, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair);
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     name: `CN=${deviceId}`,
     keys: keys as CryptoKeyPair,

@@ -1,8 +1,8 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { DeviceType } from '../devices/index.js';
-import { observationsFor } from './device-profiles.js';
 import type { DeviceCredentials } from './est-client.js';
 import type { PatientModel } from './vitals-model.js';
+import { simPayload } from './ward-traffic.js';
 
 /** Counters a simulated device keeps; the simulator sums them for its progress line. */
 export interface DeviceStats {
@@ -54,13 +54,7 @@ export class SimDevice {
 
   /** The next payload, as the telemetry schema defines it. */
   nextPayload(now = Date.now()): string {
-    const n = this.#seq++;
-    const vitals = this.#patient.at(now);
-    return JSON.stringify({
-      seq: n,
-      ts: new Date(now).toISOString(),
-      observations: observationsFor(this.#type, vitals, n),
-    });
+    return simPayload(this.#type, this.#patient, this.#seq++, now);
   }
 
   /** Publishes one message at QoS 1 and counts its PUBACK. */

@@ -8,10 +8,19 @@ import type {
 import type { AuditCheckpointsTable, AuditEntriesTable } from './tables/audit.js';
 import type { SettingsTable } from './tables/core.js';
 import type { DevicesTable } from './tables/devices.js';
+import type { PatientRecordsTable } from './tables/fhir.js';
 import type { DataKeysTable, SigningKeysTable } from './tables/keys.js';
+import type {
+  AlertHistoryTable,
+  AlertSuppressionsTable,
+  AlertsTable,
+  DeviceBaselinesTable,
+  IncidentsTable,
+} from './tables/monitor.js';
 import type { CertificatesTable, EnrollmentTokensTable } from './tables/pki.js';
 import type {
   DeviceIngestStateTable,
+  IngestReceiptsTable,
   PatientBindingsTable,
   TelemetryReadingsTable,
 } from './tables/telemetry.js';
@@ -34,4 +43,11 @@ export interface Database {
   telemetry_readings: TelemetryReadingsTable;
   device_ingest_state: DeviceIngestStateTable;
   patient_bindings: PatientBindingsTable;
+  patient_records: PatientRecordsTable;
+  ingest_receipts: IngestReceiptsTable;
+  alerts: AlertsTable;
+  alert_history: AlertHistoryTable;
+  incidents: IncidentsTable;
+  alert_suppressions: AlertSuppressionsTable;
+  device_baselines: DeviceBaselinesTable;
 }

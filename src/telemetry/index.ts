@@ -1,7 +1,9 @@
 /** The telemetry capability: validated, encrypted, group-committed observations; queries; retention. */
+export { ENTERED_SEQ_BASE, type EnteredReading, type EnteredResult } from './attributed-write.js';
 export { type ParsedMessage, type ParseResult, parseMessage } from './parse-message.js';
 export { checkPayload, DeviceEventPayload, TelemetryPayload } from './payload-schema.js';
 export { periodOf, TELEMETRY_PURPOSE } from './reading-codec.js';
+export type { ReadingPosition, ReadingSearch, StoredReading } from './reading-search.js';
 export type { RetentionReport } from './retention.js';
 export { type TelemetryRoutesDeps, telemetryRoutes } from './routes.js';
 export type { AlarmView, ObservationView, TelemetryPage, TelemetryQuery } from './telemetry-reader.js';

@@ -2,7 +2,15 @@ import type { ErrorCode } from '../errors.js';
 import type { EventBus } from '../events/index.js';
 import type { IngestMessage, IngestOutcome } from '../ingest/index.js';
 import type { EpochKeys, KeyService } from '../keys/index.js';
-import { type BulkColumn, type BulkValue, bulkInsert, forUpdate, type Store } from '../store/index.js';
+import {
+  type BulkColumn,
+  type BulkValue,
+  bulkInsert,
+  type Database,
+  forUpdate,
+  type Store,
+  type Transaction,
+} from '../store/index.js';
 import type { ParsedMessage } from './parse-message.js';
 import { encodeReading, periodOf, readingAad, scopeOf, vitalsOf } from './reading-codec.js';
 
@@ -52,8 +60,14 @@ const COLUMNS: readonly BulkColumn[] = [
   { name: 'sealed', type: 'bytea' },
 ];
 const CHUNK = 500;
-/** PostgreSQL deadlock and serialization failures: the batch is simply tried again. */
-const RETRYABLE = new Set(['40P01', '40001']);
+/**
+ * PostgreSQL deadlock and serialization failures, and a unique violation (another node stored
+ * the same receipt concurrently): the batch is simply tried again, and then sees the receipt.
+ */
+const RETRYABLE = new Set(['40P01', '40001', '23505']);
+
+const receiptKey = (job: Job) =>
+  job.msg.receipt ? `${job.msg.receipt.sender}\u0000${job.msg.receipt.id}` : undefined;
 
 function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
   const out: T[][] = [];
@@ -87,7 +101,9 @@ export class IngestWriter {
   submit(msg: IngestMessage, parsed: ParsedMessage): Promise<IngestOutcome> {
     return new Promise((resolve, reject) => {
       this.#queue.push({ msg, parsed, resolve, reject });
-      if (this.#queue.length >= this.#o.maxBatch) this.#kick();
+      // Kicked after the current synchronous run of submits, so that the messages of one
+      // `ingest` call (one receipt) are queued together before a batch is cut.
+      if (this.#queue.length >= this.#o.maxBatch) queueMicrotask(() => this.#kick());
       else this.#timer ??= setTimeout(() => this.#kick(), this.#o.lingerMs);
     });
   }
@@ -114,7 +130,11 @@ export class IngestWriter {
 
   async #loop(): Promise<void> {
     while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, this.#o.maxBatch);
+      // Messages of one receipt stay in one batch (one transaction): stored whole or not at all.
+      let end = Math.min(this.#o.maxBatch, this.#queue.length);
+      const last = end > 0 ? receiptKey(this.#queue[end - 1]!) : undefined;
+      while (last !== undefined && end < this.#queue.length && receiptKey(this.#queue[end]!) === last) end++;
+      const batch = this.#queue.splice(0, end);
       try {
         await this.#write(batch);
       } catch (error) {
@@ -131,6 +151,7 @@ export class IngestWriter {
       source: msg.source,
       receivedAt: msg.receivedAt,
       bytes: msg.payload.length,
+      seq: job.parsed.seq,
     });
     job.resolve({ ok: false, code });
   }
@@ -139,20 +160,43 @@ export class IngestWriter {
     const { keys, epochs, patients } = this.#o;
     await epochs.refresh();
     const oldest = epochs.oldestPeriod();
-    // Cheap refusals first, from the cache of committed state and the batch's own order.
-    const running = new Map<string, number>();
+    // Cheap refusals first, from the cache of committed state and the batch's own order. The
+    // messages of one receipt are consecutive and refused together: stored whole or not at all.
+    const running = new Map<string, number | undefined>();
     const jobs: Job[] = [];
-    for (const job of batch) {
-      const { deviceId } = job.msg;
-      const last = running.get(deviceId) ?? this.#lastSeq.get(deviceId) ?? -1;
-      if (job.parsed.seq <= last) this.#refuse(job, 'TELEMETRY_REPLAY');
-      // Data of a period already shredded by retention could never be read again.
-      else if (periodOf(job.parsed.ts) < oldest) this.#refuse(job, 'TELEMETRY_CLOCK_SKEW');
-      else {
-        running.set(deviceId, job.parsed.seq);
-        jobs.push(job);
+    const refusals: Array<[Job, ErrorCode]> = [];
+    for (let i = 0; i < batch.length; ) {
+      const key = receiptKey(batch[i]!);
+      let end = i + 1;
+      while (key !== undefined && end < batch.length && receiptKey(batch[end]!) === key) end++;
+      const saved = new Map<string, number | undefined>();
+      const group: Job[] = [];
+      let refused: ErrorCode | undefined;
+      for (const job of batch.slice(i, end)) {
+        const { deviceId } = job.msg;
+        if (!saved.has(deviceId)) saved.set(deviceId, running.get(deviceId));
+        const last = running.get(deviceId) ?? this.#lastSeq.get(deviceId) ?? -1;
+        const code: ErrorCode | undefined =
+          job.parsed.seq <= last
+            ? 'TELEMETRY_REPLAY'
+            : // Data of a period already shredded by retention could never be read again.
+              periodOf(job.parsed.ts) < oldest
+              ? 'TELEMETRY_CLOCK_SKEW'
+              : undefined;
+        if (code && key === undefined) refusals.push([job, code]);
+        else if (code) refused ??= code;
+        else {
+          running.set(deviceId, job.parsed.seq);
+          group.push(job);
+        }
       }
+      if (refused) {
+        for (const [d, seq] of saved) running.set(d, seq);
+        for (const job of batch.slice(i, end)) refusals.push([job, refused]);
+      } else jobs.push(...group);
+      i = end;
     }
+    for (const [job, code] of refusals) this.#refuse(job, code);
     if (jobs.length === 0) return;
 
     const bindings = await patients.bindingsAt(
@@ -214,11 +258,12 @@ export class IngestWriter {
 
     const t = this.#o.now();
     let accepted: boolean[] = [];
+    let duplicate: boolean[] = [];
     let state = new Map<string, number>();
     let activated: string[] = [];
     for (let attempt = 1; ; attempt++) {
       try {
-        ({ accepted, state, activated } = await this.#commit(jobs, rows, t));
+        ({ accepted, duplicate, state, activated } = await this.#commit(jobs, rows, t));
         break;
       } catch (error) {
         const code = (error as { code?: string }).code;
@@ -234,6 +279,10 @@ export class IngestWriter {
     if (activated.length > 0) await this.#o.onActivated?.(activated, t);
     for (let i = 0; i < jobs.length; i++) {
       const { msg, parsed, resolve } = jobs[i]!;
+      if (duplicate[i]) {
+        resolve({ ok: false, code: 'TELEMETRY_DUPLICATE' });
+        continue;
+      }
       if (!accepted[i]) {
         this.#refuse(jobs[i]!, 'TELEMETRY_REPLAY');
         continue;
@@ -246,6 +295,7 @@ export class IngestWriter {
         receivedAt: msg.receivedAt,
         source: msg.source,
         flagged: parsed.flagged,
+        deviceTs: parsed.ts,
       });
       resolve({ ok: true, stored: parsed.observations.length, flagged: parsed.flagged });
     }
@@ -275,19 +325,73 @@ export class IngestWriter {
         ).execute();
         for (const r of locked) state.set(r.device_id, Number(r.last_seq));
       }
+      const held = await this.#heldReceipts(trx, jobs);
       const accepted = new Array<boolean>(jobs.length).fill(false);
-      const keep: BulkValue[][] = [];
+      const duplicate = new Array<boolean>(jobs.length).fill(false);
+      const keep: Array<BulkValue[] | null> = [];
       const lastTs = new Map<string, number>();
+      // Jobs of one receipt are consecutive; if one of them cannot be stored, none is.
+      const receipts = new Map<string, { sender: string; id: string; readings: number; ok: boolean }>();
+      let group:
+        | { key: string; from: number; saved: Map<string, [number | undefined, number | undefined]> }
+        | undefined;
+      const failGroup = (g: NonNullable<typeof group>, to: number) => {
+        for (let k = g.from; k < to; k++) {
+          if (accepted[k]) keep[keep.indexOf(rows[k]!)] = null;
+          accepted[k] = false;
+        }
+        for (const [d, [seq, ts]] of g.saved) {
+          if (seq === undefined) state.delete(d);
+          else state.set(d, seq);
+          if (ts === undefined) lastTs.delete(d);
+          else lastTs.set(d, ts);
+        }
+        receipts.get(g.key)!.ok = false;
+      };
       for (let i = 0; i < jobs.length; i++) {
         const { msg, parsed } = jobs[i]!;
-        if (parsed.seq <= (state.get(msg.deviceId) ?? -1)) continue;
+        const key = receiptKey(jobs[i]!);
+        if (key !== group?.key) group = undefined;
+        if (key !== undefined) {
+          if (held.has(key)) {
+            duplicate[i] = true;
+            continue;
+          }
+          if (!group) {
+            group = { key, from: i, saved: new Map() };
+            if (!receipts.has(key)) receipts.set(key, { ...msg.receipt!, readings: 0, ok: true });
+          }
+          if (!receipts.get(key)!.ok) continue;
+          if (!group.saved.has(msg.deviceId))
+            group.saved.set(msg.deviceId, [state.get(msg.deviceId), lastTs.get(msg.deviceId)]);
+        }
+        if (parsed.seq <= (state.get(msg.deviceId) ?? -1)) {
+          if (group) failGroup(group, i);
+          continue;
+        }
         accepted[i] = true;
         state.set(msg.deviceId, parsed.seq);
         lastTs.set(msg.deviceId, parsed.ts);
         keep.push(rows[i]!);
+        if (key !== undefined) receipts.get(key)!.readings++;
       }
-      for (const part of chunks(keep, 2000))
+      const kept = keep.filter((r): r is BulkValue[] => r !== null);
+      for (const part of chunks(kept, 2000))
         await bulkInsert(store, trx, 'telemetry_readings', COLUMNS, part);
+      const stored = [...receipts.values()].filter((r) => r.ok && r.readings > 0);
+      for (const part of chunks(stored)) {
+        await trx
+          .insertInto('ingest_receipts')
+          .values(
+            part.map((r) => ({
+              sender_id: r.sender,
+              message_id: r.id,
+              received_at: t,
+              readings: r.readings,
+            })),
+          )
+          .execute();
+      }
       const moved = [...lastTs.keys()];
       for (const part of chunks(moved)) {
         await trx
@@ -325,7 +429,26 @@ export class IngestWriter {
         for (const r of moved) activated.push(r.id);
       }
       for (const d of seen) this.#lastSeenAt.set(d, t);
-      return { accepted, state, activated };
+      return { accepted, duplicate, state, activated };
     });
+  }
+
+  /** The receipts among the batch's jobs that are already stored. */
+  async #heldReceipts(trx: Transaction<Database>, jobs: Job[]): Promise<Set<string>> {
+    const wanted = [
+      ...new Map(jobs.filter((j) => j.msg.receipt).map((j) => [receiptKey(j)!, j.msg.receipt!])).values(),
+    ];
+    const held = new Set<string>();
+    for (const part of chunks(wanted, 200)) {
+      const found = await trx
+        .selectFrom('ingest_receipts')
+        .select(['sender_id', 'message_id'])
+        .where((eb) =>
+          eb.or(part.map((r) => eb.and([eb('sender_id', '=', r.sender), eb('message_id', '=', r.id)]))),
+        )
+        .execute();
+      for (const f of found) held.add(`${f.sender_id}\u0000${f.message_id}`);
+    }
+    return held;
   }
 }

@@ -41,9 +41,11 @@ interface SealedReading {
   o: Array<[string, string, string, number, number, number]>;
   /** [code, priority, kind, ms after the message time] */
   a?: Array<[string, string, string, number]>;
+  /** The service client that entered the reading (FHIR create), absent for device messages. */
+  c?: string;
 }
 
-export function encodeReading(message: ParsedMessage, patientId: string | null): Buffer {
+export function encodeReading(message: ParsedMessage, patientId: string | null, enteredBy?: string): Buffer {
   const body: SealedReading = {
     p: patientId,
     o: message.observations.map((o) => [
@@ -57,6 +59,7 @@ export function encodeReading(message: ParsedMessage, patientId: string | null):
   };
   if (message.alarms.length > 0)
     body.a = message.alarms.map((a) => [a.code, a.priority, a.kind, a.ts - message.ts]);
+  if (enteredBy !== undefined) body.c = enteredBy;
   return Buffer.from(JSON.stringify(body));
 }
 
@@ -64,6 +67,8 @@ export interface DecodedReading {
   patientId: string | null;
   observations: Array<Omit<ParsedObservation, 'kind'>>;
   alarms: ParsedAlarm[];
+  /** The service client that entered the reading, when it did not come from the device itself. */
+  enteredBy?: string;
 }
 
 export function decodeReading(plain: Buffer, observedAt: number): DecodedReading {
@@ -84,5 +89,6 @@ export function decodeReading(plain: Buffer, observedAt: number): DecodedReading
       kind: kind as ParsedAlarm['kind'],
       ts: observedAt + dt,
     })),
+    ...(body.c !== undefined ? { enteredBy: body.c } : {}),
   };
 }

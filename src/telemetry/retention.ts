@@ -46,6 +46,8 @@ export async function runRetention(deps: RetentionDeps, now: number): Promise<Re
       .deleteFrom('telemetry_readings')
       .where('observed_at', '<', cutoffMs)
       .executeTakeFirst();
+    // Duplicate detection needs receipts only as long as the readings they stand for exist.
+    await deps.store.db.deleteFrom('ingest_receipts').where('received_at', '<', cutoffMs).execute();
     const shreddedKeys = await deps.keys.shred({ purpose: TELEMETRY_PURPOSE, periodBefore: shreddedBefore });
     const periodKeysDestroyed = await deps.epochs.shredBefore(shreddedBefore);
     const report: RetentionReport = {

@@ -4,9 +4,17 @@ import type { IngestMessage, IngestOutcome, TelemetrySink } from '../ingest/inde
 import { type KeyService, openEpochKeys } from '../keys/index.js';
 import type { PatientBindings } from '../patients/index.js';
 import type { Store } from '../store/index.js';
+import { type EnteredReading, type EnteredResult, writeEntered } from './attributed-write.js';
 import { IngestWriter } from './ingest-writer.js';
 import { parseMessage } from './parse-message.js';
 import { TELEMETRY_PURPOSE } from './reading-codec.js';
+import {
+  type ReadingPosition,
+  type ReadingSearch,
+  readReading,
+  type StoredReading,
+  searchReadings,
+} from './reading-search.js';
 import { type RetentionDeps, type RetentionReport, runRetention } from './retention.js';
 import { readTelemetry, type TelemetryPage, type TelemetryQuery } from './telemetry-reader.js';
 
@@ -42,6 +50,22 @@ export interface TelemetryService extends TelemetrySink {
     deviceIds: readonly string[],
     query: TelemetryQuery,
   ): Promise<TelemetryPage>;
+  /** One page of a keyset search over readings, decrypted (callers authorise and audit). */
+  search(search: ReadingSearch): Promise<StoredReading[]>;
+  /** One reading by its identity, decrypted, or undefined. */
+  readOne(at: ReadingPosition): Promise<StoredReading | undefined>;
+  /** Stores a reading entered by a client (FHIR create): validated, sealed, attributed. */
+  enter(reading: EnteredReading): Promise<EnteredResult>;
+  /**
+   * The last accepted sequence number of each device (-1 when none): for sources without their
+   * own per-device counter (HL7 v2), which number from here.
+   */
+  lastSequences(deviceIds: readonly string[]): Promise<Map<string, number>>;
+  /**
+   * True when a message with this receipt (sender, message id) is already stored. Concurrent
+   * calls are answered by one query.
+   */
+  receiptHeld(sender: string, id: string): Promise<boolean>;
   runRetention(now?: number): Promise<RetentionReport>;
   /** Runs retention every `intervalSeconds` (default from config); returns a stop function. */
   startRetention(intervalSeconds?: number, onError?: (error: unknown) => void): () => void;
@@ -97,6 +121,33 @@ export async function createTelemetryService(deps: TelemetryDeps): Promise<Telem
     retentionDays: deps.config.telemetry.retentionDays,
   };
   const timers = new Set<NodeJS.Timeout>();
+  let receiptQueries: Array<{
+    sender: string;
+    id: string;
+    resolve: (held: boolean) => void;
+    reject: (e: unknown) => void;
+  }> = [];
+  const lookUpReceipts = async () => {
+    const batch = receiptQueries;
+    receiptQueries = [];
+    try {
+      const held = new Set<string>();
+      for (let at = 0; at < batch.length; at += 200) {
+        const part = batch.slice(at, at + 200);
+        const found = await deps.store.db
+          .selectFrom('ingest_receipts')
+          .select(['sender_id', 'message_id'])
+          .where((eb) =>
+            eb.or(part.map((r) => eb.and([eb('sender_id', '=', r.sender), eb('message_id', '=', r.id)]))),
+          )
+          .execute();
+        for (const f of found) held.add(`${f.sender_id}\u0000${f.message_id}`);
+      }
+      for (const q of batch) q.resolve(held.has(`${q.sender}\u0000${q.id}`));
+    } catch (error) {
+      for (const q of batch) q.reject(error);
+    }
+  };
 
   return {
     async ingest(messages: readonly IngestMessage[]): Promise<IngestOutcome[]> {
@@ -121,6 +172,27 @@ export async function createTelemetryService(deps: TelemetryDeps): Promise<Telem
     readDevice: (deviceId, query) => readTelemetry(reader, { deviceId }, query),
     readPatient: (patientIndex, deviceIds, query) =>
       readTelemetry(reader, { patientIndex, deviceIds }, query),
+    search: (search) => searchReadings(reader, search),
+    readOne: (at) => readReading(reader, at),
+    enter: (reading) =>
+      writeEntered({ store: deps.store, keys: deps.keys, epochs, bus: deps.bus, now, maxSkewMs }, reading),
+    async lastSequences(deviceIds) {
+      const out = new Map<string, number>(deviceIds.map((d) => [d, -1]));
+      if (deviceIds.length === 0) return out;
+      const rows = await deps.store.db
+        .selectFrom('device_ingest_state')
+        .select(['device_id', 'last_seq'])
+        .where('device_id', 'in', [...deviceIds])
+        .execute();
+      for (const r of rows) out.set(r.device_id, Number(r.last_seq));
+      return out;
+    },
+    receiptHeld(sender, id) {
+      return new Promise((resolve, reject) => {
+        receiptQueries.push({ sender, id, resolve, reject });
+        if (receiptQueries.length === 1) setImmediate(() => void lookUpReceipts());
+      });
+    },
     runRetention: (at) => runRetention(retentionDeps, at ?? now()),
     startRetention(intervalSeconds = deps.config.telemetry.retentionIntervalSeconds, onError = () => {}) {
       let busy = false;

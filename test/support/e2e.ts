@@ -248,12 +248,14 @@ export async function newInstallation(settings: Settings = {}) {
   mkdirSync(work);
   const apiPort = await freePort();
   const mqttPort = await freePort();
+  const hl7Port = await freePort();
   await createInstallation({
     dataDir,
     settings: {
       ...settings,
       server: { port: apiPort, host: '127.0.0.1', ...settings.server },
       mqtt: { port: mqttPort, host: '127.0.0.1', ...settings.mqtt },
+      hl7: { port: hl7Port, host: '127.0.0.1', ...settings.hl7 },
       log: { level: 'silent', ...settings.log },
     },
     env: {},
@@ -267,6 +269,7 @@ export async function newInstallation(settings: Settings = {}) {
     layout,
     apiPort,
     mqttPort,
+    hl7Port,
     adminToken,
     admin: new HttpsClient(apiPort, layout.rootCaCert, work, adminToken),
     cleanup: () => rmSync(dir, { recursive: true, force: true }),

@@ -7,6 +7,9 @@ import * as m004 from './004-audit.js';
 import * as m006 from './006-devices.js';
 import * as m007 from './007-pki.js';
 import * as m008 from './008-telemetry.js';
+import * as m009 from './009-fhir.js';
+import * as m010 from './010-hl7.js';
+import * as m011 from './011-monitor.js';
 import * as m014 from './014-telemetry-append-layout.js';
 
 /** A migration receives the dialect so that column types can differ where they must. */
@@ -23,5 +26,8 @@ export const MIGRATIONS: Record<string, DialectMigration> = {
   '006-devices': m006,
   '007-pki': m007,
   '008-telemetry': m008,
+  '009-fhir': m009,
+  '010-hl7': m010,
+  '011-monitor': m011,
   '014-telemetry-append-layout': m014,
 };

@@ -14,6 +14,10 @@ export interface DevicesTable {
   lifecycle: string;
   certificate_status: string;
   last_seen_at: number | null;
+  /** IEEE EUI-64 (16 upper-case hex digits), how HL7 PCD-01 messages name the device (OBX-18); unique. */
+  eui64: string | null;
+  /** The gateway device that reports for this device over HL7 (its certificate authenticates the feed). */
+  gateway_id: string | null;
   created_at: number;
   updated_at: number;
   version: number;

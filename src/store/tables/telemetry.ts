@@ -45,3 +45,17 @@ export interface PatientBindingsTable {
   created_at: number;
   created_by: string;
 }
+
+/**
+ * Messages stored under a sender's own message id (HL7 MSH-10), by authenticated sender (the
+ * gateway device id, never the self-declared MSH-3). Written in the transaction that stores the
+ * readings; a resent message finds its receipt and is acknowledged without being stored again.
+ * Pruned with the readings by retention.
+ */
+export interface IngestReceiptsTable {
+  sender_id: string;
+  message_id: string;
+  received_at: number;
+  /** Readings (rows) the message produced. */
+  readings: number;
+}

@@ -1,0 +1,421 @@
+/**
+ * `npm run bench -- monitor [--devices 1000] [--rate 10000] [--samples 50] [--seconds 25]
+ *   [--warmup 4] [--db sqlite|postgres] [--events 400000]`
+ *
+ * Two figures of the monitor (issue 5; target p99 <= 50 ms):
+ *
+ * 1. Publish-to-alert latency under load. A Pulsegate server (`bench/_ingest-server.ts`, its own
+ *    process: the composed app, embedded mutual-TLS broker, durable telemetry store) takes a paced
+ *    background of `--devices` devices sending `--rate` messages/s in total (load workers
+ *    `bench/_ingest-load-worker.ts`, open loop). Meanwhile `--samples` further devices (mqtt.js
+ *    clients with their own certificates) each send ordinary messages until their size baseline is
+ *    learned, then one message 40x larger: the detector must raise `device.size-jump`. Latency runs
+ *    from just before the trigger's PUBLISH is written to the moment the alert is observed. The
+ *    observation point is pluggable (`AlertObserver`): here the server's `alert.raised` bus event,
+ *    sent over IPC with a sub-millisecond epoch time (both processes share the clock); a live
+ *    stream (SSE) observer can be added beside it.
+ *
+ * 2. Detector cost per message: bus events of a simulated ward (`wardTraffic`) fed straight into a
+ *    BehaviourDetector with the shipped rules; CPU time (user + system) per event.
+ *
+ * The machine is shared (two cores, other jobs): the load average is printed with the results.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import mqtt, { type MqttClient } from 'mqtt';
+import pg from 'pg';
+import { stringify } from 'yaml';
+import { EventBus } from '../src/events/index.js';
+import { BehaviourDetector, HourOfDay, loadRules, type NewAlert } from '../src/monitor/index.js';
+import { type WardEvent, wardTraffic } from '../src/sim/index.js';
+import { Child } from './_ingest-procs.js';
+import type { PublishReport, ServerReady } from './_ingest-protocol.js';
+import { printResult, printTable, rate } from './_report.js';
+
+const { values } = parseArgs({
+  options: {
+    devices: { type: 'string', default: '1000' },
+    rate: { type: 'string', default: '10000' },
+    samples: { type: 'string', default: '50' },
+    seconds: { type: 'string', default: '25' },
+    warmup: { type: 'string', default: '4' },
+    workers: { type: 'string', default: '2' },
+    db: { type: 'string', default: 'sqlite' },
+    events: { type: 'string', default: '400000' },
+    'cert-cache': { type: 'string' },
+  },
+});
+const DEVICES = Number(values.devices);
+const RATE = Number(values.rate);
+const SAMPLES = Number(values.samples);
+const SECONDS = Number(values.seconds);
+const WARMUP = Number(values.warmup);
+const WORKERS = Number(values.workers);
+const EVENTS = Number(values.events);
+const DB = values.db === 'postgres' ? 'postgres' : 'sqlite';
+const PG_URL = process.env.PULSEGATE_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const TARGET_P99_MS = 50;
+const LEARN_MESSAGES = 55;
+const here = dirname(fileURLToPath(import.meta.url));
+const progress = (line: string) => process.stderr.write(`  ${line}\n`);
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+const nowMs = () => performance.timeOrigin + performance.now();
+
+// ---------------------------------------------------------------------------------------------
+// Part 2 first (no server yet): detector cost per message.
+
+function detectorCost(): { usPerEvent: number; events: number; raised: number } {
+  const events: WardEvent[] = [];
+  for (const e of wardTraffic({
+    devices: 1000,
+    start: Date.UTC(2026, 2, 2, 8),
+    hours: 2,
+    intervalMs: 1000,
+    seed: 3,
+  })) {
+    events.push(e);
+    if (events.length >= EVENTS) break;
+  }
+  let raised = 0;
+  const bus = new EventBus();
+  const rules = loadRules();
+  const info = { type: 'patient-monitor', careUnit: 'ICU' };
+  const profiles = new Map();
+  const detector = new BehaviourDetector({
+    sink: {
+      raise: async (_a: NewAlert) => {
+        raised++;
+        return { outcome: 'created', alertId: 'x' };
+      },
+    },
+    rules: () => rules,
+    directory: { info: () => info },
+    hourOfDay: new HourOfDay('UTC'),
+    baselines: profiles,
+    dirty: new Set(),
+    onError: () => {},
+  });
+  detector.attach(bus);
+  const warm = Math.floor(events.length / 10);
+  for (let i = 0; i < warm; i++) bus.emit(events[i]!.name, events[i]!.payload as never);
+  const cpu0 = process.cpuUsage();
+  for (let i = warm; i < events.length; i++) bus.emit(events[i]!.name, events[i]!.payload as never);
+  const cpu = process.cpuUsage(cpu0);
+  return {
+    usPerEvent: (cpu.user + cpu.system) / (events.length - warm),
+    events: events.length - warm,
+    raised,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Part 1: publish-to-alert latency.
+
+/** Where an alert is seen. The bus observer listens to the server's `alert.raised` over IPC. */
+interface AlertObserver {
+  readonly name: string;
+  /** Resolves with the epoch time (ms) at which an alert of `rule` about `deviceId` was observed. */
+  waitFor(deviceId: string, rule: string, timeoutMs: number): Promise<number>;
+  close(): void;
+}
+
+interface AlertMessage {
+  cmd: 'alert';
+  at: number;
+  rule: string;
+  deviceId: string | null;
+}
+
+/** The server process, with IPC replies and alert notifications kept apart. */
+class ServerProcess {
+  readonly proc: ChildProcess;
+  readonly #replies: Array<(m: unknown) => void> = [];
+  readonly #alertListeners = new Set<(m: AlertMessage) => void>();
+
+  constructor(env: Record<string, string>) {
+    this.proc = fork(join(here, '_ingest-server.ts'), [], {
+      execArgv: ['--import', 'tsx'],
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.proc.on('message', (m: { cmd?: string }) => {
+      if (m.cmd === 'alert') for (const l of this.#alertListeners) l(m as AlertMessage);
+      else this.#replies.shift()?.(m);
+    });
+  }
+
+  next<T>(): Promise<T> {
+    return new Promise((resolve) => this.#replies.push(resolve as (m: unknown) => void));
+  }
+
+  ask<T>(message: object): Promise<T> {
+    const reply = this.next<T>();
+    this.proc.send(message);
+    return reply;
+  }
+
+  onAlert(listener: (m: AlertMessage) => void): () => void {
+    this.#alertListeners.add(listener);
+    return () => this.#alertListeners.delete(listener);
+  }
+
+  kill(): void {
+    if (this.proc.exitCode === null) this.proc.kill('SIGKILL');
+  }
+}
+
+function busObserver(server: ServerProcess): AlertObserver {
+  const seen = new Map<string, number>();
+  const waiting = new Map<string, (at: number) => void>();
+  const off = server.onAlert((m) => {
+    const key = `${m.deviceId}|${m.rule}`;
+    if (seen.has(key)) return;
+    seen.set(key, m.at);
+    waiting.get(key)?.(m.at);
+  });
+  return {
+    name: 'alert.raised (bus, server process)',
+    waitFor(device, rule, timeoutMs) {
+      const key = `${device}|${rule}`;
+      const already = seen.get(key);
+      if (already !== undefined) return Promise.resolve(already);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ${rule} alert for ${device}`)), timeoutMs);
+        waiting.set(key, (at) => {
+          clearTimeout(timer);
+          resolve(at);
+        });
+      });
+    },
+    close: off,
+  };
+}
+
+const payload = (seq: number, observations: number) =>
+  JSON.stringify({
+    seq,
+    ts: new Date().toISOString(),
+    observations: Array.from({ length: observations }, (_, i) => ({
+      code: { system: 'LOINC', code: '8867-4' },
+      value: 60 + (i % 30),
+      unit: '/min',
+    })),
+  });
+
+async function scratchDatabase(): Promise<{ url?: string; drop: () => Promise<void> }> {
+  if (DB === 'sqlite') return { drop: async () => {} };
+  const name = `pulsegate_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  await admin.end();
+  const url = new URL(PG_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    async drop() {
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      await c.query(`drop database if exists ${name} with (force)`);
+      await c.end();
+    },
+  };
+}
+
+const quantileOf = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * q) - 1)]!;
+
+progress(`monitor bench: ${availableParallelism()} cores, load ${load()}`);
+progress(`detector cost: feeding ${EVENTS} simulated ward events straight into the detector`);
+const cost = detectorCost();
+progress(`  ${cost.usPerEvent.toFixed(2)} us CPU per event (${cost.raised} alerts raised)`);
+
+const dir = mkdtempSync(join(tmpdir(), 'pulsegate-bench-monitor-'));
+const db = await scratchDatabase();
+const children: Array<{ kill(): void }> = [];
+const clients: MqttClient[] = [];
+let result: Record<string, unknown> | undefined;
+try {
+  // The shipped rules, tuned as an operator would for monitors that really send 10 messages/s.
+  const rules = structuredClone(loadRules().file);
+  rules.static.messagesPerWindow = Math.max(
+    rules.static.messagesPerWindow,
+    Math.ceil((RATE / DEVICES) * rules.windowSeconds * 3),
+  );
+  rules.static.bytesPerWindow = Math.max(rules.static.bytesPerWindow, rules.static.messagesPerWindow * 2000);
+  const rulesFile = join(dir, 'bench-rules.yaml');
+  writeFileSync(rulesFile, stringify(rules));
+
+  const server = new ServerProcess({
+    BENCH_DATA_DIR: join(dir, 'data'),
+    BENCH_DEVICES: String(DEVICES + SAMPLES),
+    BENCH_BOUND: '0',
+    BENCH_POSTGRES_URL: db.url ?? '',
+    BENCH_CACHE_DIR: values['cert-cache'] ?? join(tmpdir(), 'pulsegate-bench-ingest-cache'),
+    BENCH_MONITOR_RULES: rulesFile,
+    BENCH_OBSERVE_ALERTS: '1',
+  });
+  children.push(server);
+  const ready = await server.next<ServerReady>();
+  const observer = busObserver(server);
+  const workers = Array.from({ length: WORKERS }, (_, i) => ({
+    w: new Child(join(here, '_ingest-load-worker.ts'), {
+      BENCH_CREDENTIALS: ready.credentialsFile,
+      BENCH_CA: ready.caBundle,
+    }),
+    from: Math.floor((i * DEVICES) / WORKERS),
+    to: Math.floor(((i + 1) * DEVICES) / WORKERS),
+  }));
+  children.push(...workers.map((x) => x.w));
+  await Promise.all(workers.map(({ w }) => w.next()));
+  const connected = await Promise.all(
+    workers.map(({ w, from, to }) =>
+      w.ask<{ ok: number; failed: number }>({
+        cmd: 'connect',
+        port: ready.mqttPort,
+        from,
+        to,
+        concurrency: 100,
+        resume: false,
+      }),
+    ),
+  );
+  progress(
+    `${connected.reduce((s, c) => s + c.ok, 0)} background devices connected; ${RATE} msg/s for ${SECONDS} s`,
+  );
+  const background = Promise.all(
+    workers.map(({ w }) =>
+      w.ask<PublishReport>({
+        cmd: 'publish',
+        seconds: SECONDS,
+        warmupSeconds: 1,
+        inflight: 8,
+        rate: RATE / WORKERS,
+      }),
+    ),
+  );
+
+  // Trigger devices: connect, learn their usual message size, then wait for the warm-up.
+  const creds = JSON.parse(readFileSync(ready.credentialsFile, 'utf8')) as Array<{
+    id: string;
+    key: string;
+    cert: string;
+  }>;
+  const ca = readFileSync(ready.caBundle);
+  const triggers = await Promise.all(
+    Array.from({ length: SAMPLES }, async (_, k) => {
+      const d = creds[DEVICES + k]!;
+      const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${ready.mqttPort}`, {
+        ca,
+        cert: d.cert,
+        key: d.key,
+        protocolVersion: 4,
+        reconnectPeriod: 0,
+        clientId: `${d.id}-trigger`,
+        servername: 'localhost',
+      });
+      clients.push(client);
+      for (let s = 0; s < LEARN_MESSAGES; s++)
+        await client.publishAsync(`devices/${d.id}/telemetry`, payload(s, 1), { qos: 1 });
+      return { id: d.id, client, seq: LEARN_MESSAGES };
+    }),
+  );
+  await new Promise((r) => setTimeout(r, WARMUP * 1000));
+  progress(`${SAMPLES} trigger devices learned; load ${load()}; measuring publish -> ${observer.name}`);
+  const latencies: number[] = [];
+  // For context: the same messages' PUBACK (durably stored), which the alert cannot precede.
+  const acks: number[] = [];
+  for (const t of triggers) {
+    const big = payload(t.seq++, 40);
+    const waiting = observer.waitFor(t.id, 'device.size-jump', 10_000);
+    const t0 = nowMs();
+    const acked = new Promise<void>((resolve) =>
+      t.client.publish(`devices/${t.id}/telemetry`, big, { qos: 1 }, () => {
+        acks.push(nowMs() - t0);
+        resolve();
+      }),
+    );
+    latencies.push((await waiting) - t0);
+    await acked;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const loadDuring = load();
+  const reports = await background;
+  const seconds = Math.max(...reports.map((r) => r.seconds));
+  const acked = reports.reduce((s, r) => s + r.acked, 0);
+  const closed = reports.reduce((s, r) => s + r.closed, 0);
+  observer.close();
+  for (const c of clients) await c.endAsync().catch(() => {});
+  await Promise.all(workers.map(({ w }) => w.ask({ cmd: 'disconnect' })));
+  await server.ask({ cmd: 'stop' });
+
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const p50 = quantileOf(sorted, 0.5);
+  const p99 = quantileOf(sorted, 0.99);
+  const max = sorted.at(-1)!;
+  const ackP50 = quantileOf(
+    [...acks].sort((a, b) => a - b),
+    0.5,
+  );
+  console.log(
+    `\nmonitor: ${DB}, ${DEVICES} background devices at ${rate(acked / seconds)} msg/s acknowledged (${RATE} paced), ` +
+      `${SAMPLES} size-jump alerts, load average ${loadDuring} on ${availableParallelism()} cores\n`,
+  );
+  printTable([
+    { figure: 'publish -> alert.raised p50', value: `${p50.toFixed(1)} ms`, target: '', ok: '' },
+    {
+      figure: 'publish -> alert.raised p99',
+      value: `${p99.toFixed(1)} ms`,
+      target: `<= ${TARGET_P99_MS} ms`,
+      ok: p99 <= TARGET_P99_MS ? 'yes' : 'NO',
+    },
+    { figure: 'publish -> alert.raised max', value: `${max.toFixed(1)} ms`, target: '', ok: '' },
+    { figure: 'publish -> PUBACK p50 (stored)', value: `${ackP50.toFixed(1)} ms`, target: '', ok: '' },
+    {
+      figure: 'background acknowledged',
+      value: `${rate(acked / seconds)} msg/s`,
+      target: `${RATE} msg/s`,
+      ok: acked / seconds >= RATE * 0.95 ? 'yes' : 'NO',
+    },
+    {
+      figure: 'background connections closed',
+      value: String(closed),
+      target: '0',
+      ok: closed === 0 ? 'yes' : 'NO',
+    },
+    { figure: 'detector CPU per event', value: `${cost.usPerEvent.toFixed(2)} us`, target: '', ok: '' },
+  ]);
+  result = {
+    name: 'monitor',
+    db: DB,
+    unit: 'ms',
+    observer: observer.name,
+    devices: DEVICES,
+    ratePaced: RATE,
+    rateAcked: Math.round(acked / seconds),
+    samples: SAMPLES,
+    p50: Number(p50.toFixed(2)),
+    p99: Number(p99.toFixed(2)),
+    max: Number(max.toFixed(2)),
+    pubackP50: Number(ackP50.toFixed(2)),
+    targetP99: TARGET_P99_MS,
+    detectorUsPerEvent: Number(cost.usPerEvent.toFixed(3)),
+    detectorEvents: cost.events,
+    loadAverage: loadDuring,
+    cores: availableParallelism(),
+  };
+} finally {
+  for (const c of clients) c.end(true);
+  for (const c of children) c.kill();
+  await db.drop().catch(() => {});
+  rmSync(dir, { recursive: true, force: true });
+}
+if (result) printResult(result);

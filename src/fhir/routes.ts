@@ -1,0 +1,230 @@
+/**
+ * `/fhir`: the FHIR R4 REST API (JSON only). An encapsulated Fastify context with its own body
+ * parser, content negotiation, not-found and error handlers, so every error under `/fhir` is an
+ * OperationOutcome (including 401/403 from the shared auth hook) and never problem+json.
+ */
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { PulsegateError } from '../errors.js';
+import {
+  auditDenial,
+  type HttpAudit,
+  requirePrincipal,
+  toPulsegateError,
+  wasAudited,
+} from '../http/index.js';
+import type { Logger } from '../logging/logger.js';
+import { capabilityStatement, smartConfiguration } from './capability.js';
+import type { FhirRequest } from './context.js';
+import type { FhirApi } from './fhir-api.js';
+import { outcomeFor } from './operation-outcome.js';
+import { isLenient } from './search-params.js';
+
+export const FHIR_CONTENT_TYPE = 'application/fhir+json; charset=utf-8';
+const JSON_TYPES = ['application/fhir+json', 'application/json+fhir', 'application/json', 'json'];
+const ACCEPTABLE = new Set([
+  '*/*',
+  'application/*',
+  'application/fhir+json',
+  'application/json+fhir',
+  'application/json',
+]);
+
+export interface FhirRoutesDeps {
+  api: FhirApi;
+  audit: HttpAudit;
+  logger: Logger;
+  publicUrl: string;
+  version: string;
+  algorithms: readonly string[];
+}
+
+/** 406 unless the client accepts JSON (R4 http.html#mime-type: `_format` overrides Accept). */
+function negotiate(request: FastifyRequest): void {
+  const format = (request.query as Record<string, unknown> | undefined)?._format;
+  if (format !== undefined) {
+    const values = [format].flat().map(String);
+    if (values.length !== 1 || !JSON_TYPES.includes(values[0]!.split(';')[0]!.trim().toLowerCase()))
+      throw new PulsegateError('FHIR_FORMAT_UNSUPPORTED');
+    return;
+  }
+  const accept = request.headers.accept;
+  if (!accept) return;
+  const ranges = accept.split(',').map((r) => r.split(';')[0]!.trim().toLowerCase());
+  if (!ranges.some((r) => ACCEPTABLE.has(r))) throw new PulsegateError('FHIR_FORMAT_UNSUPPORTED');
+}
+
+function send(reply: FastifyReply, status: number, body: unknown): FastifyReply {
+  return reply.status(status).type(FHIR_CONTENT_TYPE).send(JSON.stringify(body));
+}
+
+export function fhirRoutes(deps: FhirRoutesDeps): FastifyPluginAsync {
+  const publicUrl = deps.publicUrl.replace(/\/+$/, '');
+  const base = `${publicUrl}/fhir`;
+  const started = new Date().toISOString();
+  const { api } = deps;
+  const ctx = (request: FastifyRequest): FhirRequest => ({
+    principal: requirePrincipal(request.principal),
+    requestId: request.id,
+    source: request.ip,
+    base,
+    lenient: isLenient(request.headers.prefer),
+  });
+  const smart = smartConfiguration(publicUrl, deps.algorithms);
+  const hidden = { hide: true } as const;
+
+  return async (root) => {
+    root.get(
+      '/.well-known/smart-configuration',
+      { config: { access: 'public' }, schema: { ...hidden } },
+      async (_request, reply) => reply.type('application/json').send(smart),
+    );
+
+    await root.register(
+      async (app) => {
+        app.addContentTypeParser(
+          ['application/fhir+json', 'application/json+fhir'],
+          { parseAs: 'string' },
+          (_request, body, done) => {
+            try {
+              done(null, JSON.parse(body as string));
+            } catch {
+              done(new PulsegateError('FHIR_JSON_INVALID'), undefined);
+            }
+          },
+        );
+        app.addHook('preHandler', async (request) => negotiate(request));
+        app.setNotFoundHandler(async (_request, reply) =>
+          send(reply, 404, outcomeFor(new PulsegateError('ROUTE_NOT_FOUND'))),
+        );
+        app.setErrorHandler(async (error, request, reply) => {
+          let e = toPulsegateError(error);
+          if (e.code === 'MALFORMED_JSON') e = new PulsegateError('FHIR_JSON_INVALID');
+          if (e.code === 'INTERNAL')
+            deps.logger.error(
+              { err: error, req: { id: request.id, route: request.routeOptions.url } },
+              'unhandled error',
+            );
+          if (e.code.startsWith('ACCESS_') && !wasAudited(e)) await auditDenial(deps.audit, request, e);
+          if (e.status === 401) reply.header('www-authenticate', 'Bearer');
+          return send(reply, e.status, outcomeFor(e));
+        });
+
+        app.get(
+          '/metadata',
+          { config: { access: 'public' }, schema: { ...hidden } },
+          async (_request, reply) =>
+            send(reply, 200, capabilityStatement({ base, version: deps.version, date: started })),
+        );
+        app.get(
+          '/.well-known/smart-configuration',
+          { config: { access: 'public' }, schema: { ...hidden } },
+          async (_request, reply) => reply.type('application/json').send(smart),
+        );
+
+        const id = (request: FastifyRequest) => (request.params as { id: string }).id;
+
+        app.get('/Patient', { config: { access: 'patients:read' }, schema: hidden }, async (request, reply) =>
+          send(reply, 200, await api.patient.search(ctx(request), request.query as Record<string, unknown>)),
+        );
+        app.get(
+          '/Patient/:id',
+          { config: { access: 'patients:read' }, schema: hidden },
+          async (request, reply) => send(reply, 200, await api.patient.read(ctx(request), id(request))),
+        );
+        app.post(
+          '/Patient',
+          { config: { access: 'patients:write' }, schema: hidden },
+          async (request, reply) => {
+            const { patient } = await api.patient.create(ctx(request), request.body);
+            reply.header('location', `${base}/Patient/${patient.id}/_history/${patient.meta?.versionId}`);
+            reply.header('etag', `W/"${patient.meta?.versionId}"`);
+            return send(reply, 201, patient);
+          },
+        );
+        app.put(
+          '/Patient/:id',
+          { config: { access: 'patients:write' }, schema: hidden },
+          async (request, reply) => {
+            const ifMatch = request.headers['if-match'];
+            const result = await api.patient.update(
+              ctx(request),
+              id(request),
+              request.body,
+              typeof ifMatch === 'string' ? ifMatch : undefined,
+            );
+            reply.header('etag', `W/"${result.patient.meta?.versionId}"`);
+            if (result.created)
+              reply.header(
+                'location',
+                `${base}/Patient/${result.patient.id}/_history/${result.patient.meta?.versionId}`,
+              );
+            return send(reply, result.created ? 201 : 200, result.patient);
+          },
+        );
+
+        app.get(
+          '/Observation',
+          { config: { access: 'telemetry:read' }, schema: hidden },
+          async (request, reply) =>
+            send(
+              reply,
+              200,
+              await api.observation.search(ctx(request), request.query as Record<string, unknown>),
+            ),
+        );
+        app.get(
+          '/Observation/:id',
+          { config: { access: 'telemetry:read' }, schema: hidden },
+          async (request, reply) => send(reply, 200, await api.observation.read(ctx(request), id(request))),
+        );
+        app.post(
+          '/Observation',
+          { config: { access: 'telemetry:write' }, schema: hidden },
+          async (request, reply) => {
+            const created = await api.observation.create(ctx(request), request.body);
+            reply.header('location', `${base}/Observation/${created.id}`);
+            return send(reply, 201, created);
+          },
+        );
+
+        app.get('/Device', { config: { access: 'devices:read' }, schema: hidden }, async (request, reply) =>
+          send(reply, 200, await api.device.search(ctx(request), request.query as Record<string, unknown>)),
+        );
+        app.get(
+          '/Device/:id',
+          { config: { access: 'devices:read' }, schema: hidden },
+          async (request, reply) => send(reply, 200, await api.device.read(ctx(request), id(request))),
+        );
+        app.get(
+          '/DeviceMetric',
+          { config: { access: 'devices:read' }, schema: hidden },
+          async (request, reply) =>
+            send(
+              reply,
+              200,
+              await api.device.searchMetrics(ctx(request), request.query as Record<string, unknown>),
+            ),
+        );
+        app.get(
+          '/DeviceMetric/:id',
+          { config: { access: 'devices:read' }, schema: hidden },
+          async (request, reply) => send(reply, 200, await api.device.readMetric(ctx(request), id(request))),
+        );
+
+        app.get('/AuditEvent', { config: { access: 'audit:read' }, schema: hidden }, async (request, reply) =>
+          send(
+            reply,
+            200,
+            await api.auditEvent.search(ctx(request), request.query as Record<string, unknown>),
+          ),
+        );
+        app.get(
+          '/AuditEvent/:id',
+          { config: { access: 'audit:read' }, schema: hidden },
+          async (request, reply) => send(reply, 200, await api.auditEvent.read(ctx(request), id(request))),
+        );
+      },
+      { prefix: '/fhir' },
+    );
+  };
+}

@@ -1,0 +1,454 @@
+import { randomBytes } from 'node:crypto';
+import type { AuditEventInput } from '../audit/index.js';
+import { PulsegateError } from '../errors.js';
+import type { EventBus } from '../events/index.js';
+import type { KeyService } from '../keys/index.js';
+import { PATIENT_INDEX_PURPOSE } from '../patients/index.js';
+import type { Database, Store, Transaction } from '../store/index.js';
+import type { AlertsTable } from '../store/tables/monitor.js';
+import {
+  type AlertActor,
+  type AlertView,
+  type AlertViewer,
+  alertEvent,
+  alertView,
+  isCategory,
+  isSeverity,
+  maxSeverity,
+  SYSTEM_ACTOR,
+} from './alert-model.js';
+import type { AlertSeverity, AlertSink, NewAlert, RaiseResult } from './contracts.js';
+import { Incidents } from './incidents.js';
+import { Suppressions } from './suppressions.js';
+
+export interface AlertStoreOptions {
+  store: Store;
+  keys: KeyService;
+  audit: { append(event: AuditEventInput): Promise<unknown> };
+  bus: EventBus;
+  now?: () => number;
+  /** Alerts of one device (or one rule) within this window are grouped into an incident. */
+  incidentWindowMs: number;
+  /** Per severity: escalate an unacknowledged alert after this long (0 = never). */
+  escalateAfterMs: Record<AlertSeverity, number>;
+  maxEscalationLevel: number;
+}
+
+export interface AlertQuery {
+  state?: string;
+  severity?: string;
+  category?: string;
+  deviceId?: string;
+  since?: string;
+  limit?: number;
+  cursor?: string;
+}
+
+/** The changes people make to an alert, and the states each may start from. */
+const TRANSITIONS = {
+  acknowledged: { from: ['open'], action: 'alert.acknowledge', needsReason: false },
+  resolved: { from: ['open', 'acknowledged'], action: 'alert.resolve', needsReason: true },
+  'false-positive': { from: ['open', 'acknowledged'], action: 'alert.false-positive', needsReason: true },
+} as const;
+export type AlertChange = keyof typeof TRANSITIONS;
+
+const RULE = /^[a-z][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)+$/;
+const LOCK = 'monitor-alerts';
+const SEAL_PURPOSE = 'alert';
+const newId = (prefix: string) => `${prefix}${randomBytes(10).toString('base64url')}`;
+const monthOf = (ms: number) => new Date(ms).toISOString().slice(0, 7);
+const sealAad = (dedupKey: string, patientIndex: string) =>
+  Buffer.from(`alerts|${dedupKey}|${patientIndex}`, 'utf8');
+
+function checkNewAlert(a: NewAlert): void {
+  const fields: Array<{ pointer: string; problem: string }> = [];
+  if (!isCategory(a?.category)) fields.push({ pointer: '/category', problem: 'unknown category' });
+  if (!isSeverity(a?.severity)) fields.push({ pointer: '/severity', problem: 'unknown severity' });
+  if (typeof a?.rule !== 'string' || a.rule.length > 100 || !RULE.test(a.rule))
+    fields.push({ pointer: '/rule', problem: 'must be a dotted rule name' });
+  if (typeof a?.title !== 'string' || a.title.length === 0 || a.title.length > 300)
+    fields.push({ pointer: '/title', problem: 'must be 1-300 characters' });
+  if (typeof a?.dedupKey !== 'string' || a.dedupKey.length === 0 || a.dedupKey.length > 300)
+    fields.push({ pointer: '/dedupKey', problem: 'must be 1-300 characters' });
+  if (!Number.isFinite(a?.at)) fields.push({ pointer: '/at', problem: 'must be epoch milliseconds' });
+  if (typeof a?.evidence !== 'object' || a.evidence === null || Array.isArray(a.evidence))
+    fields.push({ pointer: '/evidence', problem: 'must be an object' });
+  if (fields.length > 0) throw new PulsegateError('VALIDATION_FAILED', 'the alert is not valid', { fields });
+}
+
+/**
+ * The durable alert store: the `AlertSink` every detector raises into, and the lifecycle behind
+ * the alerts API. Every write runs in one transaction under the `monitor-alerts` lock, so two
+ * nodes sharing PostgreSQL never open two alerts with one de-duplication key (the `open_key`
+ * unique column is the second line). Bus events follow the commit.
+ */
+export class AlertStore implements AlertSink {
+  readonly suppressions: Suppressions;
+  readonly incidents: Incidents;
+  readonly #o: AlertStoreOptions;
+  readonly #now: () => number;
+
+  constructor(options: AlertStoreOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+    this.suppressions = new Suppressions({ store: options.store, audit: options.audit, now: this.#now });
+    this.incidents = new Incidents({ store: options.store, windowMs: options.incidentWindowMs });
+  }
+
+  async raise(alert: NewAlert): Promise<RaiseResult> {
+    checkNewAlert(alert);
+    const suppression = await this.suppressions.matching(alert.rule, alert.deviceId, alert.at);
+    if (suppression) return { outcome: 'suppressed', suppressionId: suppression };
+    const { keys, store, bus } = this.#o;
+    // Patient data is sealed before the transaction: the key service may need the database.
+    const patientId = alert.patientId ?? null;
+    const patientIndex = patientId ? keys.blindIndex(PATIENT_INDEX_PURPOSE, patientId) : null;
+    const period = monthOf(alert.at);
+    let sealed: Buffer | null = null;
+    if (patientIndex) {
+      sealed = await keys.encrypt(
+        { purpose: SEAL_PURPOSE, subject: patientIndex, period },
+        Buffer.from(JSON.stringify({ patientId, evidence: alert.evidence }), 'utf8'),
+        sealAad(alert.dedupKey, patientIndex),
+      );
+    }
+    const evidence = sealed ? null : JSON.stringify(alert.evidence);
+    const t = this.#now();
+    const result = await store.db.transaction().execute(async (trx) => {
+      await store.lock(trx, LOCK);
+      const open = await trx
+        .selectFrom('alerts')
+        .selectAll()
+        .where('open_key', '=', alert.dedupKey)
+        .executeTakeFirst();
+      if (open) {
+        const row: AlertsTable = {
+          ...open,
+          count: Number(open.count) + 1,
+          severity: maxSeverity(open.severity, alert.severity),
+          last_seen_at: Math.max(Number(open.last_seen_at), alert.at),
+          evidence,
+          sealed,
+          patient_index: patientIndex,
+          key_period: sealed ? period : null,
+          updated_at: t,
+        };
+        await trx
+          .updateTable('alerts')
+          .set({
+            count: row.count,
+            severity: row.severity,
+            last_seen_at: row.last_seen_at,
+            evidence,
+            sealed,
+            patient_index: patientIndex,
+            key_period: row.key_period,
+            updated_at: t,
+          })
+          .where('id', '=', open.id)
+          .execute();
+        return { row, created: false, grouped: [] as AlertsTable[] };
+      }
+      const row: AlertsTable = {
+        id: newId('al_'),
+        category: alert.category,
+        severity: alert.severity,
+        rule: alert.rule,
+        title: alert.title,
+        device_id: alert.deviceId,
+        care_unit: alert.careUnit,
+        patient_index: patientIndex,
+        evidence,
+        sealed,
+        key_period: sealed ? period : null,
+        state: 'open',
+        count: 1,
+        first_seen_at: alert.at,
+        last_seen_at: alert.at,
+        incident_id: null,
+        escalation_level: 0,
+        escalated_at: null,
+        dedup_key: alert.dedupKey,
+        open_key: alert.dedupKey,
+        updated_at: t,
+      };
+      await trx.insertInto('alerts').values(row).execute();
+      await this.#history(trx, row.id, 'created', SYSTEM_ACTOR, null, t);
+      const grouped = await this.incidents.group(trx, row, t);
+      return { row, created: true, grouped };
+    });
+    const { row, created } = result;
+    bus.emit('alert.raised', alertEvent(row, created ? 'created' : 'deduplicated', 'system', alert.at));
+    for (const other of result.grouped) bus.emit('alert.updated', alertEvent(other, 'grouped', 'system', t));
+    return { outcome: created ? 'created' : 'deduplicated', alertId: row.id };
+  }
+
+  /** One alert with evidence and history; patient data only when the viewer may read it (audited). */
+  async get(id: string, viewer: AlertViewer): Promise<AlertView> {
+    const row = await this.#o.store.db
+      .selectFrom('alerts')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!row || !this.#visible(row, viewer)) throw new PulsegateError('ALERT_NOT_FOUND');
+    const history = await this.#o.store.db
+      .selectFrom('alert_history')
+      .selectAll()
+      .where('alert_id', '=', id)
+      .orderBy('at')
+      .orderBy('id')
+      .execute();
+    const view = alertView(row);
+    const [opened] = await this.#openPatientData([row], viewer);
+    view.evidence = row.sealed ? (opened?.evidence ?? { restricted: true }) : parseEvidence(row.evidence);
+    if (opened) view.patientId = opened.patientId;
+    view.history = history.map((h) => ({
+      change: h.change,
+      actor: h.actor,
+      reason: h.reason,
+      at: new Date(Number(h.at)).toISOString(),
+    }));
+    return view;
+  }
+
+  /** Newest first (by first report), keyset-paged; care-unit-limited viewers see their units' clinical and technical alerts. */
+  async list(query: AlertQuery, viewer: AlertViewer): Promise<{ items: AlertView[]; next: string | null }> {
+    const limit = Math.min(Math.max(query.limit ?? 50, 1), 500);
+    let q = this.#o.store.db.selectFrom('alerts').selectAll();
+    if (query.state) q = q.where('state', '=', query.state);
+    if (query.severity) q = q.where('severity', '=', query.severity);
+    if (query.category) q = q.where('category', '=', query.category);
+    if (query.deviceId) q = q.where('device_id', '=', query.deviceId);
+    if (query.since) q = q.where('last_seen_at', '>=', Date.parse(query.since));
+    if (viewer.careUnits) {
+      const units = [...viewer.careUnits];
+      if (units.length === 0) return { items: [], next: null };
+      q = q.where('category', 'in', ['clinical', 'technical']).where('care_unit', 'in', units);
+    }
+    if (query.cursor) {
+      const [at, id] = decodeCursor(query.cursor);
+      q = q.where((eb) =>
+        eb.or([eb('first_seen_at', '<', at), eb.and([eb('first_seen_at', '=', at), eb('id', '<', id)])]),
+      );
+    }
+    const rows = await q
+      .orderBy('first_seen_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit + 1)
+      .execute();
+    const page = rows.slice(0, limit);
+    const opened = await this.#openPatientData(page, viewer);
+    const items = page.map((row, i) => {
+      const v = alertView(row);
+      if (opened[i]) v.patientId = opened[i].patientId;
+      return v;
+    });
+    const last = page[page.length - 1];
+    const next = rows.length > limit && last ? encodeCursor(Number(last.first_seen_at), last.id) : null;
+    return { items, next };
+  }
+
+  /** Acknowledge, resolve or mark false positive; audited, announced as `alert.updated`. */
+  async change(
+    id: string,
+    change: AlertChange,
+    actor: AlertActor,
+    reason: string | null,
+    viewer: AlertViewer,
+  ): Promise<AlertView> {
+    const rule = TRANSITIONS[change];
+    const why = reason?.trim() ? reason.trim() : null;
+    if (rule.needsReason && !why) throw new PulsegateError('ALERT_REASON_REQUIRED');
+    const { store, bus, audit } = this.#o;
+    const t = this.#now();
+    const { row, incidentClosed } = await store.db.transaction().execute(async (trx) => {
+      await store.lock(trx, LOCK);
+      const current = await trx.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
+      if (!current || !this.#visible(current, viewer)) throw new PulsegateError('ALERT_NOT_FOUND');
+      if (!(rule.from as readonly string[]).includes(current.state))
+        throw new PulsegateError('ALERT_STATE_INVALID', `the alert is ${current.state}`);
+      const closes = change !== 'acknowledged';
+      const row: AlertsTable = {
+        ...current,
+        state: change,
+        open_key: closes ? null : current.open_key,
+        updated_at: t,
+      };
+      await trx
+        .updateTable('alerts')
+        .set({ state: row.state, open_key: row.open_key, updated_at: t })
+        .where('id', '=', id)
+        .execute();
+      await this.#history(trx, id, change, actor, why, t);
+      const incidentClosed =
+        closes && row.incident_id ? await this.incidents.closeIfDone(trx, row.incident_id, t) : false;
+      return { row, incidentClosed };
+    });
+    bus.emit('alert.updated', alertEvent(row, change, actor.id, t));
+    await audit.append({
+      actor: actor.audit,
+      action: rule.action,
+      resource: { type: 'alert', id },
+      outcome: 'success',
+      ...(why ? { reason: why.slice(0, 500) } : {}),
+      ...(actor.breakGlass ? { breakGlass: true } : {}),
+    });
+    if (incidentClosed)
+      await audit.append({
+        actor: actor.audit,
+        action: 'incident.resolve',
+        resource: { type: 'incident', id: row.incident_id! },
+        outcome: 'success',
+        reason: `last open alert ${id} closed`,
+      });
+    return this.get(id, viewer);
+  }
+
+  /**
+   * Escalates unacknowledged (still `open`) alerts whose severity's delay has passed since they
+   * were raised or last escalated, up to the maximum level. Returns how many were escalated.
+   */
+  async escalate(now: number = this.#now()): Promise<number> {
+    const { store, bus } = this.#o;
+    const escalated: AlertsTable[] = [];
+    await store.db.transaction().execute(async (trx) => {
+      await store.lock(trx, LOCK);
+      for (const [severity, delay] of Object.entries(this.#o.escalateAfterMs)) {
+        if (!(delay > 0)) continue;
+        const due = await trx
+          .selectFrom('alerts')
+          .selectAll()
+          .where('state', '=', 'open')
+          .where('severity', '=', severity)
+          .where('escalation_level', '<', this.#o.maxEscalationLevel)
+          .where((eb) =>
+            eb.or([
+              eb.and([eb('escalated_at', 'is', null), eb('first_seen_at', '<=', now - delay)]),
+              eb('escalated_at', '<=', now - delay),
+            ]),
+          )
+          .limit(1000)
+          .execute();
+        for (const a of due) {
+          const row = {
+            ...a,
+            escalation_level: Number(a.escalation_level) + 1,
+            escalated_at: now,
+            updated_at: now,
+          };
+          await trx
+            .updateTable('alerts')
+            .set({ escalation_level: row.escalation_level, escalated_at: now, updated_at: now })
+            .where('id', '=', a.id)
+            .execute();
+          await this.#history(trx, a.id, 'escalated', SYSTEM_ACTOR, `level ${row.escalation_level}`, now);
+          escalated.push(row);
+        }
+      }
+    });
+    for (const row of escalated) bus.emit('alert.updated', alertEvent(row, 'escalated', 'system', now));
+    return escalated.length;
+  }
+
+  /** Runs `escalate` every `intervalMs`; returns the stop function. */
+  startEscalation(intervalMs: number, onError: (error: unknown) => void): () => void {
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy) return;
+      busy = true;
+      this.escalate()
+        .catch(onError)
+        .finally(() => {
+          busy = false;
+        });
+    }, intervalMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  /** The alerts of an incident, as list views. */
+  async alertsOf(incidentId: string, viewer: AlertViewer): Promise<AlertView[]> {
+    const rows = await this.#o.store.db
+      .selectFrom('alerts')
+      .selectAll()
+      .where('incident_id', '=', incidentId)
+      .orderBy('first_seen_at')
+      .execute();
+    const visible = rows.filter((r) => this.#visible(r, viewer));
+    const opened = await this.#openPatientData(visible, viewer);
+    return visible.map((row, i) => {
+      const v = alertView(row);
+      if (opened[i]) v.patientId = opened[i].patientId;
+      return v;
+    });
+  }
+
+  #visible(row: AlertsTable, viewer: AlertViewer): boolean {
+    if (!viewer.careUnits) return true;
+    return row.category !== 'security' && row.care_unit !== null && viewer.careUnits.includes(row.care_unit);
+  }
+
+  /** Decrypts the sealed patient data of the rows the viewer may read; one `patient.read` per patient. */
+  async #openPatientData(
+    rows: readonly AlertsTable[],
+    viewer: AlertViewer,
+  ): Promise<Array<{ patientId: string; evidence: Record<string, unknown> } | undefined>> {
+    const wanted = rows
+      .map((r, i) => ({ r, i }))
+      .filter(({ r }) => r.sealed && r.patient_index && viewer.mayReadPatient(r.care_unit));
+    const out = new Array<{ patientId: string; evidence: Record<string, unknown> } | undefined>(rows.length);
+    if (wanted.length === 0) return out;
+    const plain = await this.#o.keys.decryptMany(
+      wanted.map(({ r }) => ({ sealed: r.sealed!, aad: sealAad(r.dedup_key, r.patient_index!) })),
+    );
+    for (let k = 0; k < wanted.length; k++)
+      out[wanted[k]!.i] = JSON.parse(plain[k]!.toString('utf8')) as {
+        patientId: string;
+        evidence: Record<string, unknown>;
+      };
+    const patients = [...new Set(wanted.map(({ r }) => r.patient_index!))];
+    for (const index of patients)
+      await this.#o.audit.append({
+        actor: viewer.audit,
+        action: 'patient.read',
+        resource: { type: 'patient', id: index },
+        outcome: 'success',
+        reason: 'alert evidence',
+        ...(viewer.breakGlass ? { breakGlass: true } : {}),
+      });
+    return out;
+  }
+
+  async #history(
+    trx: Transaction<Database>,
+    alertId: string,
+    change: string,
+    actor: AlertActor,
+    reason: string | null,
+    at: number,
+  ): Promise<void> {
+    await trx
+      .insertInto('alert_history')
+      .values({ id: newId('ah_'), alert_id: alertId, change, actor: actor.name, reason, at })
+      .execute();
+  }
+}
+
+function parseEvidence(text: string | null): Record<string, unknown> {
+  return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+}
+
+function encodeCursor(at: number, id: string): string {
+  return Buffer.from(JSON.stringify([at, id]), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): [number, string] {
+  try {
+    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown;
+    if (Array.isArray(v) && v.length === 2 && Number.isSafeInteger(v[0]) && typeof v[1] === 'string')
+      return [v[0] as number, v[1] as string];
+  } catch {
+    // fall through
+  }
+  throw new PulsegateError('ALERT_CURSOR_INVALID');
+}

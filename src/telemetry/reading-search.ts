@@ -1,0 +1,159 @@
+/**
+ * Keyset searches over stored readings for the FHIR API: by patient blind index, devices, vital
+ * kinds, message time and storage time, newest or oldest first, resumable at any row. Only the
+ * columns kept in clear are filtered in SQL; each selected row is then decrypted in one
+ * `decryptMany` call, so a page costs one query and one batch of AES-GCM opens.
+ */
+import type { EpochKeys, KeyService } from '../keys/index.js';
+import type { Store } from '../store/index.js';
+import { type DecodedReading, decodeReading, readingAad } from './reading-codec.js';
+
+/** Where a search resumes: the row (inclusive) in the search's order. */
+export interface ReadingPosition {
+  observedAt: number;
+  deviceId: string;
+  seq: number;
+}
+
+/** Filters of a reading search. Times are ms; `to` bounds are exclusive. */
+export interface ReadingSearch {
+  patientIndex?: string;
+  /** Only these devices (a `device` parameter, or the devices a caller may see). */
+  deviceIds?: readonly string[];
+  /** Only devices whose inventory care unit is one of these (care-unit limited callers). */
+  careUnits?: readonly string[];
+  /** Rows holding at least one of these vital kinds. */
+  kinds?: readonly string[];
+  /** Message time range. */
+  from?: number;
+  to?: number;
+  /** Storage time range (`_lastUpdated`). */
+  receivedFrom?: number;
+  receivedTo?: number;
+  order: 'asc' | 'desc';
+  /** Resume at this row, inclusive. */
+  at?: ReadingPosition;
+  /** Rows returned at most. */
+  limit: number;
+}
+
+/** One reading, decrypted. */
+export interface StoredReading extends DecodedReading {
+  deviceId: string;
+  observedAt: number;
+  seq: number;
+  receivedAt: number;
+  patientIndex: string | null;
+}
+
+export interface ReadingSearchDeps {
+  store: Store;
+  keys: KeyService;
+  epochs: EpochKeys;
+}
+
+/** Runs one page of a reading search. */
+export async function searchReadings(deps: ReadingSearchDeps, s: ReadingSearch): Promise<StoredReading[]> {
+  if (s.deviceIds?.length === 0 || s.careUnits?.length === 0 || s.kinds?.length === 0) return [];
+  const desc = s.order === 'desc';
+  let q = deps.store.db.selectFrom('telemetry_readings').selectAll();
+  if (s.patientIndex !== undefined) q = q.where('patient_index', '=', s.patientIndex);
+  if (s.deviceIds) q = q.where('device_id', 'in', [...s.deviceIds]);
+  if (s.careUnits) {
+    const units = [...s.careUnits];
+    q = q.where('device_id', 'in', (eb) =>
+      eb.selectFrom('devices').select('id').where('care_unit', 'in', units),
+    );
+  }
+  if (s.kinds) {
+    // Kinds are [a-z0-9-] (checked by the caller against the code table): no LIKE wildcard reaches SQL.
+    const kinds = [...s.kinds];
+    q = q.where((eb) => eb.or(kinds.map((k) => eb('vitals', 'like', `% ${k} %`))));
+  }
+  if (s.from !== undefined) q = q.where('observed_at', '>=', s.from);
+  if (s.to !== undefined) q = q.where('observed_at', '<', s.to);
+  if (s.receivedFrom !== undefined) q = q.where('received_at', '>=', s.receivedFrom);
+  if (s.receivedTo !== undefined) q = q.where('received_at', '<', s.receivedTo);
+  if (s.at) {
+    const { observedAt, deviceId, seq } = s.at;
+    const before = desc ? '<' : '>';
+    const edge = desc ? '<=' : '>=';
+    q = q.where((eb) =>
+      eb.or([
+        eb('observed_at', before, observedAt),
+        eb.and([
+          eb('observed_at', '=', observedAt),
+          eb.or([
+            eb('device_id', before, deviceId),
+            eb.and([eb('device_id', '=', deviceId), eb('seq', edge, seq)]),
+          ]),
+        ]),
+      ]),
+    );
+  }
+  const dir = desc ? 'desc' : 'asc';
+  const rows = await q
+    .orderBy('observed_at', dir)
+    .orderBy('device_id', dir)
+    .orderBy('seq', dir)
+    .limit(Math.min(Math.max(s.limit, 1), 5000))
+    .execute();
+  return openRows(deps, rows);
+}
+
+/** Reads one reading by its identity, or undefined. */
+export async function readReading(
+  deps: ReadingSearchDeps,
+  at: ReadingPosition,
+): Promise<StoredReading | undefined> {
+  const rows = await deps.store.db
+    .selectFrom('telemetry_readings')
+    .selectAll()
+    .where('device_id', '=', at.deviceId)
+    .where('observed_at', '=', at.observedAt)
+    .where('seq', '=', at.seq)
+    .execute();
+  return (await openRows(deps, rows))[0];
+}
+
+type Row = {
+  device_id: string;
+  observed_at: number;
+  seq: number;
+  received_at: number;
+  patient_index: string | null;
+  key_period: string;
+  vitals: string;
+  sealed: Uint8Array;
+};
+
+async function openRows(deps: ReadingSearchDeps, rows: readonly Row[]): Promise<StoredReading[]> {
+  if (rows.length === 0) return [];
+  await deps.epochs.refresh();
+  const byPeriod = new Map<string, Buffer[]>();
+  const sealed = rows.map((r) => {
+    const copy = Buffer.from(r.sealed);
+    const list = byPeriod.get(r.key_period) ?? [];
+    byPeriod.set(r.key_period, list);
+    list.push(copy);
+    return copy;
+  });
+  for (const [period, list] of byPeriod) deps.epochs.mask(period, list);
+  const plain = await deps.keys.decryptMany(
+    rows.map((r, i) => ({
+      sealed: sealed[i]!,
+      aad: readingAad({ ...r, observed_at: Number(r.observed_at), seq: Number(r.seq) }),
+    })),
+  );
+  return rows.map((r, i) => {
+    const observedAt = Number(r.observed_at);
+    return {
+      ...decodeReading(plain[i]!, observedAt),
+      deviceId: r.device_id,
+      observedAt,
+      seq: Number(r.seq),
+      receivedAt: Number(r.received_at),
+      patientIndex: r.patient_index,
+    };
+  });
+}

@@ -1,0 +1,614 @@
+/**
+ * The FHIR R4 API against the real composed application, on SQLite and PostgreSQL: every kind of
+ * resource it returns validates against the FHIR R4 base definitions with an independent
+ * validator (@medplum/core `validateResource`), searches behave as specified, bad input gets an
+ * OperationOutcome with a stable code and stores nothing, and every access is audited.
+ */
+import type { Bundle, Observation, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { outcomeCode, patientIdOf } from '../src/fhir/index.js';
+import { PATIENT_INDEX_PURPOSE } from '../src/patients/index.js';
+import { describeEachDialect } from '../src/testing/dialects.js';
+import {
+  type FhirInstallation,
+  fhir,
+  fhirIssues,
+  registerSmartClient,
+  smartToken,
+  startFhirInstallation,
+} from './support/fhir.js';
+
+const MRN_A = 'MRN-FHIR-A-0001';
+const MRN_B = 'MRN-FHIR-B-0002';
+
+function expectValid(resource: Resource): void {
+  expect(fhirIssues(resource), `${resource.resourceType} ${JSON.stringify(resource).slice(0, 300)}`).toEqual(
+    [],
+  );
+}
+
+function entries<T extends Resource>(bundle: Bundle): T[] {
+  return (bundle.entry ?? []).filter((e) => e.search?.mode === 'match').map((e) => e.resource as T);
+}
+
+async function ingest(t: FhirInstallation, deviceId: string, seq: number, ts: number, obs: unknown[]) {
+  const [outcome] = await t.app.telemetry.ingest([
+    {
+      deviceId,
+      payload: Buffer.from(JSON.stringify({ seq, ts: new Date(ts).toISOString(), observations: obs })),
+      receivedAt: Date.now(),
+      source: 'https',
+      kind: 'telemetry',
+    },
+  ]);
+  expect(outcome).toMatchObject({ ok: true });
+}
+
+const vitals = (hr: number) => [
+  { code: { system: 'MDC', code: '147842' }, value: hr, unit: '/min' },
+  { code: { system: 'LOINC', code: '59408-5' }, value: 97, unit: '%' },
+  { code: { system: 'MDC', code: 'MDC_RESP_RATE' }, value: 16, unit: '/min' },
+];
+
+describeEachDialect('FHIR R4 API', (_open, dialect) => {
+  let t: FhirInstallation;
+  let admin: string;
+  let patientA: string;
+  let patientB: string;
+  const now = Date.now();
+
+  beforeAll(async () => {
+    t = await startFhirInstallation({ dialect });
+    admin = t.adminToken;
+    const d = t.app.devices;
+    await d.create({
+      id: 'mon-icu-1',
+      type: 'patient-monitor',
+      vendor: 'Acme',
+      model: 'M1',
+      serial: 'SN-ICU-1',
+      careUnit: 'ICU',
+      bed: '3',
+      firmwareVersion: '2.1.0',
+      owner: 'Biomed',
+      macAddress: '00:11:22:33:44:55',
+    });
+    await d.create({
+      id: 'mon-ccu-1',
+      type: 'patient-monitor',
+      vendor: 'Acme',
+      model: 'M1',
+      careUnit: 'CCU',
+    });
+    await d.create({
+      id: 'pump-icu-2',
+      type: 'infusion-pump',
+      vendor: 'Infuso',
+      model: 'P9',
+      careUnit: 'ICU',
+    });
+    await t.app.patients.bind('mon-icu-1', { patientId: MRN_A, from: now - 3 * 86_400_000 });
+    await t.app.patients.bind('mon-ccu-1', { patientId: MRN_B, from: now - 3 * 86_400_000 });
+    patientA = patientIdOf(t.app.keys.blindIndex(PATIENT_INDEX_PURPOSE, MRN_A));
+    patientB = patientIdOf(t.app.keys.blindIndex(PATIENT_INDEX_PURPOSE, MRN_B));
+    for (let i = 0; i < 5; i++) await ingest(t, 'mon-icu-1', i + 1, now - (5 - i) * 1000, vitals(70 + i));
+    // 310/min is possible but implausible: stored and flagged by the physiological checks.
+    await ingest(t, 'mon-icu-1', 6, now, [
+      { code: { system: 'MDC', code: '147842' }, value: 310, unit: '/min' },
+    ]);
+    await ingest(t, 'mon-ccu-1', 1, now - 2000, vitals(88));
+  }, 120_000);
+  afterAll(async () => t?.cleanup());
+
+  it('serves a CapabilityStatement and SMART configuration that validate and list exactly what is supported', async () => {
+    const cap = await fhir(t.app, 'GET', '/fhir/metadata');
+    expect(cap.status).toBe(200);
+    expect(cap.headers['content-type']).toContain('application/fhir+json');
+    expectValid(cap.body);
+    const rest = (
+      cap.body as { rest: Array<{ resource: Array<{ type: string; interaction: Array<{ code: string }> }> }> }
+    ).rest[0]!;
+    expect(rest.resource.map((r) => r.type).sort()).toEqual([
+      'AuditEvent',
+      'Device',
+      'DeviceMetric',
+      'Observation',
+      'Patient',
+    ]);
+    // Every advertised interaction is routed (anything else is 404/405 OperationOutcome).
+    for (const r of rest.resource) {
+      for (const i of r.interaction) {
+        const method = i.code === 'create' ? 'POST' : i.code === 'update' ? 'PUT' : 'GET';
+        const url = i.code === 'read' || i.code === 'update' ? `/${r.type}/:id` : `/${r.type}`;
+        expect(
+          t.app.http.routeCatalog.some((c) => c.method === method && c.url === `/fhir${url}`),
+          `${method} ${url}`,
+        ).toBe(true);
+      }
+    }
+    for (const path of ['/.well-known/smart-configuration', '/fhir/.well-known/smart-configuration']) {
+      const smart = await fhir(t.app, 'GET', path);
+      expect(smart.status).toBe(200);
+      expect(smart.body).toMatchObject({
+        token_endpoint: `${t.url}/oauth/token`,
+        token_endpoint_auth_methods_supported: ['private_key_jwt'],
+        grant_types_supported: ['client_credentials'],
+      });
+      expect(smart.body.token_endpoint_auth_signing_alg_values_supported).toEqual(
+        expect.arrayContaining(['RS384', 'ES384']),
+      );
+    }
+  });
+
+  it('returns vital-sign Observations by patient that validate, with LOINC + MDC codes, UCUM, subject, device and flags', async () => {
+    const res = await fhir(t.app, 'GET', `/fhir/Observation?patient=Patient/${patientA}&_count=100`, {
+      token: admin,
+    });
+    expect(res.status).toBe(200);
+    expectValid(res.body);
+    const obs = entries<Observation>(res.body as Bundle);
+    expect(obs).toHaveLength(16);
+    for (const o of obs) {
+      expectValid(o);
+      expect(o.subject?.reference).toBe(`Patient/${patientA}`);
+      expect(o.device?.reference).toBe('Device/mon-icu-1');
+      expect(o.category?.[0]?.coding?.[0]?.code).toBe('vital-signs');
+      expect(o.valueQuantity?.system).toBe('http://unitsofmeasure.org');
+    }
+    expect(JSON.stringify(res.body)).not.toContain(MRN_A);
+    const hr = obs.find((o) => o.valueQuantity?.value === 74)!;
+    expect(hr.code.coding).toEqual([
+      { system: 'http://loinc.org', code: '8867-4', display: 'Heart rate' },
+      { system: 'urn:iso:std:iso:11073:10101', code: '147842', display: 'MDC_ECG_HEART_RATE' },
+    ]);
+    const flagged = obs.find((o) => o.valueQuantity?.value === 310)!;
+    expect(flagged.interpretation?.[0]?.coding?.map((c) => c.code)).toContain('implausible');
+    expect(obs[0]!.valueQuantity?.value).toBe(310); // newest first by default
+
+    const one = await fhir(t.app, 'GET', `/fhir/Observation/${hr.id}`, { token: admin });
+    expect(one.status).toBe(200);
+    expect(one.body).toEqual(hr);
+  });
+
+  it('searches Observations by code, category, device, date prefixes, _lastUpdated and sorts, with paging', async () => {
+    const q = async (query: string) => {
+      const res = await fhir(t.app, 'GET', `/fhir/Observation?${query}`, { token: admin });
+      expect(res.status, `${query}: ${JSON.stringify(res.body).slice(0, 300)}`).toBe(200);
+      return res.body as Bundle;
+    };
+    const code = entries<Observation>(await q(`subject=${patientA}&code=http://loinc.org|8867-4&_count=100`));
+    expect(code.map((o) => o.valueQuantity?.value).sort()).toEqual([310, 70, 71, 72, 73, 74]);
+    const mdc = entries<Observation>(await q(`patient=${patientA}&code=urn:iso:std:iso:11073:10101|150456`));
+    expect(mdc).toHaveLength(5);
+    const either = entries<Observation>(await q(`patient=${patientA}&code=59408-5,151562`));
+    expect(either).toHaveLength(10);
+    expect(entries(await q(`patient=${patientA}&category=laboratory`))).toHaveLength(0);
+    expect(entries(await q(`device=Device/mon-ccu-1&_count=100`))).toHaveLength(3);
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const ge = entries<Observation>(
+      await q(`patient=${patientA}&date=ge${encodeURIComponent(iso(now - 2500))}&code=8867-4`),
+    );
+    expect(ge.map((o) => o.valueQuantity?.value).sort()).toEqual([310, 73, 74]);
+    const range = entries<Observation>(
+      await q(
+        `patient=${patientA}&date=gt${encodeURIComponent(iso(now - 4500))}&date=lt${encodeURIComponent(iso(now - 1500))}&code=8867-4`,
+      ),
+    );
+    expect(range.map((o) => o.valueQuantity?.value).sort()).toEqual([71, 72, 73]);
+    const ne = entries<Observation>(
+      await q(`patient=${patientA}&date=ne${encodeURIComponent(iso(now))}&code=8867-4`),
+    );
+    expect(ne).toHaveLength(5);
+    expect(entries(await q(`patient=${patientA}&date=le2000-01-01`))).toHaveLength(0);
+    expect(entries(await q(`patient=${patientA}&_lastUpdated=gt2000-01-01&_count=3`))).toHaveLength(3);
+    const asc = entries<Observation>(await q(`patient=${patientA}&code=8867-4&_sort=date`));
+    expect(asc[0]!.valueQuantity?.value).toBe(70);
+
+    // Paging: 16 observations, 5 per page, through opaque `next` links that hold no PHI.
+    let bundle = await q(`patient=${patientA}&_count=5`);
+    const seen: string[] = [];
+    for (let pages = 0; ; pages++) {
+      expect(pages).toBeLessThan(10);
+      const self = bundle.link?.find((l) => l.relation === 'self')?.url;
+      expect(self).toBe(`${t.url}/fhir/Observation?_count=5&patient=${patientA}`);
+      seen.push(...entries(bundle).map((o) => o.id!));
+      const next = bundle.link?.find((l) => l.relation === 'next')?.url;
+      if (!next) break;
+      expect(next).not.toContain(MRN_A);
+      bundle = (await fhir(t.app, 'GET', next.slice(t.url.length), { token: admin })).body as Bundle;
+    }
+    expect(seen).toHaveLength(16);
+    expect(new Set(seen).size).toBe(16);
+  });
+
+  it('serves Device, DeviceMetric, Patient and AuditEvent resources that validate, and searches them', async () => {
+    const device = await fhir(t.app, 'GET', '/fhir/Device/mon-icu-1', { token: admin });
+    expect(device.status).toBe(200);
+    expectValid(device.body);
+    expect(device.body).toMatchObject({
+      manufacturer: 'Acme',
+      modelNumber: 'M1',
+      serialNumber: 'SN-ICU-1',
+      status: 'inactive',
+    });
+    const q = async (url: string) => {
+      const res = await fhir(t.app, 'GET', url, { token: admin });
+      expect(res.status, `${url}: ${JSON.stringify(res.body).slice(0, 300)}`).toBe(200);
+      expectValid(res.body);
+      for (const r of entries(res.body as Bundle)) expectValid(r);
+      return entries(res.body as Bundle).map((r) => r.id);
+    };
+    expect(await q('/fhir/Device?location=ICU')).toEqual(['mon-icu-1', 'pump-icu-2']);
+    expect(await q('/fhir/Device?type=urn:pulsegate:device-type|infusion-pump')).toEqual(['pump-icu-2']);
+    expect(await q('/fhir/Device?identifier=urn:pulsegate:serial-number|SN-ICU-1')).toEqual(['mon-icu-1']);
+    expect(await q('/fhir/Device?identifier=mon-ccu-1')).toEqual(['mon-ccu-1']);
+    expect(await q('/fhir/Device?status=active')).toEqual([]);
+    expect(await q('/fhir/Device?status=inactive&_count=1')).toEqual(['mon-ccu-1']);
+    expect(await q('/fhir/DeviceMetric?source=Device/pump-icu-2')).toEqual([
+      'pump-icu-2.infusion-rate',
+      'pump-icu-2.volume-infused',
+    ]);
+    const metric = await fhir(t.app, 'GET', '/fhir/DeviceMetric/mon-icu-1.spo2', { token: admin });
+    expectValid(metric.body);
+
+    // A patient known only from a binding: served with its identifier; found by identifier.
+    const p = await fhir(t.app, 'GET', `/fhir/Patient/${patientA}`, { token: admin });
+    expect(p.status).toBe(200);
+    expectValid(p.body);
+    expect(await q(`/fhir/Patient?identifier=${MRN_A}`)).toEqual([patientA]);
+    expect(await q('/fhir/Patient?identifier=NO-SUCH-MRN')).toEqual([]);
+
+    const audit = await fhir(t.app, 'GET', `/fhir/AuditEvent?entity=Patient/${patientA}&_count=200`, {
+      token: admin,
+    });
+    expect(audit.status).toBe(200);
+    expectValid(audit.body);
+    const events = entries(audit.body as Bundle) as Array<{
+      action: string;
+      entity?: Array<{ what?: { reference?: string } }>;
+    }>;
+    expect(events.length).toBeGreaterThan(3);
+    for (const e of events) {
+      expectValid(e as never);
+      expect(e.entity?.[0]?.what?.reference).toBe(`Patient/${patientA}`);
+    }
+    expect(JSON.stringify(audit.body)).not.toContain(MRN_A);
+    const reads = entries(
+      (await fhir(t.app, 'GET', `/fhir/AuditEvent?entity=Patient/${patientA}&action=R`, { token: admin }))
+        .body as Bundle,
+    ) as Array<{ action: string }>;
+    expect(reads.length).toBeGreaterThan(0);
+    expect(reads.every((e) => e.action === 'R')).toBe(true);
+  });
+
+  it('creates and updates Patients (ADT) sealed at rest, with versions', async () => {
+    const integ = await registerSmartClient(t.app, {
+      alg: 'ES384',
+      role: 'integration',
+      scopes: ['system/Patient.cruds', 'system/Observation.crs'],
+    });
+    const token = await smartToken(t.app, integ);
+    const body = {
+      resourceType: 'Patient',
+      identifier: [{ system: 'urn:oid:1.2.3.4', value: 'MRN-ADT-777' }],
+      name: [{ family: 'Nightingale', given: ['Florence'] }],
+      gender: 'female',
+      birthDate: '1990-05-12',
+    };
+    const created = await fhir(t.app, 'POST', '/fhir/Patient', { token, body });
+    expect(created.status).toBe(201);
+    expectValid(created.body);
+    const id = created.body.id!;
+    expect(created.headers.location).toBe(`${t.url}/fhir/Patient/${id}/_history/1`);
+    const again = await fhir(t.app, 'POST', '/fhir/Patient', { token, body });
+    expect(again.status).toBe(409);
+    expect(outcomeCode(again.body as OperationOutcome)).toBe('FHIR_PATIENT_EXISTS');
+    const updated = await fhir(t.app, 'PUT', `/fhir/Patient/${id}`, {
+      token,
+      body: { ...body, id, name: [{ family: 'Seacole', given: ['Mary'] }] },
+      headers: { 'if-match': 'W/"1"' },
+    });
+    expect(updated.status).toBe(200);
+    expect(updated.body.meta?.versionId).toBe('2');
+    const stale = await fhir(t.app, 'PUT', `/fhir/Patient/${id}`, {
+      token,
+      body: { ...body, id },
+      headers: { 'if-match': 'W/"1"' },
+    });
+    expect(stale.status).toBe(412);
+    expect(outcomeCode(stale.body as OperationOutcome)).toBe('FHIR_VERSION_CONFLICT');
+    const read = await fhir(t.app, 'GET', `/fhir/Patient/${id}`, { token });
+    expect(read.body).toMatchObject({ id, name: [{ family: 'Seacole' }], meta: { versionId: '2' } });
+    // At rest: only ciphertext.
+    const rows = await t.app.store.db.selectFrom('patient_records').selectAll().execute();
+    for (const r of rows)
+      expect(Buffer.from(r.sealed).toString('latin1')).not.toMatch(/Seacole|MRN-ADT-777|Nightingale/);
+
+    // An entered Observation for that patient, from an inventory device, attributed to the client.
+    const obs = {
+      resourceType: 'Observation',
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: '8310-5' }] },
+      subject: { reference: `Patient/${id}` },
+      device: { reference: 'Device/pump-icu-2' },
+      effectiveDateTime: new Date(now - 3_600_000).toISOString(),
+      valueQuantity: { value: 98.6, unit: '°F', system: 'http://unitsofmeasure.org', code: '[degF]' },
+    };
+    const made = await fhir(t.app, 'POST', '/fhir/Observation', { token, body: obs });
+    expect(made.status, JSON.stringify(made.body)).toBe(201);
+    expectValid(made.body);
+    expect(made.body).toMatchObject({
+      valueQuantity: { value: 37, code: 'Cel' },
+      performer: [{ identifier: { value: integ.id } }],
+      subject: { reference: `Patient/${id}` },
+    });
+    const back = await fhir(t.app, 'GET', `/fhir/Observation?patient=${id}`, { token });
+    expect(entries(back.body as Bundle).map((o) => o.id)).toEqual([made.body.id]);
+  });
+
+  it('refuses bad input with an OperationOutcome and a stable code, storing nothing', async () => {
+    const integ = await registerSmartClient(t.app, {
+      alg: 'RS384',
+      role: 'integration',
+      scopes: ['system/*.cruds'],
+    });
+    const token = await smartToken(t.app, integ);
+    const count = async () => {
+      const [r, p] = await Promise.all([
+        t.app.store.db
+          .selectFrom('telemetry_readings')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow(),
+        t.app.store.db
+          .selectFrom('patient_records')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow(),
+      ]);
+      return `${Number(r.n)}/${Number(p.n)}`;
+    };
+    const before = await count();
+    const good = {
+      resourceType: 'Observation',
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+      subject: { reference: `Patient/${patientA}` },
+      device: { reference: 'Device/mon-icu-1' },
+      effectiveDateTime: new Date(now - 60_000).toISOString(),
+      valueQuantity: { value: 80, code: '/min' },
+    };
+    const cases: Array<
+      [
+        string,
+        string,
+        string,
+        { body?: unknown; raw?: string; headers?: Record<string, string> },
+        string,
+        number,
+      ]
+    > = [
+      [
+        'unknown param',
+        'GET',
+        `/fhir/Observation?patient=${patientA}&colour=red`,
+        {},
+        'FHIR_PARAM_UNKNOWN',
+        400,
+      ],
+      [
+        'bad date',
+        'GET',
+        `/fhir/Observation?patient=${patientA}&date=yesterday`,
+        {},
+        'FHIR_PARAM_INVALID',
+        400,
+      ],
+      [
+        'bad month',
+        'GET',
+        `/fhir/Observation?patient=${patientA}&date=ge2026-13`,
+        {},
+        'FHIR_PARAM_INVALID',
+        400,
+      ],
+      [
+        'bad prefix',
+        'GET',
+        `/fhir/Observation?patient=${patientA}&date=xx2026-01-01`,
+        {},
+        'FHIR_PARAM_INVALID',
+        400,
+      ],
+      ['bad _count', 'GET', `/fhir/Observation?patient=${patientA}&_count=-1`, {}, 'FHIR_PARAM_INVALID', 400],
+      [
+        '_count not a number',
+        'GET',
+        `/fhir/Observation?patient=${patientA}&_count=ten`,
+        {},
+        'FHIR_PARAM_INVALID',
+        400,
+      ],
+      [
+        'bad _sort',
+        'GET',
+        `/fhir/Observation?patient=${patientA}&_sort=value`,
+        {},
+        'FHIR_PARAM_INVALID',
+        400,
+      ],
+      ['wrong reference type', 'GET', '/fhir/Observation?patient=Device/x', {}, 'FHIR_PARAM_INVALID', 400],
+      [
+        'forged cursor',
+        'GET',
+        `/fhir/Observation?patient=${patientA}&_cursor=abc.${'A'.repeat(43)}`,
+        {},
+        'FHIR_CURSOR_INVALID',
+        400,
+      ],
+      ['xml via _format', 'GET', '/fhir/Observation?_format=xml', {}, 'FHIR_FORMAT_UNSUPPORTED', 406],
+      [
+        'xml via Accept',
+        'GET',
+        '/fhir/Device',
+        { headers: { accept: 'application/fhir+xml' } },
+        'FHIR_FORMAT_UNSUPPORTED',
+        406,
+      ],
+      [
+        'bad JSON',
+        'POST',
+        '/fhir/Observation',
+        { raw: '{"resourceType": "Observation",' },
+        'FHIR_JSON_INVALID',
+        400,
+      ],
+      [
+        'wrong resourceType',
+        'POST',
+        '/fhir/Observation',
+        { body: { ...good, resourceType: 'Patient' } },
+        'FHIR_RESOURCE_TYPE_MISMATCH',
+        400,
+      ],
+      [
+        'value is a string',
+        'POST',
+        '/fhir/Observation',
+        { body: { ...good, valueQuantity: { value: '80', code: '/min' } } },
+        'FHIR_RESOURCE_INVALID',
+        400,
+      ],
+      [
+        'unknown field',
+        'POST',
+        '/fhir/Observation',
+        { body: { ...good, bodySite: { text: 'arm' } } },
+        'FHIR_RESOURCE_INVALID',
+        400,
+      ],
+      [
+        'unknown code',
+        'POST',
+        '/fhir/Observation',
+        { body: { ...good, code: { coding: [{ system: 'http://loinc.org', code: '0000-0' }] } } },
+        'TELEMETRY_UNKNOWN_CODE',
+        400,
+      ],
+      [
+        'wrong unit',
+        'POST',
+        '/fhir/Observation',
+        { body: { ...good, valueQuantity: { value: 80, code: 'kg' } } },
+        'TELEMETRY_UNIT_MISMATCH',
+        400,
+      ],
+      [
+        'impossible value',
+        'POST',
+        '/fhir/Observation',
+        { body: { ...good, valueQuantity: { value: 999, code: '/min' } } },
+        'TELEMETRY_IMPOSSIBLE_VALUE',
+        422,
+      ],
+      [
+        'unknown device',
+        'POST',
+        '/fhir/Observation',
+        { body: { ...good, device: { reference: 'Device/nope-1' } } },
+        'FHIR_REFERENCE_UNKNOWN',
+        422,
+      ],
+      [
+        'other patient on the device',
+        'POST',
+        '/fhir/Observation',
+        { body: { ...good, subject: { reference: `Patient/${patientB}` } } },
+        'FHIR_RESOURCE_INVALID',
+        400,
+      ],
+      [
+        'unknown patient',
+        'POST',
+        '/fhir/Observation',
+        {
+          body: {
+            ...good,
+            device: { reference: 'Device/pump-icu-2' },
+            subject: { reference: `Patient/${'0'.repeat(64)}` },
+          },
+        },
+        'FHIR_REFERENCE_UNKNOWN',
+        422,
+      ],
+      [
+        'future time',
+        'POST',
+        '/fhir/Observation',
+        { body: { ...good, effectiveDateTime: new Date(now + 86_400_000).toISOString() } },
+        'TELEMETRY_CLOCK_SKEW',
+        422,
+      ],
+      [
+        'patient without identifier',
+        'POST',
+        '/fhir/Patient',
+        { body: { resourceType: 'Patient', gender: 'female' } },
+        'FHIR_RESOURCE_INVALID',
+        400,
+      ],
+      [
+        'patient bad gender',
+        'POST',
+        '/fhir/Patient',
+        { body: { resourceType: 'Patient', identifier: [{ value: 'MRN-X-1' }], gender: 'f' } },
+        'FHIR_RESOURCE_INVALID',
+        400,
+      ],
+      [
+        'patient id mismatch',
+        'PUT',
+        `/fhir/Patient/${patientA}`,
+        { body: { resourceType: 'Patient', id: patientB, identifier: [{ value: MRN_A }] } },
+        'FHIR_RESOURCE_INVALID',
+        400,
+      ],
+      [
+        'device is read-only',
+        'POST',
+        '/fhir/Device',
+        { body: { resourceType: 'Device' } },
+        'ROUTE_NOT_FOUND',
+        404,
+      ],
+      [
+        'text/plain body',
+        'POST',
+        '/fhir/Patient',
+        { raw: 'hello', headers: { 'content-type': 'text/plain' } },
+        'UNSUPPORTED_MEDIA_TYPE',
+        415,
+      ],
+    ];
+    for (const [label, method, url, opts, code, status] of cases) {
+      const res = await fhir(t.app, method, url, { token, ...opts });
+      expect(res.status, `${label}: ${JSON.stringify(res.body).slice(0, 400)}`).toBe(status);
+      expect(res.headers['content-type'], label).toContain('application/fhir+json');
+      expect(res.body.resourceType, label).toBe('OperationOutcome');
+      expect(outcomeCode(res.body as OperationOutcome), label).toBe(code);
+      expectValid(res.body);
+      expect(JSON.stringify(res.body)).not.toContain(MRN_A);
+    }
+    expect(await count()).toBe(before);
+
+    // Lenient handling ignores the unknown parameter and reports it in the Bundle.
+    const lenient = await fhir(t.app, 'GET', `/fhir/Observation?patient=${patientA}&colour=red&_count=1`, {
+      token,
+      headers: { prefer: 'handling=lenient' },
+    });
+    expect(lenient.status).toBe(200);
+    expectValid(lenient.body);
+    const outcome = (lenient.body as Bundle).entry?.find((e) => e.search?.mode === 'outcome')
+      ?.resource as OperationOutcome;
+    expect(outcome.issue[0]?.diagnostics).toContain('colour');
+    expect((lenient.body as Bundle).link?.[0]?.url).not.toContain('colour');
+  });
+});
