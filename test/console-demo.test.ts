@@ -17,7 +17,7 @@ import {
   launchChromium,
   screenshot,
 } from './support/browser.js';
-import { cliBackground, exited, freePort, waitFor } from './support/processes.js';
+import { cli, cliBackground, exited, freePort, waitFor } from './support/processes.js';
 
 const DEVICE = 'demo-icu-01-mon';
 const OTHER_UNIT_DEVICE = 'demo-ccu-01-mon';
@@ -208,8 +208,8 @@ describe.skipIf(!chromiumAvailable)('console against the demo (Chromium)', () =>
     // Pages whose APIs may not be installed show a clear state either way.
     for (const [nav, name] of [
       ['Triage', 'triage'],
-      ['Alerts', 'alerts'],
-      ['Incidents', 'incidents'],
+      ['Alerts', 'alerts-empty'],
+      ['Incidents', 'incidents-empty'],
     ] as const) {
       await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: nav }).click();
       await page.locator('main h1').waitFor();
@@ -259,6 +259,56 @@ describe.skipIf(!chromiumAvailable)('console against the demo (Chromium)', () =>
       .not.toContain('Loading…');
     await screenshot(page, 'clinician-triage');
   }, 90_000);
+
+  it('alerts: a simulated attack raises alerts; acknowledge and resolve with a reason; incident view', async () => {
+    // A cloned device identity (the same certificate connected from two places): a critical alert.
+    const attack = cli(['sim', '--data', dataDir, '--attack', 'cloned-cert']);
+    expect(attack.code, attack.stderr).toBe(0);
+    const page = await newPage();
+    await logIn(page, 'admin', adminPassword);
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    await nav.getByRole('link', { name: 'Alerts' }).click();
+    const title = 'One device identity is connected from two places';
+    await page.getByTestId('alerts').getByRole('link', { name: title }).first().waitFor({ timeout: 30_000 });
+    await screenshot(page, 'alerts');
+
+    await page.getByTestId('alerts').getByRole('link', { name: title }).first().click();
+    await expect.poll(() => page.getByTestId('alert-state').textContent(), WAIT).toBe('open');
+    expect(await page.locator('pre.evidence').textContent()).not.toBe('{}');
+    await page.getByRole('button', { name: 'Acknowledge…' }).click();
+    await page
+      .getByRole('dialog')
+      .getByLabel(/Reason/)
+      .fill('console test: investigating');
+    await page.getByRole('dialog').getByRole('button', { name: 'Acknowledge' }).click();
+    await expect.poll(() => page.getByTestId('alert-state').textContent(), WAIT).toBe('acknowledged');
+    await page.getByRole('button', { name: 'Resolve…' }).click();
+    // The reason is required: an empty one is refused in the dialog.
+    await page.getByRole('dialog').getByRole('button', { name: 'Resolve' }).click();
+    expect(await page.getByRole('dialog').isVisible()).toBe(true);
+    await page
+      .getByRole('dialog')
+      .getByLabel(/Reason/)
+      .fill('console test: test clone removed');
+    await page.getByRole('dialog').getByRole('button', { name: 'Resolve' }).click();
+    await expect.poll(() => page.getByTestId('alert-state').textContent(), WAIT).toBe('resolved');
+    await expect
+      .poll(() => page.locator('section', { hasText: 'History' }).textContent(), WAIT)
+      .toContain('console test: test clone removed');
+    await screenshot(page, 'alert');
+
+    // Incidents: the list, and the first incident with its alerts (when the monitor grouped any).
+    await nav.getByRole('link', { name: 'Incidents' }).click();
+    await expect.poll(() => page.locator('main').textContent(), WAIT).not.toContain('Loading…');
+    await screenshot(page, 'incidents');
+    const incident = page.locator('main table a[href^="/incidents/"]').first();
+    if ((await incident.count()) > 0) {
+      await incident.click();
+      await page.getByTestId('alerts').waitFor(WAIT);
+      expect(await page.getByTestId('alerts').locator('tbody tr').count()).toBeGreaterThan(0);
+    }
+    await screenshot(page, 'incident');
+  }, 120_000);
 
   it('puts no token or patient identifier in a URL, a console message or a server log line; no CSP refusal', async () => {
     // The strict CSP held without refusing anything the console needed, and no script failed.
