@@ -52,6 +52,14 @@ const NAV = [
   { to: '/audit', label: 'Audit', permission: 'audit:read' },
 ];
 
+/** Replaces the current entry with `to` once rendered (navigation is a side effect, not render work). */
+function Redirect({ to }: { to: string }) {
+  useEffect(() => {
+    if (location.pathname !== to) navigate(to, { replace: true });
+  }, [to]);
+  return <Loading />;
+}
+
 function homeFor(me: Me): string {
   return NAV.find((n) => me.permissions.includes(n.permission))?.to ?? '/';
 }
@@ -110,9 +118,7 @@ export function App() {
   const found = ROUTES.map((r) => ({ r, params: match(r.pattern, path) })).find((x) => x.params !== null);
   let content: ReactNode;
   if (path === '/login' || (found && path === '/' && !me.permissions.includes('devices:read'))) {
-    const home = homeFor(me);
-    if (home !== path) queueMicrotask(() => navigate(home, { replace: true }));
-    content = <Loading />;
+    content = <Redirect to={homeFor(me)} />;
   } else if (!found) content = <p className="notice">No such page.</p>;
   else if (!me.permissions.includes(found.r.permission))
     content = <p className="notice">Your role ({me.role}) may not open this page.</p>;
