@@ -80,6 +80,7 @@ const { access_token: token } = await app.access.login({ username: 'admin', pass
 
 // --- Time to a usable overview ------------------------------------------------------------------------
 const cold: number[] = [];
+const returning: number[] = [];
 const warm: number[] = [];
 const inventory: number[] = [];
 const search: number[] = [];
@@ -105,6 +106,18 @@ else {
     const page = await context.newPage();
     const c = await measure(page, () => page.goto(`${urls.api}/`));
     const w = await measure(page, () => page.reload());
+    // A returning tab (its last GET /me remembered): the overview's data is asked for alongside /me.
+    const tab = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1366, height: 900 } });
+    await tab.addInitScript(
+      ([t, p]) => {
+        sessionStorage.setItem('pulsegate.session', t);
+        sessionStorage.setItem('pulsegate.permissions', p);
+      },
+      [token, JSON.stringify(['devices:read', 'alerts:read'])] as const,
+    );
+    const tabPage = await tab.newPage();
+    const ret = await measure(tabPage, () => tabPage.goto(`${urls.api}/`));
+    await tab.close();
     // Inventory: first page of 50 sorted rows with the total, then a server-side search.
     let t0 = performance.now();
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Devices' }).click();
@@ -126,6 +139,7 @@ else {
       // run 0 warms the server (JIT, SQLite page cache)
       cold.push(c);
       warm.push(w);
+      returning.push(ret);
       inventory.push(inv);
       search.push(found);
     }
@@ -182,6 +196,12 @@ printTable([
     ok: '',
   },
   {
+    measure: 'time to usable overview, cold cache, returning tab (median)',
+    value: `${median(returning).toFixed(0)} ms`,
+    target: `<= ${TARGET_MS} ms`,
+    ok: median(returning) <= TARGET_MS ? 'yes' : 'NO',
+  },
+  {
     measure: 'time to usable overview, warm cache (median)',
     value: `${median(warm).toFixed(0)} ms`,
     target: `<= ${TARGET_MS} ms`,
@@ -197,6 +217,7 @@ printResult({
   overviewColdMsMedian: Math.round(median(cold)),
   overviewColdMsMax: Math.round(Math.max(...cold)),
   overviewWarmMsMedian: Math.round(median(warm)),
+  overviewReturningTabMsMedian: Math.round(median(returning)),
   inventoryFirstPageMsMedian: Math.round(median(inventory)),
   inventorySearchMsMedian: Math.round(median(search)),
   targets: { initialBundleGzipBytes: TARGET_KB * 1024, overviewMs: TARGET_MS },

@@ -112,6 +112,9 @@ describe.skipIf(!chromiumAvailable)('console against the demo (Chromium)', () =>
       await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: nav }).waitFor();
     await screenshot(page, 'overview');
     expect(await contrastProblems(page), 'overview').toEqual([]);
+    // A reload keeps the tab's session (sessionStorage) and asks for the overview's data alongside /me.
+    await page.reload();
+    await page.locator('[data-ready="overview"]').waitFor(WAIT);
     await page.setViewportSize({ width: 820, height: 1180 }); // tablet, portrait
     await screenshot(page, 'overview-tablet');
     await page.setViewportSize({ width: 1366, height: 900 });

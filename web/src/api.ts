@@ -4,6 +4,8 @@
  * in memory and in sessionStorage (this tab only, gone when the tab closes).
  */
 const KEY = 'pulsegate.session';
+/** The caller's permissions from the last GET /me in this tab (not secret; used only to prefetch). */
+const PERMISSIONS_KEY = 'pulsegate.permissions';
 
 export class ApiError extends Error {
   constructor(
@@ -29,7 +31,10 @@ export function hasSession(): boolean {
 export function setSession(accessToken: string | null): void {
   token = accessToken;
   if (accessToken) sessionStorage.setItem(KEY, accessToken);
-  else sessionStorage.removeItem(KEY);
+  else {
+    sessionStorage.removeItem(KEY);
+    sessionStorage.removeItem(PERMISSIONS_KEY);
+  }
 }
 
 export function onLogout(listener: () => void): () => void {
@@ -86,6 +91,40 @@ export async function api<T>(
     throw error;
   }
   return json as T;
+}
+
+const prefetched = new Map<string, Promise<unknown>>();
+
+/**
+ * Starts a GET now (e.g. the overview's data while the session is being checked), so the first
+ * screen needs one round trip, not two. A failure is reported to whoever takes it.
+ */
+export function rememberPermissions(permissions: string[]): void {
+  sessionStorage.setItem(PERMISSIONS_KEY, JSON.stringify(permissions));
+}
+
+/** The permissions remembered for this tab, if any. */
+export function rememberedPermissions(): string[] {
+  try {
+    const v = JSON.parse(sessionStorage.getItem(PERMISSIONS_KEY) ?? '[]') as unknown;
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
+export function prefetch(path: string): void {
+  if (!token || prefetched.has(path)) return;
+  const p = api(path);
+  p.catch(() => {}); // handled by the taker; never an unhandled rejection
+  prefetched.set(path, p);
+}
+
+/** The prefetched answer for `path`, once (later calls fetch afresh). */
+export function takePrefetched<T>(path: string): Promise<T> | undefined {
+  const p = prefetched.get(path);
+  prefetched.delete(path);
+  return p as Promise<T> | undefined;
 }
 
 /** What GET /api/v1/me says about the caller. */

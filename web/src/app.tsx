@@ -1,5 +1,5 @@
 import { lazy, type ReactNode, Suspense, useCallback, useEffect, useState } from 'react';
-import { api, hasSession, type Me, onLogout, setSession } from './api';
+import { api, hasSession, type Me, onLogout, rememberPermissions, setSession } from './api';
 import { Loading } from './components/status';
 import { Login } from './pages/login';
 import { Overview } from './pages/overview';
@@ -72,7 +72,9 @@ export function App() {
 
   const loadMe = useCallback(async () => {
     try {
-      setMe(await api<Me>('/api/v1/me'));
+      const me = await api<Me>('/api/v1/me');
+      rememberPermissions(me.permissions);
+      setMe(me);
     } catch {
       setSession(null);
       setMe(null);

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { ApiError, api, withQuery } from './api';
+import { ApiError, api, takePrefetched, withQuery } from './api';
 
 export interface Loaded<T> {
   data: T | undefined;
@@ -29,7 +29,8 @@ export function useApi<T>(
     let timer: ReturnType<typeof setTimeout> | undefined;
     const load = async () => {
       try {
-        const data = await api<T>(key, { signal: abort.signal });
+        const data = await (takePrefetched<T>(key) ?? api<T>(key, { signal: abort.signal }));
+        if (abort.signal.aborted) return;
         setState({ key, data });
       } catch (error) {
         if (abort.signal.aborted) return;
