@@ -6,9 +6,17 @@
  * transaction committed) and full verification speed (`verifyAuditLog`, in parallel by range), on SQLite (WAL, synchronous=FULL) and PostgreSQL (a scratch
  * database, created and dropped). Targets: >= 50,000 durable appends/s and >= 1,000,000 entries/s
  * verified. Reference point: Tessera's local-disk (POSIX) log publishes about 2,900 writes/s.
+ *
+ * The machine may be shared, so beside wall-clock rates each phase reports its CPU time and the
+ * rate per CPU-second: this process (all threads, `process.cpuUsage`) plus, for PostgreSQL, the
+ * server backends serving the scratch database (their /proc CPU times, sampled every 20 ms while
+ * the phase runs, so the last few ms of an exiting backend can be missed; a backend that starts
+ * and ends within 200 ms can be missed entirely). The load average is
+ * printed before and after each phase. On an idle machine with C cores the wall rate can reach
+ * at most C times the CPU rate (more threads than cores cannot help).
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -62,6 +70,85 @@ function progress(label: string, done: number, total: number, started: number): 
   if (done === total) process.stderr.write('\n');
 }
 
+/** Wall seconds, CPU seconds (this process + database backends) and the load around a phase. */
+interface Phase {
+  seconds: number;
+  cpu: number;
+  serverCpu: number | undefined;
+  load: [number, number];
+}
+
+const TICKS_PER_SECOND = 100;
+
+/** The PostgreSQL backends whose process title names `database` (local server only). */
+function backendPids(database: string): string[] {
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^[0-9]+$/.test(d));
+  } catch {
+    return [];
+  }
+  return pids.filter((pid) => {
+    try {
+      const title = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+      return title.startsWith('postgres:') && title.includes(` ${database} `);
+    } catch {
+      return false; // The process ended between the listing and the read.
+    }
+  });
+}
+
+/** utime + stime of a process, in clock ticks; undefined once it has ended. */
+function ticksOf(pid: string): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  } catch {
+    return;
+  }
+}
+
+/**
+ * Runs `work`, measuring wall time, this process's CPU and (for PostgreSQL) its backends' CPU.
+ * Backends are looked for every 200 ms (listing /proc costs a few ms) and the CPU of those found
+ * read every 20 ms, so the sampling itself costs this process about 1% of one core.
+ */
+async function measure(database: string | undefined, work: () => Promise<void>): Promise<Phase> {
+  const before = new Map<string, number>();
+  const seen = new Map<string, number>();
+  let samples = 0;
+  const sample = () => {
+    if (!database) return;
+    if (samples++ % 10 === 0) {
+      for (const pid of backendPids(database)) if (!seen.has(pid)) seen.set(pid, ticksOf(pid) ?? 0);
+    }
+    for (const [pid, last] of seen) seen.set(pid, ticksOf(pid) ?? last);
+  };
+  sample();
+  for (const [pid, t] of seen) before.set(pid, t);
+  const timer = database ? setInterval(sample, 20) : undefined;
+  const load = loadavg()[0]!;
+  const cpu0 = process.cpuUsage();
+  const started = performance.now();
+  try {
+    await work();
+  } finally {
+    clearInterval(timer);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const c = process.cpuUsage(cpu0);
+  sample();
+  let ticks = 0;
+  for (const [pid, t] of seen) ticks += t - (before.get(pid) ?? 0);
+  return {
+    seconds,
+    cpu: (c.user + c.system) / 1e6,
+    serverCpu: database && seen.size > 0 ? ticks / TICKS_PER_SECOND : undefined,
+    load: [load, loadavg()[0]!],
+  };
+}
+
 async function appendAll(store: Store, label: string): Promise<number> {
   const log = createAuditLog({
     store,
@@ -112,21 +199,21 @@ async function verifyAll(store: Store, label: string): Promise<number> {
 
 interface Row {
   dialect: string;
-  append_s: number;
-  appends_per_s: number;
-  verify_s: number;
-  verified_per_s: number;
+  append: Phase;
+  verify: Phase;
 }
 
 async function runDialect(dialect: 'sqlite' | 'postgres'): Promise<Row> {
   let store: Store;
   let cleanup: () => Promise<void>;
+  let database: string | undefined;
   if (dialect === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'pulsegate-bench-audit-'));
     store = openStore({ sqliteFile: join(dir, 'audit.db') });
     cleanup = async () => rmSync(dir, { recursive: true, force: true });
   } else {
     const name = `pulsegate_bench_${randomBytes(4).toString('hex')}`;
+    database = name;
     const admin = new pg.Client({ connectionString: PG_URL });
     await admin.connect();
     await admin.query(`create database ${name}`);
@@ -144,15 +231,13 @@ async function runDialect(dialect: 'sqlite' | 'postgres'): Promise<Row> {
   try {
     const { error } = await store.migrate();
     if (error) throw error;
-    const appendSeconds = await appendAll(store, dialect);
-    const verifySeconds = await verifyAll(store, dialect);
-    return {
-      dialect,
-      append_s: appendSeconds,
-      appends_per_s: N / appendSeconds,
-      verify_s: verifySeconds,
-      verified_per_s: N / verifySeconds,
-    };
+    const append = await measure(database, async () => {
+      await appendAll(store, dialect);
+    });
+    const verify = await measure(database, async () => {
+      await verifyAll(store, dialect);
+    });
+    return { dialect, append, verify };
   } finally {
     await store.close();
     await cleanup();
@@ -171,39 +256,66 @@ for (const d of ['sqlite', 'postgres'] as const) {
   rows.push(await runDialect(d));
 }
 const pct = (v: number, target: number) => `${((100 * v) / target).toFixed(0)}% of target`;
+const cores = availableParallelism();
+const totalCpu = (p: Phase) => p.cpu + (p.serverCpu ?? 0);
+const cpuText = (p: Phase) =>
+  p.serverCpu === undefined
+    ? p.cpu.toFixed(2)
+    : `${totalCpu(p).toFixed(2)} (${p.serverCpu.toFixed(2)} server)`;
+const line = (r: Row, measure: string, p: Phase, target: number, tessera: string) => ({
+  dialect: r.dialect,
+  measure,
+  seconds: p.seconds.toFixed(2),
+  'entries/s': rate(N / p.seconds),
+  target: `>= ${rate(target)}`,
+  'vs target': pct(N / p.seconds, target),
+  'CPU s': cpuText(p),
+  'entries/CPU-s': rate(N / totalCpu(p)),
+  [`idle bound (${cores} cores)`]: rate((cores * N) / totalCpu(p)),
+  load: `${p.load[0].toFixed(2)} -> ${p.load[1].toFixed(2)}`,
+  'vs Tessera POSIX (~2,900/s)': tessera,
+});
 printTable(
   rows.flatMap((r) => [
-    {
-      dialect: r.dialect,
-      measure: 'durable appends',
-      seconds: r.append_s.toFixed(2),
-      'entries/s': rate(r.appends_per_s),
-      target: `>= ${rate(TARGET_APPEND)}`,
-      'vs target': pct(r.appends_per_s, TARGET_APPEND),
-      'vs Tessera POSIX (~2,900/s)': `${(r.appends_per_s / TESSERA_POSIX).toFixed(1)}x`,
-    },
-    {
-      dialect: r.dialect,
-      measure: 'full verification',
-      seconds: r.verify_s.toFixed(2),
-      'entries/s': rate(r.verified_per_s),
-      target: `>= ${rate(TARGET_VERIFY)}`,
-      'vs target': pct(r.verified_per_s, TARGET_VERIFY),
-      'vs Tessera POSIX (~2,900/s)': '',
-    },
+    line(
+      r,
+      'durable appends',
+      r.append,
+      TARGET_APPEND,
+      `${(N / r.append.seconds / TESSERA_POSIX).toFixed(1)}x`,
+    ),
+    line(r, 'full verification', r.verify, TARGET_VERIFY, ''),
   ]),
 );
+console.log(
+  `CPU s: this process (all threads) plus PostgreSQL backends of the scratch database; entries/CPU-s is ` +
+    `load-independent; the idle bound (${cores} x entries/CPU-s) is the best wall rate ${cores} idle cores could give. ` +
+    `Load average now ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}.`,
+);
+const phase = (p: Phase) => ({
+  seconds: Number(p.seconds.toFixed(3)),
+  perSecond: Math.round(N / p.seconds),
+  cpuSeconds: Number(totalCpu(p).toFixed(3)),
+  serverCpuSeconds: p.serverCpu === undefined ? null : Number(p.serverCpu.toFixed(3)),
+  perCpuSecond: Math.round(N / totalCpu(p)),
+  loadAverage: p.load.map((l) => Number(l.toFixed(2))),
+});
 printResult({
   name: 'audit',
   entries: N,
   producers: PRODUCERS,
   batch: BATCH,
+  cores,
   loadAverage: loadavg()[0],
   unit: 'entries/s',
   results: rows.map((r) => ({
     dialect: r.dialect,
-    appendsPerSecond: Math.round(r.appends_per_s),
-    verifiedPerSecond: Math.round(r.verified_per_s),
+    appendsPerSecond: Math.round(N / r.append.seconds),
+    verifiedPerSecond: Math.round(N / r.verify.seconds),
+    append: phase(r.append),
+    verify: phase(r.verify),
   })),
   targets: { appendsPerSecond: TARGET_APPEND, verifiedPerSecond: TARGET_VERIFY },
   reference: { name: 'Tessera POSIX log', writesPerSecond: TESSERA_POSIX },

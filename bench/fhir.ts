@@ -15,7 +15,9 @@
  * work, so the load average is printed with the figures.
  *
  * Sections are functions (`setupFhirBench`, `runFhirSearch`) so that other protocol benchmarks
- * (the HL7 MLLP feed, `bench/hl7.ts`) can be run against the same installation later on.
+ * can run against the same installation: with `--hl7`, `bench/hl7.ts` is loaded and its
+ * `runHl7Mllp(setup: FhirBenchSetup): Promise<Record<string, number>>` runs after the search (its
+ * figures join the table and the RESULT line under `hl7`).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -268,6 +270,19 @@ export async function runFhirSearch(
   };
 }
 
+/** The HL7 v2 MLLP section from `bench/hl7.ts`, when that benchmark exists. */
+async function runHl7Section(setup: FhirBenchSetup): Promise<Record<string, number> | undefined> {
+  const file = join(dirname(fileURLToPath(import.meta.url)), 'hl7.ts');
+  const mod = (await import(file).catch(() => undefined)) as
+    | { runHl7Mllp?: (s: FhirBenchSetup) => Promise<Record<string, number>> }
+    | undefined;
+  if (!mod?.runHl7Mllp) {
+    console.log('hl7: bench/hl7.ts with runHl7Mllp(setup) is not present; section skipped');
+    return undefined;
+  }
+  return mod.runHl7Mllp(setup);
+}
+
 async function main() {
   const { values } = parseArgs({
     options: {
@@ -278,6 +293,7 @@ async function main() {
       count: { type: 'string', default: '50' },
       database: { type: 'string', default: 'sqlite' },
       profile: { type: 'string' },
+      hl7: { type: 'boolean', default: false },
     },
   });
   const options: FhirBenchOptions = {
@@ -321,6 +337,7 @@ async function main() {
       (await import('node:fs')).writeFileSync(values.profile, JSON.stringify(profile));
     }
     const audited = (await setup.app.audit.size()) - auditBefore;
+    const hl7 = values.hl7 ? await runHl7Section(setup) : undefined;
     printTable([
       {
         measure: 'searches/s',
@@ -367,6 +384,7 @@ async function main() {
       serverCpuMsPerSearch: Number(cpuMsPerSearch.toFixed(3)),
       auditEntries: audited,
       targets: { searchesPerSecond: TARGET_RPS, p95Ms: TARGET_P95_MS },
+      ...(hl7 ? { hl7 } : {}),
       loadAverage: loadavg()[0],
     });
   } finally {

@@ -11,6 +11,7 @@ import {
   CLIENT_ASSERTION_ALGORITHMS,
   createAccessService,
 } from './access/index.js';
+import { CARE_UNIT_LIMITED } from './access/roles.js';
 import { type AuditLog, createAuditLog } from './audit/index.js';
 import { auditRoutes } from './audit/routes.js';
 import { dataPath, type LoadedConfig } from './config/index.js';
@@ -31,7 +32,16 @@ import {
 import { installationLayout } from './installation/layout.js';
 import { type KeyService, openKeyService, readMasterKey } from './keys/index.js';
 import { createLogger, type Logger } from './logging/logger.js';
+import {
+  type ClinicalMonitor,
+  clinicalRoutes,
+  createClinicalMonitor,
+  createPatientSettings,
+  LimitTable,
+} from './monitor/clinical/index.js';
+import type { AlertSink } from './monitor/contracts.js';
 import { createMonitor, type Monitor, monitorRoutes } from './monitor/index.js';
+import { createNotifyService, type NotifyService, notifyRoutes } from './monitor/notify/index.js';
 import { createResponseActions, type ResponseActions, responseRoutes } from './monitor/response/index.js';
 import { createPatientBindings, type PatientBindings, patientRoutes } from './patients/index.js';
 import { createPki, type Pki, pkiRoutes, watchStoreChanges } from './pki/index.js';
@@ -61,6 +71,12 @@ export interface PulsegateApp extends Services {
   readonly http: PulsegateHttp;
   /** Starts the listeners (HTTPS API, MQTT over TLS, HL7 MLLP over TLS) and returns their URLs. */
   listen(): Promise<{ api: string; mqtt?: string; hl7?: string }>;
+  /** Where detectors raise alerts. */
+  readonly alerts: AlertSink;
+  /** Clinical monitoring (limits, NEWS2, triage, technical alarms); absent when clinical.enabled is false. */
+  readonly clinical: ClinicalMonitor | undefined;
+  /** Webhooks, syslog/CEF and the live stream. */
+  readonly notify: NotifyService;
   /** Devices connected to the embedded MQTT broker now. */
   connectedDevices(): number;
 }
@@ -191,6 +207,34 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
   const layout = installationLayout(config.dataDir);
   // HL7 v2 messages, from the MLLP listener (when enabled) and POST /api/v1/ingest/hl7.
   const hl7 = createHl7Processor({ sink: telemetry, devices, patients, bus, logger, config });
+  // Every detector raises into the monitor's durable alert store.
+  const alerts: AlertSink = monitor.sink;
+  const clinicalSettings = createPatientSettings({ store });
+  const clinical = config.clinical.enabled
+    ? createClinicalMonitor({
+        telemetry,
+        sink: alerts,
+        settings: clinicalSettings,
+        limits: new LimitTable(config.clinical.limits),
+        config: config.clinical,
+        // Never the error itself: a failed raise may carry clinical context.
+        onError: (error) =>
+          logger.error({ code: (error as { code?: string }).code }, 'clinical alert failed'),
+      })
+    : undefined;
+  const notify = createNotifyService({
+    store,
+    bus,
+    config: config.notify,
+    dataDir: config.dataDir,
+    version: VERSION,
+    access,
+    isCareUnitLimited: (p) => CARE_UNIT_LIMITED.has(p.role),
+    careUnitOf: async (deviceId) => (await devices.getRow(deviceId)).care_unit,
+    telemetry,
+    onError: (error) =>
+      logger.error({ code: (error as { code?: string }).code }, 'notification outbox failed'),
+  });
   const http = await buildHttpServer({
     auth: access,
     audit,
@@ -209,6 +253,10 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       responseRoutes({ actions: response, devices, access }),
       patientRoutes({ patients, devices, access, audit }),
       telemetryRoutes({ telemetry, patients, devices, access, audit }),
+      ...(clinical
+        ? [clinicalRoutes({ monitor: clinical, settings: clinicalSettings, patients, access, audit })]
+        : []),
+      notifyRoutes({ notify, audit, auth: access }),
       ingestRoutes({ identity: pki, sink: telemetry, bus, limits: config.mqtt, logger }),
       fhirRoutes({
         api: fhir,
@@ -239,15 +287,18 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
     publicUrl: config.server.publicUrl,
     version: VERSION,
   });
+  // The device listeners (MQTT, MLLP) present the server certificate and require a client
+  // certificate from our CA.
+  const deviceTls = {
+    cert: readFileSync(dataPath(config, config.server.tlsCert)),
+    key: readFileSync(dataPath(config, config.server.tlsKey)),
+    ca: [readFileSync(layout.issuingCaCert), readFileSync(layout.rootCaCert)],
+  };
   const mqtt =
     config.mqtt.mode === 'embedded'
       ? createMqttIngest({
           config,
-          tls: {
-            cert: readFileSync(dataPath(config, config.server.tlsCert)),
-            key: readFileSync(dataPath(config, config.server.tlsKey)),
-            ca: [readFileSync(layout.issuingCaCert), readFileSync(layout.rootCaCert)],
-          },
+          tls: deviceTls,
           identity: pki,
           sink: telemetry,
           bus,
@@ -261,11 +312,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
   const mllp = config.hl7.enabled
     ? createMllpListener({
         config,
-        tls: {
-          cert: readFileSync(dataPath(config, config.server.tlsCert)),
-          key: readFileSync(dataPath(config, config.server.tlsKey)),
-          ca: [readFileSync(layout.issuingCaCert), readFileSync(layout.rootCaCert)],
-        },
+        tls: deviceTls,
         identity: pki,
         processor: hl7,
         bus,
@@ -273,6 +320,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       })
     : undefined;
   audit.start();
+  notify.start();
   const stopWatching = watchStoreChanges({
     store,
     bus,
@@ -285,6 +333,9 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
   return {
     ...services,
     http,
+    alerts,
+    clinical,
+    notify,
     async listen() {
       await http.listen({ host: config.server.host, port: config.server.port });
       const address = http.server.address();
@@ -305,6 +356,9 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       stopWatching();
       stopRetention();
       meter.close();
+      clinical?.stop();
+      // Live streams end first, or the HTTPS server would wait for them.
+      await notify.close();
       await mqtt?.stop();
       await monitor.stop();
       await external?.stop();

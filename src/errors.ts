@@ -166,6 +166,19 @@ export const ERRORS = {
   },
   MONITOR_CHECK_UNKNOWN: { status: 400, message: 'No such fleet audit check' },
   MONITOR_DISABLED: { status: 409, message: 'Monitoring is disabled in the configuration' },
+  // Clinical monitoring (monitor/clinical)
+  CLINICAL_LIMITS_INVALID: { status: 500, message: 'The configured vital-sign limits are not valid' },
+  CLINICAL_SCALE_INVALID: { status: 400, message: 'The SpO2 scale must be 1 or 2' },
+
+  // Notifications (monitor/notify)
+  NOTIFY_TARGET_INVALID: { status: 500, message: 'A configured notification target is not valid' },
+  NOTIFY_SECRET_MISSING: { status: 500, message: 'A notification signing secret is missing or too short' },
+  NOTIFY_DEAD_LETTER_NOT_FOUND: { status: 404, message: 'No such dead letter' },
+  NOTIFY_STREAM_FULL: { status: 503, message: 'Too many live-stream subscribers; retry later' },
+  NOTIFY_STREAM_NOT_ACCEPTABLE: {
+    status: 406,
+    message: 'The live stream is served as text/event-stream only',
+  },
 
   // Store
   STORE_MIGRATION_FAILED: { status: 500, message: 'A database migration failed' },

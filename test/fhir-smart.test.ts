@@ -302,6 +302,8 @@ describeEachDialect('FHIR with SMART backend services', (_open, dialect) => {
         token: t.adminToken,
       });
       expect(res.status).toBe(200);
+      // Every event shape (BALP query/read, access refusals, token requests) validates too.
+      for (const e of matches(res.body as Bundle)) expect(fhirIssues(e)).toEqual([]);
       const logged = new Set(
         matches<
           Resource & { entity?: Array<{ what?: { identifier?: { system?: string; value?: string } } }> }

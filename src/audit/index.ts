@@ -39,7 +39,9 @@ export { type FhirAuditEvent, toFhirAuditEvent } from './fhir.js';
 export * as merkle from './merkle.js';
 export {
   createSyslogSender,
+  formatRfc5424,
   frameOctetCounted,
+  type Rfc5424Fields,
   type SyslogOptions,
   type SyslogSender,
   type SyslogSenderOptions,

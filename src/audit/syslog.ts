@@ -32,9 +32,67 @@ function paramValue(value: string): string {
   return value.replace(/["\\\]]/g, (c) => `\\${c}`);
 }
 
+/** The parts of one RFC 5424 message; header fields are cleaned to PRINTUSASCII and cut to their limits. */
+export interface Rfc5424Fields {
+  /** RFC 5424 §6.2.1 facility (0-23). */
+  facility: number;
+  /** RFC 5424 §6.2.1 severity (0 emergency .. 7 debug). */
+  severity: number;
+  /** RFC 3339 timestamp (§6.2.3). */
+  time: string;
+  hostname?: string | undefined;
+  appName?: string | undefined;
+  procId?: string | undefined;
+  msgId?: string | undefined;
+  /** SD-ELEMENTs (§6.3): SD-ID and its parameters (undefined values are left out). */
+  structuredData: ReadonlyArray<{
+    id: string;
+    params: ReadonlyArray<[string, string | number | boolean | undefined | null]>;
+  }>;
+  /** Free text; sent as UTF-8 behind a BOM (§6.4), control characters replaced by spaces. */
+  msg?: string | undefined;
+  /** Leave out the BOM (MSG-ANY, §6.4): for payloads whose receivers expect them first, such as CEF. */
+  noBom?: boolean | undefined;
+}
+
+/** RFC 5424 §6.3.3: SD-NAME is 1-32 PRINTUSASCII except '=', SP, ']' and '"'. */
+function sdName(name: string): string {
+  const clean = name.replace(/[^\x21-\x7e]|[= \]"]/g, '').slice(0, 32);
+  if (clean.length === 0) throw new Error('empty SD-NAME');
+  return clean;
+}
+
+/** One RFC 5424 message (without framing). */
+export function formatRfc5424(f: Rfc5424Fields): string {
+  const pri = f.facility * 8 + f.severity;
+  const sd =
+    f.structuredData.length === 0
+      ? '-'
+      : f.structuredData
+          .map(
+            (e) =>
+              `[${sdName(e.id)}${e.params
+                .filter(([, v]) => v !== undefined && v !== null)
+                .map(([k, v]) => ` ${sdName(k)}="${paramValue(String(v))}"`)
+                .join('')}]`,
+          )
+          .join('');
+  const parts = [
+    `<${pri}>1`,
+    f.time,
+    headerField(f.hostname ?? osHostname(), 255),
+    headerField(f.appName ?? 'pulsegate', 48),
+    headerField(f.procId ?? String(process.pid), 128),
+    headerField(f.msgId, 32),
+    sd,
+  ];
+  // MSG is UTF-8 and starts with a BOM (§6.4); control characters would break line-based receivers.
+  if (f.msg !== undefined) parts.push(`${f.noBom ? '' : '\uFEFF'}${f.msg}`.replace(/\p{Cc}/gu, ' '));
+  return parts.join(' ');
+}
+
 /** One RFC 5424 message (without framing) for an entry. */
 export function toSyslog(entry: AuditEntry, options: SyslogOptions = {}): string {
-  const pri = FACILITY_LOG_AUDIT * 8 + SEVERITY[entry.outcome];
   const params: Array<[string, string | number | boolean | undefined]> = [
     ['seq', entry.seq],
     ['action', entry.action],
@@ -51,30 +109,21 @@ export function toSyslog(entry: AuditEntry, options: SyslogOptions = {}): string
     ['breakGlass', entry.breakGlass],
     ['requestId', entry.requestId],
   ];
-  const sdId = `audit@${options.enterpriseId ?? 32473}`;
-  const sd = `[${sdId}${params
-    .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => ` ${k}="${paramValue(String(v))}"`)
-    .join('')}]`;
   const who = entry.actor.name ?? entry.actor.id ?? entry.actor.type;
   const what = entry.resource
     ? ` ${entry.resource.type}${entry.resource.id ? `/${entry.resource.id}` : ''}`
     : '';
-  // MSG is UTF-8 and starts with a BOM (§6.4); control characters would break line-based receivers.
-  const msg = `\uFEFF${entry.action} ${entry.outcome} by ${entry.actor.type} ${who}${what}`.replace(
-    /\p{Cc}/gu,
-    ' ',
-  );
-  return [
-    `<${pri}>1`,
-    entry.time,
-    headerField(options.hostname ?? osHostname(), 255),
-    headerField(options.appName ?? 'pulsegate', 48),
-    headerField(options.procId ?? String(process.pid), 128),
-    headerField(entry.action, 32),
-    sd,
-    msg,
-  ].join(' ');
+  return formatRfc5424({
+    facility: FACILITY_LOG_AUDIT,
+    severity: SEVERITY[entry.outcome],
+    time: entry.time,
+    hostname: options.hostname,
+    appName: options.appName,
+    procId: options.procId,
+    msgId: entry.action,
+    structuredData: [{ id: `audit@${options.enterpriseId ?? 32473}`, params }],
+    msg: `${entry.action} ${entry.outcome} by ${entry.actor.type} ${who}${what}`,
+  });
 }
 
 /** Frames one message with RFC 6587 §3.4.1 octet counting. */

@@ -5,6 +5,7 @@
  * split at 51 (ranges [0,51) and [51,101)); over 3 workers at 34 and 68.
  */
 import { generateKeyPairSync } from 'node:crypto';
+import { sql } from 'kysely';
 import { afterEach, expect, it } from 'vitest';
 import type { Store } from '../store/index.js';
 import { describeEachDialect } from '../testing/dialects.js';
@@ -30,7 +31,7 @@ const event = (i: number): AuditEventInput => ({
   requestId: `req-${i}`,
 });
 
-const run = (store: Store, threads: number, onProgress?: (done: number) => void) =>
+const run = (store: Store, threads: number, onProgress?: (done: number) => void, batchSize?: number) =>
   verifyAuditLog({
     store,
     origin: ORIGIN,
@@ -38,17 +39,22 @@ const run = (store: Store, threads: number, onProgress?: (done: number) => void)
     threads,
     parallelMinEntries: 1,
     onProgress,
+    ...(batchSize ? { batchSize } : {}),
   });
 
-/** Verifies on 1, 2 and 3 threads; all must agree. Returns the common result. */
+/**
+ * Verifies on 1, 2 and 3 threads, and on 2 threads in pages of 7 rows (so that problems fall on
+ * and beside page seams); all must agree. Returns the common result.
+ */
 async function verifyAll(store: Store): Promise<VerifyResult> {
   const single = await run(store, 1);
   expect(await run(store, 2)).toEqual(single);
   expect(await run(store, 3)).toEqual(single);
+  expect(await run(store, 2, undefined, 7)).toEqual(single);
   return single;
 }
 
-describeEachDialect('parallel audit verification', (open) => {
+describeEachDialect('parallel audit verification', (open, dialect) => {
   let t: TestStore | undefined;
   afterEach(async () => {
     await t?.cleanup();
@@ -185,6 +191,57 @@ describeEachDialect('parallel audit verification', (open) => {
       .where('tree_size', '=', SEAM)
       .execute();
     expect(await verifyAll(store)).toMatchObject({ firstBadSeq: 20, problem: 'root-mismatch' });
+  });
+
+  it('names a stored leaf hash of the wrong length and an empty entry as the walk does', async () => {
+    const store = await seeded();
+    await store.db
+      .updateTable('audit_entries')
+      .set({ leaf_hash: leafHash(await entryAt(store, 64)).subarray(0, 31) })
+      .where('seq', '=', 64)
+      .execute();
+    await store.db.updateTable('audit_entries').set({ entry: '' }).where('seq', '=', 80).execute();
+    expect(await verifyAll(store)).toMatchObject({ firstBadSeq: 64, problem: 'leaf-hash-mismatch' });
+    await store.db
+      .updateTable('audit_entries')
+      .set({ leaf_hash: leafHash(await entryAt(store, 64)) })
+      .where('seq', '=', 64)
+      .execute();
+    expect(await verifyAll(store)).toMatchObject({ firstBadSeq: 80, problem: 'malformed-entry' });
+  });
+
+  // SQLite keeps a value its column affinity cannot convert: a seq that is no longer an integer.
+  it.skipIf(dialect !== 'sqlite')('names a seq rewritten to text as a gap', async () => {
+    const store = await seeded();
+    await store.db
+      .updateTable('audit_entries')
+      .set({ seq: sql<number>`'100x'` })
+      .where('seq', '=', 100)
+      .execute();
+    expect(await verifyAll(store)).toMatchObject({ firstBadSeq: 100, problem: 'seq-gap' });
+  });
+
+  it('hashes the stored UTF-8 bytes of multi-byte entries across page seams', async () => {
+    t = await open();
+    const log = createAuditLog({
+      store: t.store,
+      signer,
+      origin: ORIGIN,
+      checkpointEveryEntries: 1_000_000,
+      checkpointIntervalSeconds: 3600,
+    });
+    const reasons = ['é', '🙂 ✓', 'ü'.repeat(300), '日本語', 'a"\\b\n'];
+    await log.appendMany(
+      Array.from({ length: 60 }, (_, i) => ({ ...event(i), reason: `${reasons[i % reasons.length]} ${i}` })),
+    );
+    await log.checkpoint();
+    await log.close();
+    expect(await verifyAll(t.store)).toEqual({ ok: true, size: 60, checkpoints: 1 });
+    const original = await entryAt(t.store, 43);
+    const forged = original.replace('日本語', '日本誤');
+    expect(forged).not.toBe(original);
+    await t.store.db.updateTable('audit_entries').set({ entry: forged }).where('seq', '=', 43).execute();
+    expect(await verifyAll(t.store)).toMatchObject({ firstBadSeq: 43, problem: 'leaf-hash-mismatch' });
   });
 
   it('detects entries removed from the end below a checkpoint', async () => {

@@ -97,6 +97,8 @@ export interface ParallelVerifyOptions {
   checkpoints: readonly CheckpointRow[];
   trust: CheckpointTrust;
   threads: number;
+  /** Rows per page read by each worker; by default the reader's. */
+  batch?: number | undefined;
   onProgress?: ((checked: number, total: number) => void) | undefined;
 }
 
@@ -117,9 +119,11 @@ export async function verifyInWorkers(o: ParallelVerifyOptions): Promise<VerifyR
       {
         table: 'audit_entries',
         key: 'seq',
-        columns: ['seq', 'entry', { hex: 'leaf_hash' }],
+        bytes: 'entry',
+        fixed: { column: 'leaf_hash', width: 32 },
         start,
         end,
+        batch: o.batch,
       },
       VERIFY_CONSUMER,
       { start, checkpointSizes: sizes.filter((s) => s > start && s <= end) },

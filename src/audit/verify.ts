@@ -28,7 +28,7 @@ export interface VerifyAuditLogOptions {
   publicKey?: CheckpointVerifierKey;
   /** The signature line name; defaults to the origin. */
   keyName?: string;
-  /** Rows per read. */
+  /** Rows per read (per page in each worker when verifying in parallel). */
   batchSize?: number;
   /** Called after each batch, e.g. for a progress bar. */
   onProgress?: (checked: number, total: number) => void;
@@ -87,7 +87,15 @@ export async function verifyAuditLog(options: VerifyAuditLogOptions): Promise<Ve
     total >= (options.parallelMinEntries ?? PARALLEL_MIN_ENTRIES) &&
     rangeWorkersSupported(store)
   ) {
-    return verifyInWorkers({ store, total, checkpoints, trust, threads, onProgress: options.onProgress });
+    return verifyInWorkers({
+      store,
+      total,
+      checkpoints,
+      trust,
+      threads,
+      batch: options.batchSize,
+      onProgress: options.onProgress,
+    });
   }
 
   const range = new CompactRange();

@@ -61,6 +61,25 @@ describe('config loader', () => {
     expect(e.message).toContain('<= 65535');
   });
 
+  it('reads lists and maps from JSON environment values, and refuses bad JSON or shapes', () => {
+    const c = loadConfig(dataDir(), {
+      PULSEGATE_CLINICAL_LIMITS: '{"ward-3":{"spo2":{"low":93}}}',
+      PULSEGATE_NOTIFY_WEBHOOKS:
+        '[{"name":"soc","url":"https://soc.example/h","secretFile":"secrets/soc.whsec"}]',
+    });
+    expect(c.clinical.limits).toEqual({ 'ward-3': { spo2: { low: 93 } } });
+    expect(c.notify.webhooks[0]).toMatchObject({ name: 'soc', url: 'https://soc.example/h' });
+    expect(configError(() => loadConfig(dataDir(), { PULSEGATE_NOTIFY_WEBHOOKS: '[{' })).message).toContain(
+      'notify.webhooks',
+    );
+    // Webhooks must be HTTPS.
+    configError(() =>
+      loadConfig(dataDir(), {
+        PULSEGATE_NOTIFY_WEBHOOKS: '[{"name":"x","url":"http://a/","secretFile":"s"}]',
+      }),
+    );
+  });
+
   it('refuses a non-numeric environment value for a number', () => {
     const e = configError(() => loadConfig(dataDir(), { PULSEGATE_SERVER_PORT: 'eighty' }));
     expect(e.message).toContain('server.port');

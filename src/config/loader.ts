@@ -36,6 +36,14 @@ function coerceEnv(raw: string, schema: TSchema): unknown {
   const type = schema.type as string | undefined;
   if (type === 'integer' || type === 'number') return raw.trim() === '' ? raw : Number(raw);
   if (type === 'boolean') return raw === 'true' ? true : raw === 'false' ? false : raw;
+  // Lists and maps (notify.webhooks, clinical.limits) are given as JSON.
+  if (type === 'array' || type === 'object') {
+    try {
+      return JSON.parse(raw);
+    } catch {
+      return raw;
+    }
+  }
   return raw;
 }
 

@@ -297,6 +297,152 @@ export const ConfigSchema = T.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    clinical: T.Object(
+      {
+        enabled: T.Boolean({
+          default: true,
+          description: 'Run clinical monitoring (limits, NEWS2, technical alarms)',
+        }),
+        vitalsMaxAgeMinutes: T.Integer({
+          minimum: 1,
+          maximum: 1440,
+          default: 60,
+          description: 'Observations older than this are left out of NEWS2 and the triage list',
+        }),
+        news2AlertLevel: T.Union([T.Literal('low-medium'), T.Literal('medium'), T.Literal('high')], {
+          default: 'medium',
+          description: 'Lowest NEWS2 clinical-response level that raises a clinical alert',
+        }),
+        trendIntervalMinutes: T.Integer({
+          minimum: 1,
+          maximum: 1440,
+          default: 15,
+          description: 'NEWS2 trend arrows compare with the score charted this long before',
+        }),
+        signalLossSeconds: T.Integer({
+          minimum: 5,
+          maximum: 86_400,
+          default: 120,
+          description: 'A device streaming vitals that falls silent this long raises technical.signal-loss',
+        }),
+        realertSeconds: T.Integer({
+          minimum: 1,
+          maximum: 86_400,
+          default: 60,
+          description: 'A condition that persists is reported to the alert store again at most this often',
+        }),
+        limits: T.Record(
+          T.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' }),
+          T.Record(
+            T.String({ pattern: '^[a-z0-9-]{2,40}$' }),
+            T.Object(
+              { low: T.Optional(T.Number()), high: T.Optional(T.Number()) },
+              { additionalProperties: false },
+            ),
+          ),
+          {
+            default: {},
+            description:
+              'Vital-sign limits per care unit over the built-in defaults (adult ward; icu): unit -> vital kind -> {low, high}',
+          },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    notify: T.Object(
+      {
+        webhooks: T.Array(
+          T.Object(
+            {
+              name: T.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,39}$' }),
+              url: T.String({ pattern: '^https://', maxLength: 2048 }),
+              secretFile: T.String({ minLength: 1, description: 'File holding the whsec_ signing secret' }),
+              caFile: T.Optional(T.String({ description: "CA bundle for the receiver's certificate" })),
+              minSeverity: T.Optional(
+                T.Union(['info', 'low', 'medium', 'high', 'critical'].map((v) => T.Literal(v))),
+              ),
+              categories: T.Optional(
+                T.Array(T.Union(['security', 'clinical', 'technical'].map((v) => T.Literal(v)))),
+              ),
+              changes: T.Optional(T.Array(T.String({ maxLength: 40 }))),
+            },
+            { additionalProperties: false },
+          ),
+          { default: [], description: 'Webhook targets (Standard Webhooks HMAC-SHA256 signatures)' },
+        ),
+        syslog: T.Array(
+          T.Object(
+            {
+              name: T.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,39}$' }),
+              host: T.String({ minLength: 1 }),
+              port: T.Integer({ minimum: 1, maximum: 65535 }),
+              format: T.Union([T.Literal('rfc5424'), T.Literal('cef')], { default: 'rfc5424' }),
+              caFile: T.Optional(T.String()),
+              servername: T.Optional(T.String()),
+              minSeverity: T.Optional(
+                T.Union(['info', 'low', 'medium', 'high', 'critical'].map((v) => T.Literal(v))),
+              ),
+              categories: T.Optional(
+                T.Array(T.Union(['security', 'clinical', 'technical'].map((v) => T.Literal(v)))),
+              ),
+              changes: T.Optional(T.Array(T.String({ maxLength: 40 }))),
+            },
+            { additionalProperties: false },
+          ),
+          { default: [], description: 'Syslog receivers: RFC 5424 or CEF over TLS (RFC 5425)' },
+        ),
+        maxAttempts: T.Integer({
+          minimum: 1,
+          maximum: 100,
+          default: 12,
+          description: 'Delivery attempts before a notification goes to the dead-letter list',
+        }),
+        retryBaseSeconds: T.Number({
+          minimum: 0.01,
+          maximum: 3600,
+          default: 5,
+          description: 'First retry delay; doubles per attempt, with full jitter',
+        }),
+        retryMaxSeconds: T.Number({
+          minimum: 0.01,
+          maximum: 86_400,
+          default: 3600,
+          description: 'Longest delay between two attempts',
+        }),
+        timeoutSeconds: T.Number({
+          minimum: 0.1,
+          maximum: 120,
+          default: 15,
+          description: 'Per-attempt timeout',
+        }),
+        streamHeartbeatSeconds: T.Number({
+          minimum: 0.05,
+          maximum: 300,
+          default: 15,
+          description: 'Live stream comment heartbeat interval',
+        }),
+        streamMaxBufferBytes: T.Integer({
+          minimum: 1024,
+          maximum: 67_108_864,
+          default: 1_048_576,
+          description: 'A live-stream client with more unsent bytes than this is dropped',
+        }),
+        streamMaxSubscribers: T.Integer({ minimum: 1, maximum: 100_000, default: 1000 }),
+        streamMinSeverity: T.Union(
+          ['info', 'low', 'medium', 'high', 'critical'].map((v) => T.Literal(v)),
+          {
+            default: 'info',
+            description: 'Lowest alert severity sent on the live stream',
+          },
+        ),
+        streamCategories: T.Array(T.Union(['security', 'clinical', 'technical'].map((v) => T.Literal(v))), {
+          default: ['security', 'clinical', 'technical'],
+          description:
+            'Alert categories sent on the live stream (each subscriber still sees only what it may read)',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 );

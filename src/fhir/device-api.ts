@@ -6,7 +6,6 @@ import { searchset } from './bundle.js';
 import { auditBase, type FhirDeps, type FhirRequest } from './context.js';
 import { decodeCursor, encodeCursor, searchFingerprint } from './cursor.js';
 import {
-  CARE_UNIT_SYSTEM,
   DEVICE_ID_SYSTEM,
   DEVICE_TYPE_SYSTEM,
   MAC_SYSTEM,
@@ -186,5 +185,3 @@ export function deviceApi(deps: FhirDeps) {
     },
   };
 }
-
-export { CARE_UNIT_SYSTEM };

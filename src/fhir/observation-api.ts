@@ -3,12 +3,12 @@ import type { Bundle, Observation } from '@medplum/fhirtypes';
 import { visibilityOf } from '../devices/index.js';
 import { PulsegateError } from '../errors.js';
 import type { ReadingPosition, StoredReading } from '../telemetry/index.js';
-import { VITAL_CODES, vitalFor } from '../telemetry/index.js';
+import { VITAL_CODES } from '../telemetry/index.js';
 import { searchset } from './bundle.js';
 import { auditBase, type FhirDeps, type FhirRequest } from './context.js';
 import { decodeCursor, encodeCursor, searchFingerprint } from './cursor.js';
 import { blindIndexOf, observationKeyOf } from './ids.js';
-import { categoryCodeOf, codeOf, LOINC, MDC, toObservation } from './observation.js';
+import { categoryCodeOf, LOINC, MDC, toObservation } from './observation.js';
 import { requireScope } from './scopes.js';
 import {
   type DateCondition,
@@ -282,5 +282,3 @@ export function observationApi(deps: FhirDeps) {
     },
   };
 }
-
-export { codeOf, vitalFor };

@@ -186,10 +186,8 @@ export function patientApi(deps: FhirDeps) {
           // Out of reach is "no match" for a search (a 403 would confirm the patient exists).
           if (!(error instanceof PulsegateError && error.code === 'ACCESS_CARE_UNIT_DENIED')) throw error;
         }
-        const count = parsed.numbers.get('_count');
         if (found && token.system !== undefined && !found.identifier?.some((i) => i.system === token.system))
           found = undefined;
-        if (count === 0) found = undefined;
       }
       await audit(req, 'patient.search', found ? index : undefined, `${found ? 1 : 0} patients`);
       return searchset({

@@ -30,6 +30,15 @@ const nibp = (v: VitalSigns) => [
   loinc('8478-0', Math.round((v.systolic + 2 * v.diastolic) / 3), 'mm[Hg]'),
 ];
 const temp = (v: VitalSigns) => loinc('8310-5', v.temperature, 'Cel');
+/**
+ * The rest of a NEWS2 observation set, charted with the temperature: inhaled O2 flow (0 L/min: on
+ * air, or 2 L/min once saturation falls below 92 %) and ACVPU (0 Alert; 1 new Confusion when
+ * saturation is below 85 %).
+ */
+const news2Extras = (v: VitalSigns) => [
+  loinc('3151-8', v.spo2 < 92 ? 2 : 0, 'L/min'),
+  loinc('67775-7', v.spo2 < 85 ? 1 : 0, '{score}'),
+];
 
 /**
  * What each kind of device reports and how often (message `n` counts from 0). Bedside monitors
@@ -42,7 +51,7 @@ const PROFILES: Record<DeviceType, Pick> = {
     spo2(v),
     rr(v),
     ...(n % 10 === 0 ? nibp(v) : []),
-    ...(n % 30 === 0 ? [temp(v)] : []),
+    ...(n % 30 === 0 ? [temp(v), ...news2Extras(v)] : []),
   ],
   'pulse-oximeter': (v) => [spo2(v), loinc('8889-8', v.heartRate, '/min')],
   'ecg-patch': (v) => [hr(v), rr(v)],

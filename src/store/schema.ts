@@ -17,6 +17,8 @@ import type {
   DeviceBaselinesTable,
   IncidentsTable,
 } from './tables/monitor.js';
+import type { ClinicalPatientSettingsTable } from './tables/monitor-clinical.js';
+import type { NotifyOutboxTable } from './tables/monitor-notify.js';
 import type { CertificatesTable, EnrollmentTokensTable } from './tables/pki.js';
 import type {
   DeviceIngestStateTable,
@@ -50,4 +52,6 @@ export interface Database {
   incidents: IncidentsTable;
   alert_suppressions: AlertSuppressionsTable;
   device_baselines: DeviceBaselinesTable;
+  clinical_patient_settings: ClinicalPatientSettingsTable;
+  notify_outbox: NotifyOutboxTable;
 }

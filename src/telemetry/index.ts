@@ -1,5 +1,7 @@
 /** The telemetry capability: validated, encrypted, group-committed observations; queries; retention. */
 export { ENTERED_SEQ_BASE, type EnteredReading, type EnteredResult } from './attributed-write.js';
+
+export type { ParsedAlarm, ParsedObservation } from './parse-message.js';
 export { type ParsedMessage, type ParseResult, parseMessage } from './parse-message.js';
 export { checkPayload, DeviceEventPayload, TelemetryPayload } from './payload-schema.js';
 export { periodOf, TELEMETRY_PURPOSE } from './reading-codec.js';
@@ -9,6 +11,8 @@ export { type TelemetryRoutesDeps, telemetryRoutes } from './routes.js';
 export type { AlarmView, ObservationView, TelemetryPage, TelemetryQuery } from './telemetry-reader.js';
 export {
   createTelemetryService,
+  type StoredTelemetry,
+  type StoredTelemetryListener,
   type TelemetryConfig,
   type TelemetryDeps,
   type TelemetryService,

@@ -11,7 +11,7 @@ import {
   type Store,
   type Transaction,
 } from '../store/index.js';
-import type { ParsedMessage } from './parse-message.js';
+import type { ParsedAlarm, ParsedMessage, ParsedObservation } from './parse-message.js';
 import { encodeReading, periodOf, readingAad, scopeOf, vitalsOf } from './reading-codec.js';
 
 /** What the writer needs from patient bindings. */
@@ -39,6 +39,19 @@ export interface WriterOptions {
    * active (audits the change); the batch's messages are acknowledged once it has finished.
    */
   onActivated?: (deviceIds: string[], at: number) => Promise<void>;
+  /** Called for each message after its batch committed (in-process observers; carries values). */
+  onStored?: (message: CommittedMessage) => void;
+}
+
+/** One message as committed: what in-process observers (clinical monitoring) receive. PHI: never log it. */
+export interface CommittedMessage {
+  deviceId: string;
+  seq: number;
+  ts: number;
+  patientId: string | null;
+  patientIndex: string | null;
+  observations: readonly ParsedObservation[];
+  alarms: readonly ParsedAlarm[];
 }
 
 interface Job {
@@ -85,7 +98,8 @@ function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
  * durable (SQLite WAL with synchronous=FULL; PostgreSQL synchronous_commit).
  */
 export class IngestWriter {
-  readonly #o: Required<Omit<WriterOptions, 'onActivated'>> & Pick<WriterOptions, 'onActivated'>;
+  readonly #o: Required<Omit<WriterOptions, 'onActivated' | 'onStored'>> &
+    Pick<WriterOptions, 'onActivated' | 'onStored'>;
   #queue: Job[] = [];
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -259,6 +273,7 @@ export class IngestWriter {
     const t = this.#o.now();
     let accepted: boolean[] = [];
     let duplicate: boolean[] = [];
+    const boundTo = bindings;
     let state = new Map<string, number>();
     let activated: string[] = [];
     for (let attempt = 1; ; attempt++) {
@@ -298,6 +313,15 @@ export class IngestWriter {
         deviceTs: parsed.ts,
       });
       resolve({ ok: true, stored: parsed.observations.length, flagged: parsed.flagged });
+      this.#o.onStored?.({
+        deviceId: msg.deviceId,
+        seq: parsed.seq,
+        ts: parsed.ts,
+        patientId: boundTo[i]?.patientId ?? null,
+        patientIndex: boundTo[i]?.patientIndex ?? null,
+        observations: parsed.observations,
+        alarms: parsed.alarms,
+      });
     }
   }
 

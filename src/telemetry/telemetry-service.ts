@@ -5,7 +5,8 @@ import { type KeyService, openEpochKeys } from '../keys/index.js';
 import type { PatientBindings } from '../patients/index.js';
 import type { Store } from '../store/index.js';
 import { type EnteredReading, type EnteredResult, writeEntered } from './attributed-write.js';
-import { IngestWriter } from './ingest-writer.js';
+import { type CommittedMessage, IngestWriter } from './ingest-writer.js';
+import type { ParsedAlarm, ParsedObservation } from './parse-message.js';
 import { parseMessage } from './parse-message.js';
 import { TELEMETRY_PURPOSE } from './reading-codec.js';
 import {
@@ -30,7 +31,7 @@ export interface TelemetryDeps {
   audit: RetentionDeps['audit'];
   bus: EventBus;
   /** The inventory; telemetry reads only device rows (care unit) through it. */
-  devices: { getRow(id: string): Promise<{ id: string; care_unit: string | null }> };
+  devices: { getRow(id: string): Promise<{ id: string; care_unit: string | null; bed?: string | null }> };
   patients: PatientBindings;
   config: TelemetryConfig;
   now?: () => number;
@@ -41,7 +42,36 @@ export interface TelemetryDeps {
   lingerMs?: number;
 }
 
+/**
+ * What an in-process observer of stored telemetry receives, after the durable commit. It carries
+ * the patient and the decoded values, so it never goes on the event bus and is never logged.
+ */
+export interface StoredTelemetry {
+  deviceId: string;
+  seq: number;
+  /** Message time, epoch ms. */
+  ts: number;
+  /** The patient the device was bound to at `ts`, or null. */
+  patientId: string | null;
+  /** The patient's blind index (for lookups without the identifier), or null. */
+  patientIndex: string | null;
+  /** The device's care unit now (inventory), or null. */
+  careUnit: string | null;
+  /** The device's bed now (inventory), or null. */
+  bed: string | null;
+  observations: readonly ParsedObservation[];
+  alarms: readonly ParsedAlarm[];
+}
+
+export type StoredTelemetryListener = (stored: StoredTelemetry) => void;
+
 export interface TelemetryService extends TelemetrySink {
+  /**
+   * Observes every message once it is durably stored (in process; values included). Listeners run
+   * synchronously in order and must queue slow work; one that throws is isolated. Returns an
+   * unsubscribe function.
+   */
+  observeStored(listener: StoredTelemetryListener): () => void;
   /** A device's observations, decrypted (callers authorise and audit). */
   readDevice(deviceId: string, query: TelemetryQuery): Promise<TelemetryPage>;
   /** A patient's observations from the given devices (callers authorise and audit). */
@@ -87,7 +117,42 @@ export async function createTelemetryService(deps: TelemetryDeps): Promise<Telem
     purpose: TELEMETRY_PURPOSE,
     now,
   });
+  const observers = new Set<StoredTelemetryListener>();
+  // Care unit and bed per device, briefly cached: the inventory is not read once per message.
+  const placeTtlMs = 5000;
+  const places = new Map<string, { careUnit: string | null; bed: string | null; at: number }>();
+  const placeOf = async (deviceId: string) => {
+    const cached = places.get(deviceId);
+    if (cached && now() - cached.at < placeTtlMs) return cached;
+    let place = { careUnit: null as string | null, bed: null as string | null, at: now() };
+    try {
+      const row = (await deps.devices.getRow(deviceId)) as { care_unit: string | null; bed?: string | null };
+      place = { careUnit: row.care_unit, bed: row.bed ?? null, at: now() };
+    } catch {
+      // A device deleted meanwhile: deliver without a place.
+    }
+    if (places.size > 100_000) places.clear();
+    places.set(deviceId, place);
+    return place;
+  };
+  // Deliveries stay in commit order even though the place lookup is asynchronous.
+  let delivering: Promise<void> = Promise.resolve();
+  const deliver = (message: CommittedMessage) => {
+    if (observers.size === 0) return;
+    delivering = delivering.then(async () => {
+      const { careUnit, bed } = await placeOf(message.deviceId);
+      const stored: StoredTelemetry = { ...message, careUnit, bed };
+      for (const listener of observers) {
+        try {
+          listener(stored);
+        } catch {
+          // Isolated on purpose, and not logged: the payload holds PHI.
+        }
+      }
+    });
+  };
   const writer = new IngestWriter({
+    onStored: deliver,
     store: deps.store,
     keys: deps.keys,
     epochs,
@@ -169,6 +234,10 @@ export async function createTelemetryService(deps: TelemetryDeps): Promise<Telem
         }),
       );
     },
+    observeStored(listener) {
+      observers.add(listener);
+      return () => observers.delete(listener);
+    },
     readDevice: (deviceId, query) => readTelemetry(reader, { deviceId }, query),
     readPatient: (patientIndex, deviceIds, query) =>
       readTelemetry(reader, { patientIndex, deviceIds }, query),
@@ -212,7 +281,10 @@ export async function createTelemetryService(deps: TelemetryDeps): Promise<Telem
         timers.delete(timer);
       };
     },
-    flush: () => writer.drain(),
+    flush: async () => {
+      await writer.drain();
+      await delivering;
+    },
     async close() {
       for (const t of timers) clearInterval(t);
       timers.clear();

@@ -13,6 +13,11 @@
  *   157993 MDC_VOL_FLUID_DELIV_TOTAL (IHE PCD infusion pump OBX examples; the 157792 first proposed
  *   for "volume infused" appears in no source and is not used).
  * LOINC codes are from the LOINC vital-signs panel (85353-1) and its common members.
+ * For NEWS2 (monitor/clinical): 3151-8 "Inhaled oxygen flow rate" (L/min) and 3150-0 "Inhaled
+ * oxygen concentration" (FiO2, %), as the US Core pulse-oximetry profile uses them; level of
+ * consciousness as 67775-7 "Level of responsiveness" (the AVPU item, e.g. NEMSIS eVitals.26) or
+ * 80288-4 "Level of consciousness AVPU score". Telemetry values are numbers, so ACVPU travels as
+ * an ordinal with unit `{score}`: 0 Alert, 1 new Confusion, 2 Voice, 3 Pain, 4 Unresponsive.
  *
  * Bounds: outside `impossible` a value cannot come from a living patient or a working sensor and
  * is refused (TELEMETRY_IMPOSSIBLE_VALUE); outside `plausible` it is stored but flagged
@@ -143,6 +148,38 @@ export const VITAL_CODES: readonly VitalCode[] = [
     alternates: { 'mmol/L': (v) => v * GLUCOSE_MMOL_TO_MGDL },
     impossible: [0, 3000],
     plausible: [20, 800],
+  },
+  {
+    kind: 'o2-flow',
+    display: 'Inhaled oxygen flow rate',
+    loinc: ['3151-8'],
+    mdc: [],
+    unit: 'L/min',
+    alternates: { 'mL/min': (v) => v / 1000 },
+    // High-flow nasal oxygen reaches 60-70 L/min; 0 means on air.
+    impossible: [0, 100],
+    plausible: [0, 80],
+  },
+  {
+    kind: 'fio2',
+    display: 'Inhaled oxygen concentration (FiO2)',
+    loinc: ['3150-0'],
+    mdc: [],
+    unit: '%',
+    alternates: { '1': (v) => v * 100 },
+    // Room air is 20.9 %; below that no breathable gas is being delivered.
+    impossible: [0, 100],
+    plausible: [20, 100],
+  },
+  {
+    kind: 'consciousness',
+    display: 'Level of consciousness (ACVPU ordinal: 0 A, 1 C, 2 V, 3 P, 4 U)',
+    loinc: ['67775-7', '80288-4'],
+    mdc: [],
+    unit: '{score}',
+    alternates: {},
+    impossible: [0, 4],
+    plausible: [0, 4],
   },
   {
     kind: 'infusion-rate',

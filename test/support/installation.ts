@@ -30,12 +30,15 @@ export interface TestInstallation {
   cleanup(): Promise<void>;
 }
 
-export async function startTestInstallation(opts: { postgresUrl?: string } = {}): Promise<TestInstallation> {
+export async function startTestInstallation(
+  opts: { postgresUrl?: string; settings?: Record<string, Record<string, unknown>> } = {},
+): Promise<TestInstallation> {
   const dataDir = mkdtempSync(join(tmpdir(), 'pulsegate-it-'));
   const settings: Record<string, Record<string, unknown>> = {
     server: { port: 0, host: '127.0.0.1' },
     mqtt: { port: 0, host: '127.0.0.1' },
     log: { level: 'silent' },
+    ...opts.settings,
   };
   if (opts.postgresUrl) settings.database = { url: opts.postgresUrl };
   await createInstallation({ dataDir, settings, env: {} });

@@ -10,6 +10,8 @@ import * as m008 from './008-telemetry.js';
 import * as m009 from './009-fhir.js';
 import * as m010 from './010-hl7.js';
 import * as m011 from './011-monitor.js';
+import * as m012 from './012-clinical.js';
+import * as m013 from './013-notify.js';
 import * as m014 from './014-telemetry-append-layout.js';
 
 /** A migration receives the dialect so that column types can differ where they must. */
@@ -29,5 +31,7 @@ export const MIGRATIONS: Record<string, DialectMigration> = {
   '009-fhir': m009,
   '010-hl7': m010,
   '011-monitor': m011,
+  '012-clinical': m012,
+  '013-notify': m013,
   '014-telemetry-append-layout': m014,
 };

@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { checkLimit, DEFAULT_LIMITS, LimitTable } from './limits.js';
+
+describe('vital-sign limits per care unit', () => {
+  it('uses the adult-ward defaults for unknown units and the ICU set for icu', () => {
+    const t = new LimitTable();
+    expect(t.forUnit(null)).toEqual(DEFAULT_LIMITS.default);
+    expect(t.forUnit('ward-9')).toEqual(DEFAULT_LIMITS.default);
+    expect(t.forUnit('icu')).toEqual(DEFAULT_LIMITS.icu);
+  });
+
+  it('the ward defaults agree with the NEWS2 red bands (RCP 2017 Chart 1)', () => {
+    const ward = DEFAULT_LIMITS.default!;
+    // A breach at exactly the first score-3 value, none just inside.
+    expect(checkLimit('resp-rate', 8, ward)?.direction).toBe('low');
+    expect(checkLimit('resp-rate', 9, ward)).toBeNull();
+    expect(checkLimit('resp-rate', 25, ward)?.direction).toBe('high');
+    expect(checkLimit('spo2', 91, ward)?.direction).toBe('low');
+    expect(checkLimit('spo2', 92, ward)).toBeNull();
+    expect(checkLimit('nibp-systolic', 90, ward)?.direction).toBe('low');
+    expect(checkLimit('nibp-systolic', 220, ward)?.direction).toBe('high');
+    expect(checkLimit('heart-rate', 40, ward)?.direction).toBe('low');
+    expect(checkLimit('heart-rate', 131, ward)?.direction).toBe('high');
+    expect(checkLimit('body-temp', 35.0, ward)?.direction).toBe('low');
+    expect(checkLimit('glucose', 10, ward)).toBeNull();
+  });
+
+  it('merges configured limits per unit and vital over the defaults', () => {
+    const t = new LimitTable({ 'ward-3': { 'heart-rate': { high: 100 } }, icu: { spo2: { low: 85 } } });
+    expect(t.forUnit('ward-3')['heart-rate']).toEqual({ low: 41, high: 100 });
+    expect(t.forUnit('ward-3').spo2).toEqual(DEFAULT_LIMITS.default!.spo2);
+    expect(t.forUnit('icu').spo2).toEqual({ low: 85 });
+    expect(t.forUnit('icu')['heart-rate']).toEqual(DEFAULT_LIMITS.icu!['heart-rate']);
+  });
+
+  it('refuses a limit whose low is above its high', () => {
+    expect(() => new LimitTable({ x: { spo2: { low: 95, high: 90 } } })).toThrow(
+      expect.objectContaining({ code: 'CLINICAL_LIMITS_INVALID' }),
+    );
+  });
+});
