@@ -255,12 +255,19 @@ describe.skipIf(!chromiumAvailable)('console against the demo (Chromium)', () =>
     await page.goto(`${base}devices/${OTHER_UNIT_DEVICE}`);
     await expect.poll(() => page.locator('main').textContent(), { timeout: 20_000 }).toContain('may not see');
 
-    await page.goto(`${base}triage`);
-    await page.locator('main h1').waitFor();
-    await expect
-      .poll(() => page.locator('main').textContent(), { timeout: 15_000 })
-      .not.toContain('Loading…');
+    // Triage: the ICU's patients by NEWS2, and nobody else's; a patient page with live vitals.
+    await nav.getByRole('link', { name: 'Triage' }).click();
+    const rows = page.getByTestId('triage').locator('tbody tr');
+    await expect.poll(() => rows.count(), { timeout: 60_000 }).toBeGreaterThan(0);
+    const triageUnits = await rows.locator('td:nth-child(2)').allTextContents();
+    expect(new Set(triageUnits)).toEqual(new Set(['ICU']));
     await screenshot(page, 'clinician-triage');
+    expect(await contrastProblems(page), 'triage').toEqual([]);
+    await rows.first().locator('th a').click();
+    await page.getByRole('heading', { name: /NEWS2/ }).waitFor(WAIT);
+    await page.getByTestId('vitals').waitFor({ timeout: 30_000 });
+    expect(page.url()).toMatch(/\/triage\/patient\/demo-icu-/);
+    await screenshot(page, 'clinician-patient');
   }, 90_000);
 
   it('alerts: a simulated attack raises alerts; acknowledge and resolve with a reason; incident view', async () => {
