@@ -130,6 +130,13 @@ export function registerSim(program: Command): void {
             ...(stormAddress ? { stormAddress } : {}),
           },
           names,
+          (name) =>
+            registerAndEnroll({
+              api,
+              apiUrl: t.apiUrl,
+              ca: t.ca,
+              device: { id: `${opts.prefix}-attacker-${name}`, type: 'other', careUnit: unit },
+            }),
         );
         print(opts, results, () =>
           table(

@@ -88,23 +88,33 @@ function connect(
       ...(opts.clientId ? { clientId: opts.clientId } : {}),
       ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
     } as mqtt.IClientOptions);
+    // The handshake listeners go once it is settled: a later close (the server dropping an
+    // attacker mid-scenario) belongs to the scenario, not to this promise.
+    const settle = () => {
+      clearTimeout(timer);
+      client.off('connect', onConnect);
+      client.off('error', onError);
+      client.off('close', onClose);
+    };
     const fail = (reason: string) => {
+      settle();
       client.end(true);
       reject(new Error(reason));
     };
-    const timer = setTimeout(() => fail('timed out'), 6000);
-    client.once('connect', () => {
-      clearTimeout(timer);
+    const onConnect = () => {
+      settle();
+      client.on('error', () => {});
+      // Without reconnects, messages still waiting for a PUBACK when the server drops the
+      // connection would wait forever: ending the client fails them, and the scenario sees why.
+      client.once('close', () => client.end(true));
       resolve(client);
-    });
-    client.once('error', (error) => {
-      clearTimeout(timer);
-      fail(error.message);
-    });
-    client.once('close', () => {
-      clearTimeout(timer);
-      fail('connection closed during the handshake');
-    });
+    };
+    const onError = (error: Error) => fail(error.message);
+    const onClose = () => fail('connection closed during the handshake');
+    const timer = setTimeout(() => fail('timed out'), 6000);
+    client.once('connect', onConnect);
+    client.once('error', onError);
+    client.once('close', onClose);
   });
 }
 
@@ -425,12 +435,30 @@ const SCENARIOS: Record<AttackName, (ctx: AttackContext) => Promise<AttackResult
   },
 };
 
-/** Runs the named scenarios in order. */
+/**
+ * Runs the named scenarios in order. With `attackerFor`, each scenario gets an attacker identity
+ * of its own, so what one scenario leaves behind at the broker (an emptied rate bucket after the
+ * flood, a learned baseline, an open alert) cannot decide the next one. A scenario that fails
+ * outright is reported as not defended, with the reason, and the others still run.
+ */
 export async function runAttacks(
   ctx: AttackContext,
   names: readonly AttackName[] = ATTACKS,
+  attackerFor?: (name: AttackName) => Promise<DeviceCredentials>,
 ): Promise<AttackResult[]> {
   const results: AttackResult[] = [];
-  for (const name of names) results.push(await SCENARIOS[name](ctx));
+  for (const name of names) {
+    try {
+      const attacker = attackerFor ? await attackerFor(name) : ctx.attacker;
+      results.push(await SCENARIOS[name]({ ...ctx, attacker }));
+    } catch (error) {
+      results.push({
+        attack: name,
+        expected: 'the scenario runs to its end',
+        observed: `scenario failed: ${(error as Error).message}`,
+        defended: false,
+      });
+    }
+  }
   return results;
 }
