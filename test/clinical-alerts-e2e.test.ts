@@ -11,7 +11,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPostgresDatabase, postgresAvailable } from '../src/testing/stores.js';
 import {
@@ -25,6 +24,7 @@ import {
   telemetryRows,
 } from './support/e2e.js';
 import { run } from './support/ingest-harness.js';
+import { openStream, type SseClient, waitFor } from './support/sse.js';
 
 const pgUp = await postgresAvailable();
 
@@ -72,58 +72,6 @@ function payload(deviceId: string, v: Vitals, alarms: Array<Record<string, strin
     ],
     ...(alarms.length > 0 ? { alarms } : {}),
   });
-}
-
-interface SseClient {
-  events: Array<{ event: string; data: Record<string, unknown> }>;
-  status: number;
-  close(): void;
-}
-
-/** A minimal EventSource over node:https: the Bearer token in the Authorization header. */
-function openStream(e2e: E2e, token: string): Promise<SseClient> {
-  return new Promise((resolve, reject) => {
-    const client: SseClient = { events: [], status: 0, close: () => req.destroy() };
-    const req = https.get(
-      `${e2e.urls.api}/api/v1/stream`,
-      {
-        ca: readFileSync(e2e.layout.rootCaCert),
-        headers: { accept: 'text/event-stream', authorization: `Bearer ${token}` },
-      },
-      (res) => {
-        client.status = res.statusCode ?? 0;
-        let buffer = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          buffer += chunk;
-          for (let i = buffer.indexOf('\n\n'); i >= 0; i = buffer.indexOf('\n\n')) {
-            const block = buffer.slice(0, i);
-            buffer = buffer.slice(i + 2);
-            let event = 'message';
-            const data: string[] = [];
-            for (const line of block.split('\n')) {
-              if (line.startsWith('event: ')) event = line.slice(7);
-              else if (line.startsWith('data: ')) data.push(line.slice(6));
-            }
-            if (data.length > 0) client.events.push({ event, data: JSON.parse(data.join('\n')) });
-          }
-        });
-        res.on('error', () => {});
-        resolve(client);
-      },
-    );
-    req.on('error', reject);
-  });
-}
-
-async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false) {
-  const end = Date.now() + 30_000;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 interface AlertView {
@@ -216,7 +164,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
     });
 
     it('a deteriorating patient streamed over mTLS MQTT raises clinical alerts with evidence, shown only to their care unit and on the live stream', async () => {
-      stream = await openStream(e2e, tokens['nurse-icu']!);
+      stream = await openStream(e2e.urls.api, readFileSync(e2e.layout.rootCaCert), tokens['nurse-icu']!);
       expect(stream.status).toBe(200);
       await waitFor('stream subscriber', () => e2e.app.notify.stream.size >= 1);
 
