@@ -193,6 +193,25 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
           ['59408-5', '150456', 80.5, '%'],
         ]);
       }
+      // Paging by the Bundle's own links (absolute, on this server): three pages of at most 3.
+      const paged: string[] = [];
+      let page = await get(`/fhir/Observation?device=Device/${MONITOR}&_count=3`);
+      for (let n = 0; n < 10; n++) {
+        expectValid(page as Resource);
+        const self = page.link?.find((l) => l.relation === 'self')?.url;
+        expect(self?.startsWith(`${e2e.urls.api}/fhir/Observation?`)).toBe(true);
+        const matches = (page.entry ?? []).filter((e) => e.search?.mode === 'match');
+        expect(matches.length).toBeLessThanOrEqual(3);
+        paged.push(...matches.map((e) => e.resource!.id!));
+        const next = page.link?.find((l) => l.relation === 'next')?.url;
+        if (!next) break;
+        page = await get(next.slice(e2e.urls.api.length));
+      }
+      expect(paged).toHaveLength(7);
+      expect(new Set(paged)).toEqual(
+        new Set((byDevice.entry ?? []).filter((e) => e.search?.mode === 'match').map((e) => e.resource!.id!)),
+      );
+
       // Searching by the MDC code finds the SpO2 alone.
       const spo2 = await get(
         `/fhir/Observation?patient=${patient!.id}&code=${encodeURIComponent(`${MDC}|150456`)}`,
