@@ -5,7 +5,8 @@
  * to NEWS2 high; the clinical monitor raises clinical alerts into the durable alert store, which
  * the REST API shows (with evidence and the patient) to a clinician of that care unit and hides from
  * a clinician of another; the triage list puts that patient above a stable one; a device alarm in
- * the telemetry payload becomes a `technical` alert kept apart from the clinical ones; the alert
+ * the telemetry payload (low battery) or alone on the event topic (probe off) becomes a
+ * `technical` alert kept apart from the clinical ones; the alert
  * event reaches a Server-Sent Events subscriber (Bearer header); acknowledge and resolve with a
  * reason are in the audit log; an alert nobody acknowledges escalates (small escalation delays).
  */
@@ -286,6 +287,27 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       await waitFor('the technical alert on the stream', () =>
         stream.events.find((e) => e.event === 'alert' && e.data.alertId === technical.id),
       );
+      // A probe falling off, reported alone on the device's event topic: technical.sensor-off.
+      const seq = (seqs.get(SICK.device) ?? 0) + 1;
+      seqs.set(SICK.device, seq);
+      await pub(
+        SICK.device,
+        JSON.stringify({
+          seq,
+          ts: new Date().toISOString(),
+          observations: [],
+          alarms: [{ code: 'MDC_EVT_PROBE_DISCONN', priority: 'high', kind: 'technical' }],
+        }),
+        'events',
+      );
+      const sensorOff = await waitFor('the sensor-off alert', async () =>
+        (await alerts('nurse-icu', '?category=technical')).find((a) => a.rule === 'technical.sensor-off'),
+      );
+      expect(sensorOff).toMatchObject({ category: 'technical', severity: 'high', deviceId: SICK.device });
+      expect(sensorOff.patientId).toBeUndefined();
+      expect(
+        (await alerts('nurse-icu', '?category=clinical')).some((a) => a.rule.startsWith('technical.')),
+      ).toBe(false);
     });
 
     it('an unacknowledged alert escalates; acknowledging and resolving with a reason works and is audited', async () => {
