@@ -6,9 +6,9 @@
  * the REST API shows (with evidence and the patient) to a clinician of that care unit and hides from
  * a clinician of another; the triage list puts that patient above a stable one; a device alarm in
  * the telemetry payload (low battery) or alone on the event topic (probe off) becomes a
- * `technical` alert kept apart from the clinical ones; the alert
- * event reaches a Server-Sent Events subscriber (Bearer header); acknowledge and resolve with a
- * reason are in the audit log; an alert nobody acknowledges escalates (small escalation delays).
+ * `technical` alert kept apart from the clinical ones; the alert event reaches a Server-Sent
+ * Events subscriber (Bearer header); acknowledge and resolve with a reason are in the audit log;
+ * an alert nobody acknowledges escalates (small escalation delays).
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
