@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import type { Principal } from '../src/access/index.js';
 import { computeNews2, createClinicalMonitor, LimitTable } from '../src/monitor/clinical/index.js';
-import type { AlertEvent, AlertSink } from '../src/monitor/contracts.js';
+import { type AlertEvent, type AlertSink, createdAlertEvent } from '../src/monitor/contracts.js';
 import { StreamHub } from '../src/monitor/notify/index.js';
 import type { StoredTelemetry } from '../src/telemetry/index.js';
 import { printResult, printTable, rate } from './_report.js';
@@ -173,22 +173,15 @@ for (let a = 0; a < ALERTS; a++) {
     });
   hub.publish({
     kind: 'alert',
-    data: {
+    data: createdAlertEvent({
       alertId: `a${a}`,
       category: 'clinical',
-      severity: 'high',
       rule: 'clinical.news2',
       title: 'NEWS2 medium',
       deviceId: 'dev-1',
       careUnit: 'icu',
-      state: 'open',
-      count: 1,
-      incidentId: null,
-      escalationLevel: 0,
-      change: 'created',
-      actor: 'system',
       at: performance.now(),
-    },
+    }),
   });
   await new Promise((r) => setTimeout(r, tickMs));
 }

@@ -352,6 +352,8 @@ try {
   const seconds = Math.max(...reports.map((r) => r.seconds));
   const acked = reports.reduce((s, r) => s + r.acked, 0);
   const closed = reports.reduce((s, r) => s + r.closed, 0);
+  const sentTotal = reports.reduce((s, r) => s + r.sent, 0);
+  const workerCpu = reports.reduce((s, r) => s + r.cpuMs, 0) / 1000 / seconds;
   observer.close();
   for (const c of clients) await c.endAsync().catch(() => {});
   await Promise.all(workers.map(({ w }) => w.ask({ cmd: 'disconnect' })));
@@ -391,6 +393,13 @@ try {
       target: '0',
       ok: closed === 0 ? 'yes' : 'NO',
     },
+    {
+      figure: 'background sent (whole run)',
+      value: `${rate(sentTotal / (seconds + 1))} msg/s`,
+      target: '',
+      ok: '',
+    },
+    { figure: 'load generator CPU', value: `${workerCpu.toFixed(2)} cores`, target: '', ok: '' },
     { figure: 'detector CPU per event', value: `${cost.usPerEvent.toFixed(2)} us`, target: '', ok: '' },
   ]);
   result = {

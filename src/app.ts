@@ -15,9 +15,11 @@ import { CARE_UNIT_LIMITED } from './access/roles.js';
 import { type AuditLog, createAuditLog } from './audit/index.js';
 import { auditRoutes } from './audit/routes.js';
 import { dataPath, type LoadedConfig } from './config/index.js';
+import { consoleRoutes } from './console/index.js';
 import { createDeviceService, type DeviceService, deviceRoutes } from './devices/index.js';
 import { EventBus } from './events/index.js';
 import { createFhirApi, fhirRoutes } from './fhir/index.js';
+import { FleetMeter, fleetRoutes } from './fleet/index.js';
 import { buildHttpServer, createMetricsRegistry, type PulsegateHttp } from './http/index.js';
 import {
   createExternalBrokerIngest,
@@ -188,6 +190,8 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
   // Detection listens from the start, so the broker's first connections are seen.
   await monitor.startDetection();
   const metrics = createMetricsRegistry();
+  const meter = new FleetMeter(bus);
+  const auditKey = await services.keys.signingKey('audit');
   const fhir = createFhirApi({
     store,
     keys,
@@ -242,8 +246,9 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
     },
     routes: [
       accessRoutes({ access, loginRateLimitPerMinute: config.auth.loginRateLimitPerMinute }),
-      auditRoutes({ audit }),
+      auditRoutes({ audit, verifier: { name: config.audit.origin, publicKey: auditKey.publicKey } }),
       deviceRoutes({ devices, access }),
+      fleetRoutes({ devices, meter, connectedDevices: () => mqtt?.connectedDevices() ?? meter.connected() }),
       pkiRoutes({ pki, devices, access }),
       responseRoutes({ actions: response, devices, access }),
       patientRoutes({ patients, devices, access, audit }),
@@ -269,6 +274,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
         logger,
       }),
       monitorRoutes({ monitor, access }),
+      consoleRoutes(),
     ],
     bodyLimitBytes: config.server.bodyLimitBytes,
     tls: {
@@ -281,15 +287,18 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
     publicUrl: config.server.publicUrl,
     version: VERSION,
   });
+  // The device listeners (MQTT, MLLP) present the server certificate and require a client
+  // certificate from our CA.
+  const deviceTls = {
+    cert: readFileSync(dataPath(config, config.server.tlsCert)),
+    key: readFileSync(dataPath(config, config.server.tlsKey)),
+    ca: [readFileSync(layout.issuingCaCert), readFileSync(layout.rootCaCert)],
+  };
   const mqtt =
     config.mqtt.mode === 'embedded'
       ? createMqttIngest({
           config,
-          tls: {
-            cert: readFileSync(dataPath(config, config.server.tlsCert)),
-            key: readFileSync(dataPath(config, config.server.tlsKey)),
-            ca: [readFileSync(layout.issuingCaCert), readFileSync(layout.rootCaCert)],
-          },
+          tls: deviceTls,
           identity: pki,
           sink: telemetry,
           bus,
@@ -303,11 +312,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
   const mllp = config.hl7.enabled
     ? createMllpListener({
         config,
-        tls: {
-          cert: readFileSync(dataPath(config, config.server.tlsCert)),
-          key: readFileSync(dataPath(config, config.server.tlsKey)),
-          ca: [readFileSync(layout.issuingCaCert), readFileSync(layout.rootCaCert)],
-        },
+        tls: deviceTls,
         identity: pki,
         processor: hl7,
         bus,
@@ -350,6 +355,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
     async close() {
       stopWatching();
       stopRetention();
+      meter.close();
       clinical?.stop();
       // Live streams end first, or the HTTPS server would wait for them.
       await notify.close();

@@ -165,7 +165,6 @@ export const ERRORS = {
     message: 'The monitoring rules file is not valid; the previous rules stay in force',
   },
   MONITOR_CHECK_UNKNOWN: { status: 400, message: 'No such fleet audit check' },
-  MONITOR_DISABLED: { status: 409, message: 'Monitoring is disabled in the configuration' },
   // Clinical monitoring (monitor/clinical)
   CLINICAL_LIMITS_INVALID: { status: 500, message: 'The configured vital-sign limits are not valid' },
   CLINICAL_SCALE_INVALID: { status: 400, message: 'The SpO2 scale must be 1 or 2' },

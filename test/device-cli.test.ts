@@ -113,6 +113,10 @@ describe('pulsegate device', () => {
       [['device', 'add', '--id', "x1' OR 1=1--", '--type', 'other', ...VM], 'VALIDATION_FAILED'],
       [['device', 'add', '--id', 'x1-bad', '--type', 'other', '--mac', 'zz', ...VM], 'VALIDATION_FAILED'],
       [['device', 'add', '--id', 'pump-cli-01', '--type', 'other', ...VM], 'DEVICE_EXISTS'],
+      [
+        ['device', 'add', '--id', 'x1-bad', '--type', 'other', '--eui64', 'not-an-eui', ...VM],
+        'VALIDATION_FAILED',
+      ],
       [['device', 'show', 'no-such-device'], 'DEVICE_NOT_FOUND'],
       [['device', 'revoke', 'pump-cli-01', '--reason', 'keyCompromise'], 'PKI_CERT_NOT_FOUND'],
       [['device', 'revoke', 'pump-cli-01', '--reason', 'because'], 'VALIDATION_FAILED'],

@@ -300,6 +300,35 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect(await telemetryRows(e2e.app.store)).toBe(before);
     });
 
+    it('closes a live MLLP connection when its gateway is revoked', async () => {
+      const id = `gw-live-${dialect}`;
+      const creds = await enroll(e2e.admin, id, await registerDevice(e2e.admin, id));
+      const client = await open(creds);
+      // A message for no device of this gateway still gets an answer: the session is live.
+      expect(readAck(await client.send(pcd01(`live-${dialect}`))).code).toBe('AE');
+      const r = await e2e.admin.api('POST', `/api/v1/devices/${id}/revoke`, { reason: 'keyCompromise' });
+      expect(r.status).toBe(200);
+      await client.closed;
+    });
+
+    it('follows inventory changes at once: a device moved off the gateway is refused, moved back accepted', async () => {
+      const client = await open();
+      const read = await e2e.admin.api('GET', `/api/v1/devices/${MONITOR}`);
+      const moved = await e2e.admin.api('PATCH', `/api/v1/devices/${MONITOR}`, {
+        gatewayId: OTHER_GATEWAY,
+        version: read.json.version,
+      });
+      expect(moved.status, String(moved.body)).toBe(200);
+      const refused = readAck(await client.send(pcd01(`moved-${dialect}`)));
+      expect(refused).toMatchObject({
+        code: 'AE',
+        errors: [expect.objectContaining({ code: 'HL7_DEVICE_NOT_OWNED' })],
+      });
+      const back = await e2e.admin.api('PATCH', `/api/v1/devices/${MONITOR}`, { gatewayId: GATEWAY });
+      expect(back.status).toBe(200);
+      expect(readAck(await client.send(pcd01(`moved-${dialect}`))).code).toBe('AA');
+    });
+
     it('accepts the same messages over POST /api/v1/ingest/hl7 with the gateway certificate', async () => {
       const post = (message: string, type = 'x-application/hl7-v2+er7') =>
         e2e.admin.request('POST', '/api/v1/ingest/hl7', [

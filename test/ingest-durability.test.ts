@@ -6,10 +6,10 @@
  *
  * Needs `npm run build` (as `npm test` does): it runs bin/pulsegate.
  */
-import { readFileSync } from 'node:fs';
-import { connectAsync, type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  connectDevice,
   type DeviceCredentials,
   enrolledDevice,
   type NewInstallation,
@@ -40,22 +40,7 @@ async function serve(): Promise<ReturnType<typeof cliBackground>> {
   return child;
 }
 
-async function connect(device: DeviceCredentials): Promise<MqttClient> {
-  const c = await connectAsync({
-    host: 'localhost',
-    port: inst.mqttPort,
-    protocol: 'mqtts',
-    protocolVersion: 4,
-    ca: readFileSync(inst.layout.rootCaCert),
-    cert: readFileSync(device.cert),
-    key: readFileSync(device.key),
-    reconnectPeriod: 0,
-    connectTimeout: 5000,
-  });
-  c.on('error', () => {});
-  clients.push(c);
-  return c;
-}
+const connect = (device: DeviceCredentials): Promise<MqttClient> => connectDevice(inst, device, clients);
 
 async function storedSeqs(): Promise<Set<number>> {
   const page = await inst.admin.api('GET', `/api/v1/devices/${DEVICE}/telemetry?limit=5000`);

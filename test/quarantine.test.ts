@@ -5,10 +5,10 @@
  * audit log with actor and reason; `release` hands out a one-time token, the device enrolls again
  * over EST (openssl + curl) with a new certificate and streams again, while the old one stays refused.
  */
-import { readFileSync } from 'node:fs';
-import { connectAsync, type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  connectDevice,
   type DeviceCredentials,
   type E2e,
   enroll,
@@ -33,22 +33,7 @@ afterAll(async () => {
   await e2e?.close();
 });
 
-async function connect(device: DeviceCredentials): Promise<MqttClient> {
-  const c = await connectAsync({
-    host: 'localhost',
-    port: e2e.mqttPort,
-    protocol: 'mqtts',
-    protocolVersion: 4,
-    ca: readFileSync(e2e.layout.rootCaCert),
-    cert: readFileSync(device.cert),
-    key: readFileSync(device.key),
-    reconnectPeriod: 0,
-    connectTimeout: 5000,
-  });
-  c.on('error', () => {});
-  clients.push(c);
-  return c;
-}
+const connect = (device: DeviceCredentials): Promise<MqttClient> => connectDevice(e2e, device, clients);
 
 /** Connecting with these credentials fails (the broker closes the connection or refuses CONNECT). */
 async function refusedConnect(device: DeviceCredentials): Promise<void> {

@@ -49,6 +49,10 @@ export interface AuditQuery {
   after?: number;
   /** Same as `after`. */
   afterSeq?: number;
+  /** Return entries with seq less than this. */
+  before?: number;
+  /** Newest first (descending seq) instead of oldest first. */
+  newestFirst?: boolean;
   limit?: number;
   /** Actor id. */
   actor?: string;
@@ -102,7 +106,7 @@ export interface AuditLog {
    * stored entries back (no result object per event to build and collect).
    */
   appendMany(events: readonly AuditEventInput[], options: { returnEntries: false }): Promise<AppendedRange>;
-  /** Entries in seq order matching every given filter; at most `limit` (default 100, max 1000). */
+  /** Entries in seq order (or newest first) matching every filter; at most `limit` (default 100, max 1000). */
   list(query?: AuditQuery): Promise<AuditEntry[]>;
   /** Entries in the log, as stored (including other processes' appends). */
   size(): Promise<number>;
@@ -341,9 +345,14 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
 
     async list(query = {}) {
       const limit = Math.min(Math.max(query.limit ?? 100, 1), 1000);
-      let q = db.selectFrom('audit_entries').select('entry').orderBy('seq').limit(limit);
+      let q = db
+        .selectFrom('audit_entries')
+        .select('entry')
+        .orderBy('seq', query.newestFirst ? 'desc' : 'asc')
+        .limit(limit);
       const after = query.after ?? query.afterSeq;
       if (after !== undefined) q = q.where('seq', '>', after);
+      if (query.before !== undefined) q = q.where('seq', '<', query.before);
       if (query.actor !== undefined) q = q.where('actor_id', '=', query.actor);
       if (query.action !== undefined) q = q.where('action', '=', query.action);
       if (query.outcome !== undefined) q = q.where('outcome', '=', query.outcome);

@@ -2,11 +2,14 @@
  * HTTP: read the log, its latest signed checkpoint, proofs, and exports. Authentication and the
  * `audit:read` / `audit:export` permission checks happen in the HTTP layer from `config.access`.
  */
+
+import type { KeyObject } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type Static, Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { PulsegateError } from '../errors.js';
 import type { AuditCheckpoint, AuditLog } from './audit-log.js';
+import { rawEd25519PublicKey, verifierKeyString } from './checkpoint.js';
 import { ACTION_PATTERN } from './entry.js';
 import { toFhirAuditEvent } from './fhir.js';
 import { toSyslog } from './syslog.js';
@@ -51,6 +54,8 @@ export const AuditEntrySchema = Type.Object(
 const EntriesQuery = Type.Object(
   {
     after: Type.Optional(Type.Integer({ minimum: -1, maximum: Number.MAX_SAFE_INTEGER })),
+    before: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),
+    order: Type.Optional(Type.Union([Type.Literal('asc'), Type.Literal('desc')], { default: 'asc' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
     actor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
     action: Type.Optional(Type.String({ maxLength: 100, pattern: ACTION_PATTERN.source })),
@@ -64,7 +69,9 @@ const EntriesQuery = Type.Object(
 const EntriesPage = Type.Object(
   {
     entries: Type.Array(AuditEntrySchema),
-    next: Type.Optional(Type.Integer({ description: 'pass as `after` for the next page' })),
+    next: Type.Optional(
+      Type.Integer({ description: 'pass as `after` (or `before` with order=desc) for the next page' }),
+    ),
   },
   closed,
 );
@@ -76,6 +83,15 @@ const CheckpointSchema = Type.Object(
     rootHash: Base64Hash,
     note: Type.String({ description: 'C2SP signed note (tlog-checkpoint body + Ed25519 signature line)' }),
     createdAt: Type.String({ format: 'date-time' }),
+  },
+  closed,
+);
+
+const VerifierSchema = Type.Object(
+  {
+    name: Type.String({ description: 'signed-note key name (the log origin)' }),
+    publicKey: Type.String({ description: 'raw Ed25519 public key, base64' }),
+    vkey: Type.String({ description: 'signed-note verifier key string (name+keyhash+base64(0x01||key))' }),
   },
   closed,
 );
@@ -129,7 +145,11 @@ function checkpointView(c: AuditCheckpoint): Static<typeof CheckpointSchema> {
 }
 
 /** The audit log's routes under /api/v1/audit. */
-export function auditRoutes(deps: { audit: AuditLog }): FastifyPluginAsync {
+export function auditRoutes(deps: {
+  audit: AuditLog;
+  /** The checkpoint signing key, published so that clients (the console) can verify checkpoints. */
+  verifier?: { name: string; publicKey: KeyObject };
+}): FastifyPluginAsync {
   const { audit } = deps;
   return async (fastify) => {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -147,8 +167,14 @@ export function auditRoutes(deps: { audit: AuditLog }): FastifyPluginAsync {
         },
       },
       async (request) => {
-        const { after, limit = 100, ...filters } = request.query;
-        const entries = await audit.list({ ...filters, limit, ...(after === undefined ? {} : { after }) });
+        const { after, before, order, limit = 100, ...filters } = request.query;
+        const entries = await audit.list({
+          ...filters,
+          limit,
+          ...(after === undefined ? {} : { after }),
+          ...(before === undefined ? {} : { before }),
+          newestFirst: order === 'desc',
+        });
         const last = entries[entries.length - 1];
         return entries.length === limit && last ? { entries, next: last.seq } : { entries };
       },
@@ -166,6 +192,26 @@ export function auditRoutes(deps: { audit: AuditLog }): FastifyPluginAsync {
         return checkpointView(latest);
       },
     );
+
+    const verifier = deps.verifier;
+    if (verifier) {
+      app.get(
+        '/api/v1/audit/verifier',
+        {
+          config: { access: 'audit:read' },
+          schema: {
+            tags,
+            summary: 'The Ed25519 key that signs checkpoints (compare its vkey with a pinned copy)',
+            response: { 200: VerifierSchema },
+          },
+        },
+        async () => ({
+          name: verifier.name,
+          publicKey: rawEd25519PublicKey(verifier.publicKey).toString('base64'),
+          vkey: verifierKeyString(verifier.name, verifier.publicKey),
+        }),
+      );
+    }
 
     app.get(
       '/api/v1/audit/proof/inclusion',

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,8 @@ import { createLogger } from '../logging/logger.js';
 import { Ward } from '../sim/index.js';
 import { createPhaseProgress } from './progress.js';
 
-const CLINICIAN_PASSWORD = 'demo-clinician-pass';
+/** The demo clinician's only care unit. */
+const CLINICIAN_UNIT = 'ICU';
 
 /**
  * `pulsegate demo`: a throw-away installation in a temporary directory, the server, a simulated
@@ -49,15 +51,18 @@ export function registerDemo(program: Command): void {
           },
         });
         const layout = installationLayout(dataDir);
-        const app = await createApp(loadConfig(dataDir), { logger: createLogger({ level: 'warn' }) });
+        // PULSEGATE_LOG_LEVEL still applies (the console tests read the request log).
+        const config = loadConfig(dataDir);
+        const app = await createApp(config, { logger: createLogger({ level: config.log.level }) });
         const urls = await app.listen();
         const adminToken = readFileSync(layout.adminToken, 'utf8').trim();
         const adminPassword = readFileSync(layout.adminPassword, 'utf8').trim();
+        const clinicianPassword = randomBytes(12).toString('base64url');
         await app.access.users.add({
           username: 'clinician',
-          password: CLINICIAN_PASSWORD,
+          password: clinicianPassword,
           role: 'clinician',
-          careUnits: ['ICU'],
+          careUnits: [CLINICIAN_UNIT],
         });
 
         const progress = createPhaseProgress('  ');
@@ -78,12 +83,14 @@ export function registerDemo(program: Command): void {
           [
             '',
             'Pulsegate demo is running.',
+            `  Console:        ${urls.api}/  (trust the CA certificate below, or accept the browser warning)`,
             `  API:            ${urls.api}/api/v1  (OpenAPI: ${urls.api}/api/v1/openapi.json)`,
             `  MQTT (mTLS):    ${urls.mqtt ?? '(off)'}`,
             `  CA certificate: ${layout.rootCaCert}`,
             `  Admin login:    admin / ${adminPassword}`,
-            `  Clinician:      clinician / ${CLINICIAN_PASSWORD} (care unit ICU)`,
-            `  Admin token:    ${adminToken}`,
+            `  Clinician:      clinician / ${clinicianPassword} (care unit ${CLINICIAN_UNIT} only)`,
+            '  (the passwords are shown only now)',
+            `  Admin token:    in ${layout.adminToken}`,
             `  Try:            curl --cacert ${layout.rootCaCert} -H "Authorization: Bearer $(cat ${layout.adminToken})" ${urls.api}/api/v1/devices`,
             'Press Ctrl-C to stop.',
             '',

@@ -64,6 +64,8 @@ export function registerDevice(program: Command): void {
     .option('--ip <address>', 'IP address')
     .option('--mac <address>', 'MAC address')
     .option('--owner <owner>')
+    .option('--eui64 <eui64>', 'IEEE EUI-64 (how HL7 v2 / IHE PCD-01 messages name the device in OBX-18)')
+    .option('--gateway <id>', 'the gateway device that reports for this one over HL7')
     .option('--token', 'also create a one-time EST enrollment token (shown once)')
     .action(async (opts: Opts & Record<string, string | boolean | undefined>) => {
       const input = checkCreate({
@@ -78,6 +80,8 @@ export function registerDevice(program: Command): void {
         ipAddress: opts.ip,
         macAddress: opts.mac,
         owner: opts.owner,
+        eui64: opts.eui64,
+        gatewayId: opts.gateway,
       });
       const out = await withServices(opts.data, async (s) => {
         const created = await s.devices.create(input);

@@ -13,7 +13,10 @@ export function registerServe(program: Command): void {
       const logger = createLogger({ level: config.log.level });
       const app = await createApp(config, { logger, migrate: true });
       const urls = await app.listen();
-      logger.info({ api: urls.api, database: app.store.dialect }, 'pulsegate serving');
+      logger.info(
+        { api: urls.api, mqtt: urls.mqtt, hl7: urls.hl7, database: app.store.dialect },
+        'pulsegate serving',
+      );
       let stopping = false;
       const stop = async (signal: string) => {
         if (stopping) return;

@@ -4,6 +4,7 @@ import { PulsegateError } from '../errors.js';
 import type { EventBus } from '../events/index.js';
 import type { Database, Kysely, Store } from '../store/index.js';
 import type { DevicesTable } from '../store/tables/devices.js';
+import { deviceSummary, NO_MATCH } from './device-summary.js';
 import type { Device, DeviceCreate, DeviceListQuery, DevicePatch, Lifecycle } from './schemas.js';
 
 /** The narrow audit interface the inventory needs. */
@@ -42,16 +43,26 @@ export interface ChangeContext {
   reason?: string;
 }
 
-const SORTS = {
-  id: ['id', 'asc'],
-  '-id': ['id', 'desc'],
-  type: ['type', 'asc'],
-  careUnit: ['care_unit', 'asc'],
-  lastSeenAt: ['last_seen_at', 'asc'],
-  '-lastSeenAt': ['last_seen_at', 'desc'],
-  updatedAt: ['updated_at', 'asc'],
-  '-updatedAt': ['updated_at', 'desc'],
+/** Sortable columns of the list (`-name` sorts descending); the id breaks ties. */
+const SORT_COLUMNS = {
+  id: 'id',
+  type: 'type',
+  vendor: 'vendor',
+  model: 'model',
+  firmwareVersion: 'firmware_version',
+  careUnit: 'care_unit',
+  bed: 'bed',
+  lifecycle: 'lifecycle',
+  certificateStatus: 'certificate_status',
+  lastSeenAt: 'last_seen_at',
+  updatedAt: 'updated_at',
 } as const;
+
+function sortOf(sort: string): [(typeof SORT_COLUMNS)[keyof typeof SORT_COLUMNS], 'asc' | 'desc'] {
+  const desc = sort.startsWith('-');
+  const key = (desc ? sort.slice(1) : sort) as keyof typeof SORT_COLUMNS;
+  return [SORT_COLUMNS[key] ?? 'id', desc ? 'desc' : 'asc'];
+}
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -198,13 +209,14 @@ export function createDeviceService(deps: {
     async list(query: DeviceListQuery, visibility: DeviceVisibility = {}) {
       let q = db.selectFrom('devices');
       if (visibility.careUnits)
-        q = q.where('care_unit', 'in', visibility.careUnits.length ? [...visibility.careUnits] : ['\u0000']);
+        q = q.where('care_unit', 'in', visibility.careUnits.length ? [...visibility.careUnits] : [NO_MATCH]);
       if (visibility.deviceIds)
-        q = q.where('id', 'in', visibility.deviceIds.length ? [...visibility.deviceIds] : ['\u0000']);
+        q = q.where('id', 'in', visibility.deviceIds.length ? [...visibility.deviceIds] : [NO_MATCH]);
       if (query.type) q = q.where('type', '=', query.type);
       if (query.lifecycle) q = q.where('lifecycle', '=', query.lifecycle);
       if (query.careUnit) q = q.where('care_unit', '=', query.careUnit);
       if (query.vendor) q = q.where('vendor', '=', query.vendor);
+      if (query.certificateStatus) q = q.where('certificate_status', '=', query.certificateStatus);
       if (query.q) {
         // Search text is a bound parameter; LIKE wildcards in it are escaped, not interpreted.
         const pattern = `%${query.q.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -218,7 +230,7 @@ export function createDeviceService(deps: {
       }
       const limit = query.limit ?? 50;
       const offset = query.offset ?? 0;
-      const [column, direction] = SORTS[(query.sort ?? 'id') as keyof typeof SORTS];
+      const [column, direction] = sortOf(query.sort ?? 'id');
       const [rows, count] = await Promise.all([
         q.selectAll().orderBy(column, direction).orderBy('id', 'asc').limit(limit).offset(offset).execute(),
         q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow(),
@@ -295,6 +307,20 @@ export function createDeviceService(deps: {
     },
 
     getRow,
+
+    /** Counts by type and lifecycle and certificate expiry, for the fleet overview. */
+    summary(visibility: DeviceVisibility = {}) {
+      return deviceSummary(db, visibility, now());
+    },
+
+    /** Ids of the devices a limited principal may see (for filtering live figures). */
+    async visibleIds(visibility: DeviceVisibility): Promise<Set<string>> {
+      if (visibility.deviceIds) return new Set(visibility.deviceIds);
+      let q = db.selectFrom('devices').select('id');
+      if (visibility.careUnits)
+        q = q.where('care_unit', 'in', visibility.careUnits.length ? [...visibility.careUnits] : [NO_MATCH]);
+      return new Set((await q.execute()).map((r) => r.id));
+    },
 
     /**
      * The devices with these EUI-64s (16 upper-case hex digits): id, gateway and lifecycle, for

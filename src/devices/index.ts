@@ -6,6 +6,7 @@ export {
   setCertificateStatus,
   toDevice,
 } from './device-service.js';
+export { type DeviceSummary, EXPIRING_SOON_DAYS } from './device-summary.js';
 export { deviceRoutes, visibilityOf } from './routes.js';
 export {
   CERTIFICATE_STATUSES,

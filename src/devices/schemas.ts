@@ -14,6 +14,22 @@ export const DEVICE_TYPES = [
 export const LIFECYCLES = ['registered', 'enrolled', 'active', 'quarantined', 'retired'] as const;
 export const CERTIFICATE_STATUSES = ['none', 'valid', 'expired', 'revoked'] as const;
 
+const SORT_KEYS = [
+  'id',
+  'type',
+  'vendor',
+  'model',
+  'firmwareVersion',
+  'careUnit',
+  'bed',
+  'lifecycle',
+  'certificateStatus',
+  'lastSeenAt',
+  'updatedAt',
+] as const;
+/** List sort keys; `-key` sorts descending. */
+const SORTS = SORT_KEYS.flatMap((k) => [k, `-${k}`]) as readonly string[];
+
 const literals = <T extends readonly string[]>(values: T) => T.Union(values.map((v) => T.Literal(v)));
 
 /** Device ids become certificate CNs, MQTT topic segments and URL path segments: keep them plain. */
@@ -111,18 +127,8 @@ export const DeviceListQuery = T.Object(
     careUnit: T.Optional(Text(64)),
     vendor: T.Optional(Text(100)),
     q: T.Optional(T.String({ minLength: 1, maxLength: 100 })),
-    sort: T.Optional(
-      literals([
-        'id',
-        '-id',
-        'type',
-        'careUnit',
-        'lastSeenAt',
-        '-lastSeenAt',
-        'updatedAt',
-        '-updatedAt',
-      ] as const),
-    ),
+    certificateStatus: T.Optional(literals(CERTIFICATE_STATUSES)),
+    sort: T.Optional(literals(SORTS)),
     limit: T.Optional(T.Integer({ minimum: 1, maximum: 500, default: 50 })),
     offset: T.Optional(T.Integer({ minimum: 0, maximum: 1_000_000, default: 0 })),
   },

@@ -4,6 +4,7 @@
  * OperationOutcome (including 401/403 from the shared auth hook) and never problem+json.
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { Permission } from '../access/index.js';
 import { PulsegateError } from '../errors.js';
 import {
   auditDenial,
@@ -123,14 +124,56 @@ export function fhirRoutes(deps: FhirRoutesDeps): FastifyPluginAsync {
 
         const id = (request: FastifyRequest) => (request.params as { id: string }).id;
 
-        app.get('/Patient', { config: { access: 'patients:read' }, schema: hidden }, async (request, reply) =>
-          send(reply, 200, await api.patient.search(ctx(request), request.query as Record<string, unknown>)),
-        );
-        app.get(
-          '/Patient/:id',
-          { config: { access: 'patients:read' }, schema: hidden },
-          async (request, reply) => send(reply, 200, await api.patient.read(ctx(request), id(request))),
-        );
+        // Search (type level) and read (instance level) of every resource type, each under the
+        // permission of the data it shows; the scopes and care units are checked inside the API.
+        const readable: Array<{
+          type: string;
+          access: Permission;
+          search(c: FhirRequest, query: Record<string, unknown>): Promise<unknown>;
+          read(c: FhirRequest, id: string): Promise<unknown>;
+        }> = [
+          {
+            type: 'Patient',
+            access: 'patients:read',
+            search: (c, q) => api.patient.search(c, q),
+            read: (c, i) => api.patient.read(c, i),
+          },
+          {
+            type: 'Observation',
+            access: 'telemetry:read',
+            search: (c, q) => api.observation.search(c, q),
+            read: (c, i) => api.observation.read(c, i),
+          },
+          {
+            type: 'Device',
+            access: 'devices:read',
+            search: (c, q) => api.device.search(c, q),
+            read: (c, i) => api.device.read(c, i),
+          },
+          {
+            type: 'DeviceMetric',
+            access: 'devices:read',
+            search: (c, q) => api.device.searchMetrics(c, q),
+            read: (c, i) => api.device.readMetric(c, i),
+          },
+          {
+            type: 'AuditEvent',
+            access: 'audit:read',
+            search: (c, q) => api.auditEvent.search(c, q),
+            read: (c, i) => api.auditEvent.read(c, i),
+          },
+        ];
+        for (const r of readable) {
+          app.get(`/${r.type}`, { config: { access: r.access }, schema: hidden }, async (request, reply) =>
+            send(reply, 200, await r.search(ctx(request), request.query as Record<string, unknown>)),
+          );
+          app.get(
+            `/${r.type}/:id`,
+            { config: { access: r.access }, schema: hidden },
+            async (request, reply) => send(reply, 200, await r.read(ctx(request), id(request))),
+          );
+        }
+
         app.post(
           '/Patient',
           { config: { access: 'patients:write' }, schema: hidden },
@@ -162,21 +205,6 @@ export function fhirRoutes(deps: FhirRoutesDeps): FastifyPluginAsync {
           },
         );
 
-        app.get(
-          '/Observation',
-          { config: { access: 'telemetry:read' }, schema: hidden },
-          async (request, reply) =>
-            send(
-              reply,
-              200,
-              await api.observation.search(ctx(request), request.query as Record<string, unknown>),
-            ),
-        );
-        app.get(
-          '/Observation/:id',
-          { config: { access: 'telemetry:read' }, schema: hidden },
-          async (request, reply) => send(reply, 200, await api.observation.read(ctx(request), id(request))),
-        );
         app.post(
           '/Observation',
           { config: { access: 'telemetry:write' }, schema: hidden },
@@ -185,43 +213,6 @@ export function fhirRoutes(deps: FhirRoutesDeps): FastifyPluginAsync {
             reply.header('location', `${base}/Observation/${created.id}`);
             return send(reply, 201, created);
           },
-        );
-
-        app.get('/Device', { config: { access: 'devices:read' }, schema: hidden }, async (request, reply) =>
-          send(reply, 200, await api.device.search(ctx(request), request.query as Record<string, unknown>)),
-        );
-        app.get(
-          '/Device/:id',
-          { config: { access: 'devices:read' }, schema: hidden },
-          async (request, reply) => send(reply, 200, await api.device.read(ctx(request), id(request))),
-        );
-        app.get(
-          '/DeviceMetric',
-          { config: { access: 'devices:read' }, schema: hidden },
-          async (request, reply) =>
-            send(
-              reply,
-              200,
-              await api.device.searchMetrics(ctx(request), request.query as Record<string, unknown>),
-            ),
-        );
-        app.get(
-          '/DeviceMetric/:id',
-          { config: { access: 'devices:read' }, schema: hidden },
-          async (request, reply) => send(reply, 200, await api.device.readMetric(ctx(request), id(request))),
-        );
-
-        app.get('/AuditEvent', { config: { access: 'audit:read' }, schema: hidden }, async (request, reply) =>
-          send(
-            reply,
-            200,
-            await api.auditEvent.search(ctx(request), request.query as Record<string, unknown>),
-          ),
-        );
-        app.get(
-          '/AuditEvent/:id',
-          { config: { access: 'audit:read' }, schema: hidden },
-          async (request, reply) => send(reply, 200, await api.auditEvent.read(ctx(request), id(request))),
         );
       },
       { prefix: '/fhir' },

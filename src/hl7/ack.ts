@@ -75,6 +75,7 @@ export function buildAck(
   options: AckOptions = {},
 ): string {
   const msh = received?.segments[0];
+  const event = msh ? value(msh, 9, 2) : '';
   const version = msh ? value(msh, 12) || '2.6' : '2.6';
   const header = [
     'MSH',
@@ -85,7 +86,8 @@ export function buildAck(
     msh ? field(msh.fields[4]) : '',
     formatDtm(options.now ?? Date.now()),
     '',
-    'ACK^R01^ACK',
+    // The ACK names the trigger event it answers (v2.6 §2.14.9.9): R01 for PCD-01.
+    `ACK^${/^[A-Z0-9]{3}$/.test(event) ? event : 'R01'}^ACK`,
     esc(options.controlId ?? randomUUID()),
     'P',
     esc(version),

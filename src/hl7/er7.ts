@@ -78,7 +78,8 @@ export function parseEr7(text: string, limits: ParseLimits = {}): Hl7Message {
   const maxFields = limits.maxFields ?? 512;
   if (!text.startsWith('MSH')) throw new Hl7Error('HL7_MSH_MISSING', 'the message must start with MSH');
   const delimiters = readDelimiters(text);
-  const lines = text.split(/\r\n|\r|\n/);
+  // Plain CR (what MLLP carries) splits without a regular expression.
+  const lines = text.includes('\n') ? text.split(/\r\n|\r|\n/) : text.split('\r');
   const segments: Hl7Segment[] = [];
   for (const line of lines) {
     if (line.length === 0) continue;
@@ -158,6 +159,14 @@ function parseSegment(line: string, position: number, d: Delimiters, maxFields: 
 
 function parseField(raw: string, d: Delimiters, at: Hl7Location): Hl7Field | undefined {
   if (raw.length === 0) return undefined;
+  // Most fields are one plain value: no need to split three times.
+  if (
+    !raw.includes(d.component) &&
+    !raw.includes(d.repetition) &&
+    !raw.includes(d.subcomponent) &&
+    !raw.includes(d.escape)
+  )
+    return [[[raw]]];
   const reps = raw.split(d.repetition);
   return reps.map((rep, r) =>
     rep

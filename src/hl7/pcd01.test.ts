@@ -32,7 +32,7 @@ describe('IHE PCD-01 mapping', () => {
       version: '2.6',
       messageType: 'ORU^R01^ORU_R01',
     });
-    expect(report.patientIds).toEqual(['789567']);
+    expect(report.devices[0]!.patientIds).toEqual(['789567']);
     expect(report.devices).toHaveLength(1);
     const [device] = report.devices;
     expect(device!.eui64).toBe('0123456789ABCDEF');
@@ -113,6 +113,18 @@ describe('IHE PCD-01 mapping', () => {
     expect(header((s) => s.replace('|P|2.6', '|T|2.6'))).toBe('HL7_PROCESSING_ID_UNSUPPORTED');
     expect(header((s) => s.replace('|P|2.6', '|P|2.3'))).toBe('HL7_VERSION_UNSUPPORTED');
     expect(header((s) => s.replace('20261129090000+0000', '2026'))).toBe('HL7_DATA_TYPE');
+  });
+
+  it('takes the patient of each PATIENT_RESULT group and refuses one device under two patients', () => {
+    const second = (eui: string) =>
+      `PID|||MRN2\rOBR|2|||x|||20261129085900+0000\rOBX|1||528391^X^MDC|1|||||||X|||||||${eui}^EUI-64\rOBX|2|NM|150456^S^MDC|1.0.0.1|97|262688^^MDC|||||R\r`;
+    const report = mapPcd01(parseEr7(`${HEAD}${DEVICE}${second('AAAAAAAAAAAAAAAA')}`));
+    expect(report.devices.map((d) => [d.eui64, d.patientIds])).toEqual([['AAAAAAAAAAAAAAAA', ['MRN2']]]);
+    const both = `${HEAD}${DEVICE}OBX|2|NM|150021^S^MDC|1.0.1.1|120|266016^^MDC|||||R\r${second('0123456789ABCDEF')}`;
+    expect(refusal(both).code).toBe('HL7_PATIENT_MISMATCH');
+    expect(refusal('MSH|^~\\&|A||||20261129090000+0000||ORU^R01|M|P|2.6\r').code).toBe(
+      'HL7_SEGMENT_SEQUENCE',
+    );
   });
 
   it('normalises EUI-64 spellings', () => {

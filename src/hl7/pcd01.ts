@@ -32,6 +32,10 @@ export interface Pcd01Observation {
 export interface Pcd01Device {
   /** 16 upper-case hex digits. */
   eui64: string;
+  /** PID-3 identifiers (CX.1 of every repetition) of the patient the observations are about. */
+  patientIds: string[];
+  /** The PID-3 they come from. */
+  patientLocation: Hl7Location;
   observations: Pcd01Observation[];
   /** The OBX-18 that named the device. */
   location: Hl7Location;
@@ -39,9 +43,6 @@ export interface Pcd01Device {
 
 export interface Pcd01Report {
   header: Hl7Header;
-  /** PID-3 identifiers (CX.1 of every repetition). */
-  patientIds: string[];
-  patientLocation: Hl7Location;
   devices: Pcd01Device[];
   /** OBX rows with values that are not stored: non-numeric types (CWE, DTM, NA waveforms...). */
   notStored: number;
@@ -154,15 +155,9 @@ function timeOf(s: Hl7Segment, field: number): number | undefined {
  * settings, DTM clocks, NA waveforms) are not stored. Throws Hl7Error at the first problem.
  */
 export function mapPcd01(message: Hl7Message, header: Hl7Header = readHeader(message)): Pcd01Report {
-  const pid = message.segments.find((s) => s.id === 'PID');
-  if (!pid) throw new Hl7Error('HL7_SEGMENT_SEQUENCE', 'PID is required', { segment: 'PID', position: 0 });
-  const patientIds: string[] = [];
-  for (let r = 1; r <= repetitions(pid, 3); r++) {
-    const id = value(pid, 3, 1, 1, r).trim();
-    if (id) patientIds.push(id);
-  }
-  if (patientIds.length === 0)
-    throw new Hl7Error('HL7_REQUIRED_FIELD', 'PID-3 (patient identifier) is required', at(pid, 3));
+  // ORU^R01 repeats PATIENT_RESULT groups: each PID applies to the order groups after it.
+  let pid: Hl7Segment | undefined;
+  let patientIds: string[] = [];
 
   const devices = new Map<string, Pcd01Device>();
   let notStored = 0;
@@ -175,7 +170,20 @@ export function mapPcd01(message: Hl7Message, header: Hl7Header = readHeader(mes
   const namedAt = new Map<string, Hl7Location>();
 
   for (const s of message.segments) {
+    if (s.id === 'PID') {
+      pid = s;
+      patientIds = [];
+      for (let r = 1; r <= repetitions(s, 3); r++) {
+        const id = value(s, 3, 1, 1, r).trim();
+        if (id) patientIds.push(id);
+      }
+      if (patientIds.length === 0)
+        throw new Hl7Error('HL7_REQUIRED_FIELD', 'PID-3 (patient identifier) is required', at(s, 3));
+      obr = undefined;
+      continue;
+    }
     if (s.id === 'OBR') {
+      if (!pid) throw new Hl7Error('HL7_SEGMENT_SEQUENCE', 'PID is required before OBR', at(s));
       obr = s;
       obrTime = timeOf(s, 7);
       deviceOfSubId = new Map();
@@ -223,9 +231,16 @@ export function mapPcd01(message: Hl7Message, header: Hl7Header = readHeader(mes
       throw new Hl7Error('HL7_REQUIRED_FIELD', 'no OBX-18 (EUI-64) names the device of this OBX', at(s, 18));
     let entry = devices.get(device);
     if (!entry) {
-      entry = { eui64: device, observations: [], location: namedAt.get(device) ?? at(s, 18) };
+      entry = {
+        eui64: device,
+        patientIds,
+        patientLocation: at(pid!, 3),
+        observations: [],
+        location: namedAt.get(device) ?? at(s, 18),
+      };
       devices.set(device, entry);
-    }
+    } else if (entry.patientIds !== patientIds)
+      throw new Hl7Error('HL7_PATIENT_MISMATCH', 'one device reported for two patients', at(pid!, 3));
     entry.observations.push({
       system,
       code,
@@ -235,10 +250,9 @@ export function mapPcd01(message: Hl7Message, header: Hl7Header = readHeader(mes
       location: at(s),
     });
   }
+  if (!pid) throw new Hl7Error('HL7_SEGMENT_SEQUENCE', 'PID is required', { segment: 'PID', position: 0 });
   return {
     header,
-    patientIds,
-    patientLocation: at(pid, 3),
     devices: [...devices.values()],
     notStored,
   };

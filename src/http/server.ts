@@ -114,17 +114,14 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Pulse
   });
 
   await app.register(helmet, {
+    // The API serves JSON only: nothing may load from it as a document. The console's own routes
+    // (src/console) replace this with a policy that allows its same-origin scripts and styles.
     contentSecurityPolicy: {
       useDefaults: false,
       directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:'],
-        connectSrc: ["'self'"],
-        objectSrc: ["'none'"],
+        defaultSrc: ["'none'"],
         baseUri: ["'none'"],
-        formAction: ["'self'"],
+        formAction: ["'none'"],
         frameAncestors: ["'none'"],
       },
     },

@@ -70,6 +70,7 @@ export function createMllpListener(options: MllpListenerOptions): MllpListener {
     // ACKs leave in arrival order: each message's answer is chained after the previous one's.
     let tail: Promise<void> = Promise.resolve();
     let pending = 0;
+    let corked = false;
     socket.on('data', (chunk: Buffer) => {
       let frames: Buffer[];
       try {
@@ -84,7 +85,18 @@ export function createMllpListener(options: MllpListenerOptions): MllpListener {
         const answer = processor.handle(frame, gateway, { address, transport: 'mllp' });
         const step = tail.then(async () => {
           const a = await answer;
-          if (!socket.destroyed) socket.write(mllpFrame(a.ack));
+          if (!socket.destroyed) {
+            // ACKs of one group commit resolve together: one TLS record and one write for them.
+            if (!corked) {
+              corked = true;
+              socket.cork();
+              process.nextTick(() => {
+                corked = false;
+                socket.uncork();
+              });
+            }
+            socket.write(mllpFrame(a.ack));
+          }
           pending--;
           if (pending < config.hl7.maxInFlight && socket.isPaused()) socket.resume();
         });

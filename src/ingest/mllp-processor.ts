@@ -9,6 +9,7 @@ import {
   type Hl7Location,
   type Hl7Message,
   mapPcd01,
+  type Pcd01Observation,
   type Pcd01Report,
   parseEr7,
   readHeader,
@@ -81,9 +82,17 @@ class Refusal extends Error {
     readonly detail?: string,
     readonly location?: Hl7Location,
     readonly deviceId?: string,
+    /** The telemetry sink already reported it (`telemetry.rejected`). */
+    readonly reported = false,
   ) {
     super(code);
   }
+}
+
+/** The OBX of a sink refusal's detail (`/observations/3/value` -> the 4th observation's OBX). */
+function locationOf(detail: string | undefined, observations: readonly Pcd01Observation[]) {
+  const index = Number(/^\/observations\/(\d+)/.exec(detail ?? '')?.[1]);
+  return Number.isInteger(index) ? observations[index]?.location : undefined;
 }
 
 /**
@@ -150,10 +159,14 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
     owners: Map<string, string>,
     receipt: { sender: string; id: string },
     t: number,
-  ): IngestMessage[] {
+  ): { messages: IngestMessage[]; sources: Pcd01Observation[][] } {
     const ts = new Date(report.header.sentAt).toISOString();
     const counters = new Map<string, number>();
     const out: IngestMessage[] = [];
+    const sources: Pcd01Observation[][] = [];
+    // One part is stored or refused by the sink as a whole; only several parts need this check
+    // up front (the sink's own check then runs again).
+    const parts = report.devices.reduce((n, d) => n + Math.ceil(d.observations.length / MAX_OBSERVATIONS), 0);
     for (const d of report.devices) {
       const deviceId = owners.get(d.eui64)!;
       for (let i = 0; i < d.observations.length; i += MAX_OBSERVATIONS) {
@@ -172,17 +185,15 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
             })),
           }),
         );
-        const checked = parseMessage(payload, 'telemetry', t, skewMs);
-        if (!checked.ok) {
-          const index = Number(/^\/observations\/(\d+)/.exec(checked.detail ?? '')?.[1]);
-          const obs = Number.isInteger(index) ? observations[index] : undefined;
-          throw new Refusal(checked.code, undefined, obs?.location, deviceId);
-        }
+        const checked = parts > 1 ? parseMessage(payload, 'telemetry', t, skewMs) : undefined;
+        if (checked && !checked.ok)
+          throw new Refusal(checked.code, undefined, locationOf(checked.detail, observations), deviceId);
         out.push({ deviceId, payload, receivedAt: t, source: 'hl7', kind: 'telemetry', receipt });
+        sources.push(observations);
       }
     }
     for (const [deviceId, next] of counters) nextSeq.set(deviceId, next);
-    return out;
+    return { messages: out, sources };
   }
 
   async function storeReport(report: Pcd01Report, sender: DeviceIdentity, t: number) {
@@ -204,16 +215,21 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
     const bindings = await patients.bindingsAt(
       ids.map((deviceId) => ({ deviceId, time: report.header.sentAt })),
     );
-    ids.forEach((deviceId, i) => {
+    report.devices.forEach((d, i) => {
       const b = bindings[i];
-      if (!b || !report.patientIds.includes(b.patientId))
-        throw new Refusal('HL7_PATIENT_MISMATCH', undefined, report.patientLocation, deviceId);
+      if (!b || !d.patientIds.includes(b.patientId))
+        throw new Refusal('HL7_PATIENT_MISMATCH', undefined, d.patientLocation, ids[i]);
     });
     await loadSeqs(ids);
     // From here to `sink.ingest` nothing awaits, so one device's messages reach the writer in
     // sequence order. The receipt (sender, MSH-10) is stored in the same transaction as the
     // readings: the message is stored once even if the ACK is lost and it comes again.
-    const batch = messagesOf(report, owners, { sender: sender.deviceId, id: report.header.controlId }, t);
+    const { messages: batch, sources } = messagesOf(
+      report,
+      owners,
+      { sender: sender.deviceId, id: report.header.controlId },
+      t,
+    );
     const outcomes = await sink.ingest(batch);
     let stored = 0;
     for (let i = 0; i < outcomes.length; i++) {
@@ -226,12 +242,10 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
       if (o.code === 'TELEMETRY_DUPLICATE') continue;
       // Another writer numbered this device meanwhile: start again from the store's count.
       if (o.code === 'TELEMETRY_REPLAY') nextSeq.delete(batch[i]!.deviceId);
-      throw new Refusal(
-        o.code === 'TELEMETRY_REPLAY' ? 'HL7_RETRY' : o.code,
-        undefined,
-        undefined,
-        batch[i]!.deviceId,
-      );
+      if (o.code === 'TELEMETRY_REPLAY')
+        throw new Refusal('HL7_RETRY', undefined, undefined, batch[i]!.deviceId);
+      // The sink refused the content (bounds, clock, units) and reported it.
+      throw new Refusal(o.code, undefined, locationOf(o.detail, sources[i]!), batch[i]!.deviceId, true);
     }
     return stored;
   }
@@ -250,6 +264,7 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
         detail?: string,
         location?: Hl7Location,
         deviceId?: string,
+        reported = false,
       ): Hl7Answer => {
         recordRefusal(
           { bus, logger },
@@ -261,7 +276,7 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
             topic: `hl7:${meta.transport}`,
           },
         );
-        if (code.startsWith('TELEMETRY_') || code.startsWith('HL7_'))
+        if (!reported && (code.startsWith('TELEMETRY_') || code.startsWith('HL7_')))
           bus.emit('telemetry.rejected', {
             deviceId: deviceId ?? sender.deviceId,
             code,
@@ -306,7 +321,8 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
         }
         return answer('AA');
       } catch (error) {
-        if (error instanceof Refusal) return refuse(error.code, error.detail, error.location, error.deviceId);
+        if (error instanceof Refusal)
+          return refuse(error.code, error.detail, error.location, error.deviceId, error.reported);
         const a = ackForError(error);
         if (a.code === 'INTERNAL') {
           logger.error({ err: error, deviceId: sender.deviceId }, 'hl7 message not stored; answered AR');

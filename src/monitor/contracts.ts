@@ -71,3 +71,24 @@ export interface AlertEvent {
   actor: string;
   at: number;
 }
+
+/** An `AlertEvent` for a newly created alert, with `over` on top (tests, benchmarks, notifier previews). */
+export function createdAlertEvent(
+  over: Partial<AlertEvent> & Pick<AlertEvent, 'alertId' | 'rule'>,
+): AlertEvent {
+  return {
+    category: 'security',
+    severity: 'high',
+    title: over.rule,
+    deviceId: null,
+    careUnit: null,
+    state: 'open',
+    count: 1,
+    incidentId: null,
+    escalationLevel: 0,
+    change: 'created',
+    actor: 'system',
+    at: Date.now(),
+    ...over,
+  };
+}

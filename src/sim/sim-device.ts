@@ -84,6 +84,13 @@ export class SimDevice {
       clearTimeout(this.#timer);
       clearInterval(this.#timer);
     }
-    await this.#client?.endAsync().catch(() => {});
+    const client = this.#client;
+    if (!client) return;
+    // A device that lost its session (quarantined, revoked) never gets its in-flight QoS 1
+    // messages acknowledged: a graceful end would wait forever, so force it after a short grace.
+    const graceful = client.connected ? client.endAsync().catch(() => {}) : Promise.resolve();
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, 2000).unref());
+    await Promise.race([graceful, timeout]);
+    if (!client.disconnected) await client.endAsync(true).catch(() => {});
   }
 }

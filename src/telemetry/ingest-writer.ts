@@ -459,19 +459,26 @@ export class IngestWriter {
 
   /** The receipts among the batch's jobs that are already stored. */
   async #heldReceipts(trx: Transaction<Database>, jobs: Job[]): Promise<Set<string>> {
-    const wanted = [
-      ...new Map(jobs.filter((j) => j.msg.receipt).map((j) => [receiptKey(j)!, j.msg.receipt!])).values(),
-    ];
+    const bySender = new Map<string, Set<string>>();
+    for (const j of jobs) {
+      const r = j.msg.receipt;
+      if (!r) continue;
+      const ids = bySender.get(r.sender) ?? new Set<string>();
+      bySender.set(r.sender, ids);
+      ids.add(r.id);
+    }
+    // One primary-key range per sender (the key is sender, message id).
     const held = new Set<string>();
-    for (const part of chunks(wanted, 200)) {
-      const found = await trx
-        .selectFrom('ingest_receipts')
-        .select(['sender_id', 'message_id'])
-        .where((eb) =>
-          eb.or(part.map((r) => eb.and([eb('sender_id', '=', r.sender), eb('message_id', '=', r.id)]))),
-        )
-        .execute();
-      for (const f of found) held.add(`${f.sender_id}\u0000${f.message_id}`);
+    for (const [sender, ids] of bySender) {
+      for (const part of chunks([...ids])) {
+        const found = await trx
+          .selectFrom('ingest_receipts')
+          .select('message_id')
+          .where('sender_id', '=', sender)
+          .where('message_id', 'in', part)
+          .execute();
+        for (const f of found) held.add(`${sender}\u0000${f.message_id}`);
+      }
     }
     return held;
   }

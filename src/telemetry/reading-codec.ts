@@ -1,4 +1,4 @@
-import type { DataKeyScope } from '../keys/index.js';
+import type { DataKeyScope, EpochKeys, KeyService } from '../keys/index.js';
 import type { ParsedAlarm, ParsedMessage, ParsedObservation } from './parse-message.js';
 
 /** Data-key purpose of telemetry (retention shreds it by period). */
@@ -91,4 +91,43 @@ export function decodeReading(plain: Buffer, observedAt: number): DecodedReading
     })),
     ...(body.c !== undefined ? { enteredBy: body.c } : {}),
   };
+}
+
+/** A stored reading row as far as opening it needs (the row's identity is its AAD). */
+export interface SealedRow {
+  device_id: string;
+  observed_at: number | string | bigint;
+  seq: number | string | bigint;
+  key_period: string;
+  patient_index: string | null;
+  vitals: string;
+  sealed: Uint8Array;
+}
+
+/**
+ * Opens stored readings: removes each row's period mask (one pass per month) and decrypts all of
+ * them in one `decryptMany`, with each row's identity as associated data. Returns the plaintexts
+ * in row order.
+ */
+export async function unsealRows(
+  deps: { keys: KeyService; epochs: EpochKeys },
+  rows: readonly SealedRow[],
+): Promise<Buffer[]> {
+  if (rows.length === 0) return [];
+  await deps.epochs.refresh();
+  const byPeriod = new Map<string, Buffer[]>();
+  const sealed = rows.map((r) => {
+    const copy = Buffer.from(r.sealed);
+    const list = byPeriod.get(r.key_period) ?? [];
+    byPeriod.set(r.key_period, list);
+    list.push(copy);
+    return copy;
+  });
+  for (const [period, list] of byPeriod) deps.epochs.mask(period, list);
+  return deps.keys.decryptMany(
+    rows.map((r, i) => ({
+      sealed: sealed[i]!,
+      aad: readingAad({ ...r, observed_at: Number(r.observed_at), seq: Number(r.seq) }),
+    })),
+  );
 }

@@ -6,7 +6,7 @@
  */
 import type { EpochKeys, KeyService } from '../keys/index.js';
 import type { Store } from '../store/index.js';
-import { type DecodedReading, decodeReading, readingAad } from './reading-codec.js';
+import { type DecodedReading, decodeReading, unsealRows } from './reading-codec.js';
 
 /** Where a search resumes: the row (inclusive) in the search's order. */
 export interface ReadingPosition {
@@ -129,22 +129,7 @@ type Row = {
 
 async function openRows(deps: ReadingSearchDeps, rows: readonly Row[]): Promise<StoredReading[]> {
   if (rows.length === 0) return [];
-  await deps.epochs.refresh();
-  const byPeriod = new Map<string, Buffer[]>();
-  const sealed = rows.map((r) => {
-    const copy = Buffer.from(r.sealed);
-    const list = byPeriod.get(r.key_period) ?? [];
-    byPeriod.set(r.key_period, list);
-    list.push(copy);
-    return copy;
-  });
-  for (const [period, list] of byPeriod) deps.epochs.mask(period, list);
-  const plain = await deps.keys.decryptMany(
-    rows.map((r, i) => ({
-      sealed: sealed[i]!,
-      aad: readingAad({ ...r, observed_at: Number(r.observed_at), seq: Number(r.seq) }),
-    })),
-  );
+  const plain = await unsealRows(deps, rows);
   return rows.map((r, i) => {
     const observedAt = Number(r.observed_at);
     return {

@@ -2,7 +2,7 @@ import { Type as T } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Principal, ResourceScope } from '../access/index.js';
 import { PulsegateError } from '../errors.js';
-import { requirePrincipal } from '../http/index.js';
+import { type HttpAudit, requirePrincipal } from '../http/index.js';
 import type { PatientBindings } from '../patients/index.js';
 import type { TelemetryQuery } from './telemetry-reader.js';
 import type { TelemetryService } from './telemetry-service.js';
@@ -12,17 +12,7 @@ export interface TelemetryRoutesDeps {
   patients: PatientBindings;
   devices: { getRow(id: string): Promise<{ id: string; care_unit: string | null }> };
   access: { checkResource(principal: Principal, scope: ResourceScope): void };
-  audit: {
-    append(event: {
-      actor: { type: 'user' | 'client'; id?: string; name?: string; role?: string };
-      action: string;
-      resource: { type: string; id?: string };
-      outcome: 'success';
-      reason?: string;
-      breakGlass?: boolean;
-      requestId?: string;
-    }): Promise<unknown>;
-  };
+  audit: HttpAudit;
 }
 
 const DateTime = T.String({ format: 'date-time', maxLength: 40 });

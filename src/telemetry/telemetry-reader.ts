@@ -1,7 +1,7 @@
 import { PulsegateError } from '../errors.js';
 import type { EpochKeys, KeyService } from '../keys/index.js';
 import type { Store } from '../store/index.js';
-import { decodeReading, readingAad } from './reading-codec.js';
+import { decodeReading, unsealRows } from './reading-codec.js';
 import { VITAL_CODES, vitalForQuery } from './vital-codes.js';
 
 /** Filters of a telemetry query; times are ms, `to` exclusive. */
@@ -74,22 +74,7 @@ export async function readTelemetry(
   const rows = await q.orderBy('observed_at', 'desc').orderBy('seq', 'desc').limit(limit).execute();
   if (rows.length === 0) return { observations: [], alarms: [] };
 
-  await deps.epochs.refresh();
-  const byPeriod = new Map<string, Buffer[]>();
-  const sealed = rows.map((r) => {
-    const copy = Buffer.from(r.sealed);
-    const list = byPeriod.get(r.key_period) ?? [];
-    byPeriod.set(r.key_period, list);
-    list.push(copy);
-    return copy;
-  });
-  for (const [period, list] of byPeriod) deps.epochs.mask(period, list);
-  const plain = await deps.keys.decryptMany(
-    rows.map((r, i) => ({
-      sealed: sealed[i]!,
-      aad: readingAad({ ...r, observed_at: Number(r.observed_at), seq: Number(r.seq) }),
-    })),
-  );
+  const plain = await unsealRows(deps, rows);
   const observations: ObservationView[] = [];
   const alarms: AlarmView[] = [];
   rows.forEach((r, i) => {

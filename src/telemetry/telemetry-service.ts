@@ -197,16 +197,23 @@ export async function createTelemetryService(deps: TelemetryDeps): Promise<Telem
     receiptQueries = [];
     try {
       const held = new Set<string>();
-      for (let at = 0; at < batch.length; at += 200) {
-        const part = batch.slice(at, at + 200);
-        const found = await deps.store.db
-          .selectFrom('ingest_receipts')
-          .select(['sender_id', 'message_id'])
-          .where((eb) =>
-            eb.or(part.map((r) => eb.and([eb('sender_id', '=', r.sender), eb('message_id', '=', r.id)]))),
-          )
-          .execute();
-        for (const f of found) held.add(`${f.sender_id}\u0000${f.message_id}`);
+      const bySender = new Map<string, string[]>();
+      for (const q of batch) {
+        const ids = bySender.get(q.sender) ?? [];
+        bySender.set(q.sender, ids);
+        ids.push(q.id);
+      }
+      // One primary-key range per sender (the key is sender, message id).
+      for (const [sender, ids] of bySender) {
+        for (let at = 0; at < ids.length; at += 500) {
+          const found = await deps.store.db
+            .selectFrom('ingest_receipts')
+            .select('message_id')
+            .where('sender_id', '=', sender)
+            .where('message_id', 'in', ids.slice(at, at + 500))
+            .execute();
+          for (const f of found) held.add(`${sender}\u0000${f.message_id}`);
+        }
       }
       for (const q of batch) q.resolve(held.has(`${q.sender}\u0000${q.id}`));
     } catch (error) {

@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connectAsync, type MqttClient } from 'mqtt';
 import { createApp, type PulsegateApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/index.js';
 import type { PulsegateEvents } from '../../src/events/index.js';
@@ -314,3 +315,28 @@ export async function startE2e(settings: Settings = {}) {
 }
 
 export type E2e = Awaited<ReturnType<typeof startE2e>>;
+
+/**
+ * A device's mqtt.js connection (MQTT 3.1.1 over mutual TLS, no automatic reconnect) to the
+ * installation's broker; `opened` collects it so the test can end every client afterwards.
+ */
+export async function connectDevice(
+  inst: { mqttPort: number; layout: { rootCaCert: string } },
+  device: Pick<DeviceCredentials, 'cert' | 'key'>,
+  opened: MqttClient[] = [],
+): Promise<MqttClient> {
+  const c = await connectAsync({
+    host: 'localhost',
+    port: inst.mqttPort,
+    protocol: 'mqtts',
+    protocolVersion: 4,
+    ca: readFileSync(inst.layout.rootCaCert),
+    cert: readFileSync(device.cert),
+    key: readFileSync(device.key),
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+  });
+  c.on('error', () => {});
+  opened.push(c);
+  return c;
+}

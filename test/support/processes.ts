@@ -28,9 +28,15 @@ export function cli(args: string[], env: Record<string, string> = {}) {
 }
 
 /** Starts a long-running CLI command (e.g. `serve`); the caller stops it. */
-export function cliBackground(args: string[]): ChildProcess & { output: () => string } {
+export function cliBackground(
+  args: string[],
+  env: Record<string, string> = {},
+): ChildProcess & { output: () => string } {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PULSEGATE_')));
-  const child = spawn(process.execPath, [BIN, ...args], { env: clean, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...clean, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));

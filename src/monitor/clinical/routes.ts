@@ -2,7 +2,7 @@ import { Type as T } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Principal, ResourceScope } from '../../access/index.js';
 import { PulsegateError } from '../../errors.js';
-import { requirePrincipal } from '../../http/index.js';
+import { type HttpAudit, requirePrincipal } from '../../http/index.js';
 import type { ClinicalMonitor } from './clinical-monitor.js';
 import type { PatientSettings } from './patient-settings.js';
 
@@ -11,17 +11,7 @@ export interface ClinicalRoutesDeps {
   settings: PatientSettings;
   patients: { patientIndex(patientId: string): string };
   access: { checkResource(principal: Principal, scope: ResourceScope): void };
-  audit: {
-    append(event: {
-      actor: { type: 'user' | 'client'; id?: string; name?: string; role?: string };
-      action: string;
-      resource: { type: string; id?: string };
-      outcome: 'success';
-      reason?: string;
-      breakGlass?: boolean;
-      requestId?: string;
-    }): Promise<unknown>;
-  };
+  audit: HttpAudit;
 }
 
 const Score = T.Union([T.Integer({ minimum: 0, maximum: 3 }), T.Null()]);

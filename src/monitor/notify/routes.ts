@@ -2,23 +2,14 @@ import { Type as T } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Principal } from '../../access/index.js';
 import { PulsegateError } from '../../errors.js';
-import { requirePrincipal } from '../../http/index.js';
+import { type HttpAudit, requirePrincipal } from '../../http/index.js';
 import type { NotifyService } from './notify-service.js';
 
 export interface NotifyRoutesDeps {
   notify: NotifyService;
   /** Re-authenticates a stream's credential at each heartbeat. */
   auth: { authenticate(authorization: string | undefined, ctx: { source?: string }): Promise<Principal> };
-  audit: {
-    append(event: {
-      actor: { type: 'user' | 'client'; id?: string; name?: string; role?: string };
-      action: string;
-      resource: { type: string; id?: string };
-      outcome: 'success';
-      reason?: string;
-      requestId?: string;
-    }): Promise<unknown>;
-  };
+  audit: HttpAudit;
 }
 
 const DeadLetter = T.Object(

@@ -11,7 +11,7 @@ import type { Principal, ResourceScope } from '../../access/index.js';
 import { checkResource } from '../../access/policy.js';
 import { CARE_UNIT_LIMITED, type Permission, roleHas } from '../../access/roles.js';
 import { PulsegateError } from '../../errors.js';
-import type { AlertEvent } from '../contracts.js';
+import { type AlertEvent, createdAlertEvent } from '../contracts.js';
 import { StreamHub } from './stream.js';
 
 const principal = (role: Principal['role'], extra: Partial<Principal> = {}): Principal => ({
@@ -32,22 +32,16 @@ const access = {
   checkResource: (p: Principal, scope: ResourceScope) => checkResource(p, scope, Date.now()),
 };
 
-const alert = (careUnit: string | null, category: AlertEvent['category'] = 'clinical'): AlertEvent => ({
-  alertId: 'a',
-  category,
-  severity: 'high',
-  rule: 'clinical.news2',
-  title: 'x',
-  deviceId: 'dev-1',
-  careUnit,
-  state: 'open',
-  count: 1,
-  incidentId: null,
-  escalationLevel: 0,
-  change: 'created',
-  actor: 'system',
-  at: 1,
-});
+const alert = (careUnit: string | null, category: AlertEvent['category'] = 'clinical'): AlertEvent =>
+  createdAlertEvent({
+    alertId: 'a',
+    category,
+    rule: 'clinical.news2',
+    title: 'x',
+    deviceId: 'dev-1',
+    careUnit,
+    at: 1,
+  });
 
 describe('stream hub', () => {
   let server: http.Server | undefined;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventBus } from '../../events/index.js';
 import { DIALECTS, type TestStore } from '../../testing/stores.js';
-import type { AlertEvent } from '../contracts.js';
+import { type AlertEvent, createdAlertEvent } from '../contracts.js';
 import { createNotifyService, type NotifyService } from './notify-service.js';
 import { parseRfc5424 } from './rfc5424-parser.js';
 import { makeTestTls, type TestTls } from './test-tls.js';
@@ -124,23 +124,15 @@ class Rsyslogd {
   }
 }
 
-const event = (n: number, extra: Partial<AlertEvent> = {}): AlertEvent => ({
-  alertId: `alert-${n}`,
-  category: 'security',
-  severity: 'high',
-  rule: 'device.auth-failure-storm',
-  title: `Authentication failures from one address "x" [${n}]`,
-  deviceId: `dev-${n}`,
-  careUnit: null,
-  state: 'open',
-  count: 1,
-  incidentId: null,
-  escalationLevel: 0,
-  change: 'created',
-  actor: 'system',
-  at: Date.UTC(2026, 10, 29, 9, 0, n),
-  ...extra,
-});
+const event = (n: number, extra: Partial<AlertEvent> = {}): AlertEvent =>
+  createdAlertEvent({
+    alertId: `alert-${n}`,
+    rule: 'device.auth-failure-storm',
+    title: `Authentication failures from one address "x" [${n}]`,
+    deviceId: `dev-${n}`,
+    at: Date.UTC(2026, 10, 29, 9, 0, n),
+    ...extra,
+  });
 
 describe.skipIf(!available)('notify: syslog over TLS to rsyslogd', () => {
   let tls: TestTls;

@@ -1,0 +1,2 @@
+export { FleetMeter } from './fleet-meter.js';
+export { FleetSummary, fleetRoutes } from './routes.js';
