@@ -114,4 +114,33 @@ describeEachDialect('behaviour detection on a simulated clock', (open) => {
       .sort();
     expect(rules).toEqual(['device.off-hours', 'device.rate-deviation']);
   });
+  it('names the care unit of a device enrolled after the directory loaded (raised before its refresh)', async () => {
+    // Created without a bus event: the in-memory directory has not heard of it yet.
+    await m.devices.create({
+      id: 'late-mon',
+      type: 'patient-monitor',
+      vendor: 'Acme',
+      model: 'M1',
+      careUnit: 'CCU',
+    });
+    expect(m.directory.info('late-mon').careUnit).toBeNull();
+    const t = START;
+    for (const topic of ['devices/ward-icu-001/telemetry', 'devices/ward-icu-002/telemetry'])
+      m.bus.emit('ingest.refused', {
+        kind: 'publish',
+        code: 'INGEST_TOPIC_DENIED',
+        deviceId: 'late-mon',
+        address: '127.0.0.1',
+        topic,
+        at: t,
+      });
+    await m.settle();
+    const alerts = await m.t.store.db
+      .selectFrom('alerts')
+      .select(['rule', 'device_id', 'care_unit'])
+      .execute();
+    expect(alerts).toEqual([{ rule: 'device.topic-spoof', device_id: 'late-mon', care_unit: 'CCU' }]);
+    expect(m.raised.map((e) => e.careUnit)).toEqual(['CCU']);
+    expect(m.errors).toEqual([]);
+  });
 });

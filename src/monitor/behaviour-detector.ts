@@ -13,6 +13,12 @@ import type { MonitorRules, RuleName, Thresholds } from './rules.js';
 /** What the detector needs to know about a device, from memory (never a query per message). */
 export interface DeviceDirectory {
   info(deviceId: string): { type: string | null; careUnit: string | null };
+  /**
+   * For a device `info` does not know yet (enrolled a moment ago, before the directory's refresh):
+   * its entry read from the database now. Undefined when the device is already known. Used only
+   * when an alert is raised, so that it is not stored without the device's care unit for good.
+   */
+  lookup?(deviceId: string): Promise<{ type: string | null; careUnit: string | null }> | undefined;
 }
 
 export interface BehaviourDetectorOptions {
@@ -81,6 +87,7 @@ export class BehaviourDetector {
   /** Identities refused at connect since the last fleet check (read by the check). */
   readonly refusedIdentities = new Map<string, RefusedIdentity>();
   readonly #off: Array<() => void> = [];
+  readonly #lookups = new Set<Promise<unknown>>();
 
   constructor(options: BehaviourDetectorOptions) {
     this.#o = options;
@@ -454,7 +461,23 @@ export class BehaviourDetector {
   }
 
   #raise(alert: NewAlert): void {
-    this.#o.sink.raise(alert).catch(this.#o.onError);
+    const { directory, sink, onError } = this.#o;
+    const lookup =
+      alert.deviceId !== null && alert.careUnit === null ? directory.lookup?.(alert.deviceId) : undefined;
+    if (!lookup) {
+      sink.raise(alert).catch(onError);
+      return;
+    }
+    const p = lookup
+      .then((d) => sink.raise({ ...alert, careUnit: d.careUnit }))
+      .catch(onError)
+      .finally(() => this.#lookups.delete(p));
+    this.#lookups.add(p);
+  }
+
+  /** Resolves when every alert waiting for a device lookup has been handed to the sink. */
+  async idle(): Promise<void> {
+    while (this.#lookups.size > 0) await Promise.allSettled([...this.#lookups]);
   }
 }
 

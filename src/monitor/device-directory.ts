@@ -45,6 +45,21 @@ export class MemoryDeviceDirectory implements DeviceDirectory {
     return UNKNOWN;
   }
 
+  /** A device not in memory yet, read now (only when an alert about it is raised). */
+  lookup(deviceId: string): Promise<{ type: string | null; careUnit: string | null }> | undefined {
+    if (this.#devices.has(deviceId)) return undefined;
+    return this.#store.db
+      .selectFrom('devices')
+      .select(['id', 'type', 'care_unit'])
+      .where('id', '=', deviceId)
+      .executeTakeFirst()
+      .then((r) => {
+        const d = r ? { type: r.type, careUnit: r.care_unit } : UNKNOWN;
+        this.#devices.set(deviceId, d);
+        return d;
+      });
+  }
+
   #queue(deviceId: string): void {
     if (this.#pending.size > 10_000) return;
     this.#pending.add(deviceId);

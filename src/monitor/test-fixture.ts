@@ -167,7 +167,10 @@ export async function monitorFixture(
     updated,
     errors,
     async settle() {
-      while (pending.size > 0) await Promise.allSettled([...pending]);
+      do {
+        await detector.idle();
+        await Promise.allSettled([...pending]);
+      } while (pending.size > 0);
     },
     async cleanup() {
       detach();

@@ -254,7 +254,13 @@ export async function newInstallation(settings: Settings = {}) {
     dataDir,
     settings: {
       ...settings,
-      server: { port: apiPort, host: '127.0.0.1', ...settings.server },
+      // publicUrl names the real port, so token audiences and FHIR Bundle links are real.
+      server: {
+        port: apiPort,
+        host: '127.0.0.1',
+        publicUrl: `https://localhost:${apiPort}`,
+        ...settings.server,
+      },
       mqtt: { port: mqttPort, host: '127.0.0.1', ...settings.mqtt },
       hl7: { port: hl7Port, host: '127.0.0.1', ...settings.hl7 },
       log: { level: 'silent', ...settings.log },

@@ -7,7 +7,6 @@ export {
   createClinicalMonitor,
   type TriageItem,
 } from './clinical-monitor.js';
-export { createInterimAlertSink } from './interim-alert-sink.js';
 export {
   checkLimit,
   DEFAULT_LIMITS,

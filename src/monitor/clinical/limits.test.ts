@@ -9,6 +9,18 @@ describe('vital-sign limits per care unit', () => {
     expect(t.forUnit('icu')).toEqual(DEFAULT_LIMITS.icu);
   });
 
+  it('matches care unit names without regard to case (devices and the simulator name it "ICU")', () => {
+    const t = new LimitTable({ 'Ward-3': { 'heart-rate': { high: 100 } } });
+    expect(t.forUnit('ICU')).toEqual(DEFAULT_LIMITS.icu);
+    expect(t.forUnit('Icu')).toEqual(DEFAULT_LIMITS.icu);
+    expect(t.forUnit('WARD-3')['heart-rate']).toEqual({ low: 41, high: 100 });
+    expect(t.forUnit('ward-3')['heart-rate']).toEqual({ low: 41, high: 100 });
+    // Configured limits for "ICU" merge over the shipped icu set rather than the ward defaults.
+    const icu = new LimitTable({ ICU: { spo2: { low: 85 } } }).forUnit('icu');
+    expect(icu.spo2).toEqual({ low: 85 });
+    expect(icu['resp-rate']).toEqual(DEFAULT_LIMITS.icu!['resp-rate']);
+  });
+
   it('the ward defaults agree with the NEWS2 red bands (RCP 2017 Chart 1)', () => {
     const ward = DEFAULT_LIMITS.default!;
     // A breach at exactly the first score-3 value, none just inside.

@@ -52,9 +52,12 @@ export class LimitTable {
   readonly #fallback: UnitLimits;
 
   constructor(configured: Readonly<Record<string, Readonly<Record<string, VitalLimit>>>> = {}) {
+    // Care unit names match whatever their case: the shipped `icu` set applies to a unit named
+    // "ICU" (as devices and the simulator name it), and `clinical.limits.ICU` to devices in "icu".
     const merged: Record<string, Record<string, VitalLimit>> = {};
-    for (const [unit, limits] of Object.entries(DEFAULT_LIMITS)) merged[unit] = { ...limits };
-    for (const [unit, limits] of Object.entries(configured)) {
+    for (const [unit, limits] of Object.entries(DEFAULT_LIMITS)) merged[unit.toLowerCase()] = { ...limits };
+    for (const [name, limits] of Object.entries(configured)) {
+      const unit = name.toLowerCase();
       const base = merged[unit] ?? { ...(merged.default ?? {}) };
       for (const [kind, limit] of Object.entries(limits)) {
         if (limit.low !== undefined && limit.high !== undefined && limit.low > limit.high) {
@@ -71,12 +74,15 @@ export class LimitTable {
     this.#fallback = this.#units.get('default') ?? {};
   }
 
-  /** The limits for a care unit (the `default` set for units not configured, or no unit). */
+  /**
+   * The limits for a care unit, its name matched without regard to case (the `default` set for
+   * units not configured, or no unit).
+   */
   forUnit(careUnit: string | null): UnitLimits {
-    return (careUnit !== null ? this.#units.get(careUnit) : undefined) ?? this.#fallback;
+    return (careUnit !== null ? this.#units.get(careUnit.toLowerCase()) : undefined) ?? this.#fallback;
   }
 
-  /** Every configured unit and its limits (for documentation and the console). */
+  /** Every configured unit (lower-cased name) and its limits (for documentation and the console). */
   all(): Record<string, UnitLimits> {
     return Object.fromEntries(this.#units);
   }

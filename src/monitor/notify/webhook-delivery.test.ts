@@ -14,8 +14,8 @@ import { afterEach, beforeAll, expect, it } from 'vitest';
 import { EventBus } from '../../events/index.js';
 import { describeEachDialect } from '../../testing/dialects.js';
 import type { TestStore } from '../../testing/stores.js';
-import { createInterimAlertSink } from '../clinical/index.js';
 import type { AlertEvent } from '../contracts.js';
+import { type MonitorFixture, monitorFixture } from '../test-fixture.js';
 import { createNotifyService, type NotifyConfig, type NotifyService } from './notify-service.js';
 import { makeTestTls, type TestTls } from './test-tls.js';
 import { parseSecret, sign, verify } from './webhook.js';
@@ -100,13 +100,16 @@ const event = (n: number, at: number, extra: Partial<AlertEvent> = {}): AlertEve
 
 describeEachDialect('notify: webhooks', (open) => {
   let t: TestStore | undefined;
+  let m: MonitorFixture | undefined;
   const services: NotifyService[] = [];
   const receivers: Receiver[] = [];
   afterEach(async () => {
     for (const s of services.splice(0)) await s.close();
     for (const r of receivers.splice(0)) await r.stop();
-    await t?.cleanup();
+    if (m) await m.cleanup();
+    else await t?.cleanup();
     t = undefined;
+    m = undefined;
   });
 
   async function setup(
@@ -114,12 +117,17 @@ describeEachDialect('notify: webhooks', (open) => {
     overrides: Partial<NotifyConfig> = {},
     secret = newSecret(),
     extra: NotifyConfig['webhooks'] = [],
+    /** Raise through the real durable alert store (its bus, store and clock) instead of a bare bus. */
+    withAlertStore = false,
   ) {
-    t = await open();
+    if (withAlertStore) {
+      m = await monitorFixture(open);
+      t = m.t;
+    } else t = await open();
     const secretFile = join(tls.dir, `secret-${randomBytes(4).toString('hex')}`);
     writeFileSync(secretFile, `${secret}\n`, { mode: 0o600 });
-    const clock = { ms: Date.now() };
-    const bus = new EventBus();
+    const clock = m?.clock ?? { ms: Date.now() };
+    const bus = m?.bus ?? new EventBus();
     const config: NotifyConfig = {
       webhooks: [
         { name: 'siem', url: `https://127.0.0.1:${port}/hooks/pulsegate`, secretFile, caFile: tls.caFile },
@@ -150,7 +158,7 @@ describeEachDialect('notify: webhooks', (open) => {
       services.push(s);
       return s;
     };
-    return { bus, clock, make, key: parseSecret(secret) };
+    return { bus, clock, make, key: parseSecret(secret), alerts: m?.alerts };
   }
 
   it('signs every delivery; a receiver that is down gets retries and everything once it is back, across a restart', async () => {
@@ -255,11 +263,13 @@ describeEachDialect('notify: webhooks', (open) => {
       minSeverity: 'medium' as const,
       categories: ['clinical' as const],
     };
-    const { bus, clock, make } = await setup(port, {}, secret, [ward]);
+    const { bus, clock, make, alerts } = await setup(port, {}, secret, [ward], true);
     const notify = make();
-    // A clinical alert raised with a patient and values: the bus event and the webhook carry neither.
-    const sink = createInterimAlertSink(bus, () => clock.ms);
-    await sink.raise({
+    // A clinical alert raised through the durable alert store with a patient and values: the bus
+    // event and the webhook carry neither.
+    const onBus: AlertEvent[] = [];
+    bus.on('alert.raised', (e) => onBus.push(e));
+    const raised = await alerts!.raise({
       category: 'clinical',
       severity: 'high',
       rule: 'clinical.vital-limit',
@@ -271,6 +281,10 @@ describeEachDialect('notify: webhooks', (open) => {
       dedupKey: 'k1',
       at: clock.ms,
     });
+    expect(raised.outcome).toBe('created');
+    expect(onBus).toHaveLength(1);
+    expect(onBus[0]).toMatchObject({ rule: 'clinical.vital-limit', careUnit: 'ward-3', change: 'created' });
+    expect(JSON.stringify(onBus)).not.toMatch(/MRN-SECRET-123|83\.5|evidence|patientId/);
     bus.emit('alert.raised', event(8, clock.ms, { severity: 'info' }));
     bus.emit('alert.raised', event(9, clock.ms, { change: 'deduplicated', count: 2 }));
     await notify.drain();
@@ -284,6 +298,14 @@ describeEachDialect('notify: webhooks', (open) => {
     expect(rules('/hooks/pulsegate')).toEqual(['clinical.vital-limit/high', 'device.flood/info']);
     // The ward route: clinical, medium or more.
     expect(rules('/ward')).toEqual(['clinical.vital-limit/high']);
+    // The webhook names the stored alert (its id in the durable store), nothing more.
+    const stored = raised.outcome === 'created' ? raised.alertId : undefined;
+    expect(
+      receiver.received
+        .filter((r) => JSON.parse(r.body).data.alertId === stored)
+        .map((r) => r.path)
+        .sort(),
+    ).toEqual(['/hooks/pulsegate', '/ward']);
     for (const b of bodies) {
       expect(b).not.toContain('MRN-SECRET-123');
       expect(b).not.toContain('83.5');

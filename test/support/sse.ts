@@ -1,0 +1,62 @@
+/**
+ * A minimal Server-Sent Events client over node:https, as a console would hold one: the Bearer
+ * token travels in the Authorization header (never in the URL); events are parsed as they arrive.
+ */
+import https from 'node:https';
+
+export interface SseClient {
+  events: Array<{ event: string; data: Record<string, unknown> }>;
+  /** Comment lines (`: heartbeat`). */
+  comments: string[];
+  status: number;
+  close(): void;
+}
+
+/** Opens `GET {apiUrl}/api/v1/stream`, trusting `ca`; resolves once the response headers arrive. */
+export function openStream(apiUrl: string, ca: string | Buffer, token: string): Promise<SseClient> {
+  return new Promise((resolve, reject) => {
+    const client: SseClient = { events: [], comments: [], status: 0, close: () => req.destroy() };
+    const req = https.get(
+      `${apiUrl}/api/v1/stream`,
+      { ca, headers: { accept: 'text/event-stream', authorization: `Bearer ${token}` } },
+      (res) => {
+        client.status = res.statusCode ?? 0;
+        let buffer = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buffer += chunk;
+          for (let i = buffer.indexOf('\n\n'); i >= 0; i = buffer.indexOf('\n\n')) {
+            const block = buffer.slice(0, i);
+            buffer = buffer.slice(i + 2);
+            let event = 'message';
+            const data: string[] = [];
+            for (const line of block.split('\n')) {
+              if (line.startsWith(':')) client.comments.push(line.slice(1).trim());
+              else if (line.startsWith('event: ')) event = line.slice(7);
+              else if (line.startsWith('data: ')) data.push(line.slice(6));
+            }
+            if (data.length > 0) client.events.push({ event, data: JSON.parse(data.join('\n')) });
+          }
+        });
+        res.on('error', () => {});
+        resolve(client);
+      },
+    );
+    req.on('error', reject);
+  });
+}
+
+/** Polls `check` (sync or async) every 100 ms until it returns something truthy. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
