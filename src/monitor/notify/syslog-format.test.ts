@@ -52,9 +52,8 @@ function parseCef(line: string) {
     const end = k + 1 < keys.length ? keys[k + 1]!.index! : rest.length;
     ext[m[1]!] = rest
       .slice(start, end)
-      .replace(/\\n/g, '\n')
-      .replace(/\\r/g, '\r')
-      .replace(/\\([\\=])/g, '$1');
+      // One pass, left to right: `\\n` is a backslash and an n, not a backslash and a line break.
+      .replace(/\\([\\=nr])/g, (_, c: string) => (c === 'n' ? '\n' : c === 'r' ? '\r' : c));
   });
   return { header, ext };
 }
