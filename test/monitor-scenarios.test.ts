@@ -172,7 +172,7 @@ function suite(dialect: 'sqlite' | 'postgres') {
         for (let t = now - 4 * 24 * HOUR; t < now - HOUR; t += 600_000) {
           const h = new Date(t).getUTCHours();
           if (h === hourNow || h === (hourNow + 1) % 24) continue;
-          e.app.bus.emit('telemetry.stored', {
+          e.app.bus.emit('telemetry.received', {
             deviceId,
             seq: seq++,
             count: 1,

@@ -18,6 +18,12 @@ export interface PulsegateEvents {
     /** The device's own message time (its `ts`), ms: clock-skew detection compares it with `receivedAt`. */
     deviceTs?: number;
   };
+  /**
+   * A device's message passed validation and was handed to storage (replay check and durable commit
+   * follow within milliseconds). Behaviour detection counts what devices send from here, so an
+   * alert does not wait for the group commit; `telemetry.stored` confirms storage.
+   */
+  'telemetry.received': PulsegateEvents['telemetry.stored'];
   /** A device's message was refused (schema, bounds, rate, size, replay). */
   'telemetry.rejected': {
     deviceId: string;

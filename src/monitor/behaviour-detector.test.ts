@@ -76,7 +76,7 @@ describeEachDialect('behaviour detection on a simulated clock', (open) => {
     const id = 'day-shift-pump';
     let seq = 0;
     const send = (t: number) =>
-      m.bus.emit('telemetry.stored', {
+      m.bus.emit('telemetry.received', {
         deviceId: id,
         seq: seq++,
         count: 2,
@@ -85,7 +85,7 @@ describeEachDialect('behaviour detection on a simulated clock', (open) => {
         source: 'mqtt',
         flagged: 0,
         deviceTs: t,
-      } satisfies PulsegateEvents['telemetry.stored']);
+      } satisfies PulsegateEvents['telemetry.received']);
     const day0 = Date.UTC(2026, 2, 2);
     // Four days: busy 08:00-18:00 (one message a minute), silent at night.
     for (let d = 0; d < 4; d++)

@@ -96,7 +96,8 @@ export class BehaviourDetector {
   /** Subscribes to the bus; returns the unsubscribe function. */
   attach(bus: EventBus): () => void {
     this.#off.push(
-      bus.on('telemetry.stored', (e) => this.onStored(e)),
+      // What a device sends, as soon as it is validated (not after the group commit).
+      bus.on('telemetry.received', (e) => this.onReceived(e)),
       bus.on('telemetry.rejected', (e) => this.onRejected(e)),
       bus.on('ingest.refused', (e) => this.onRefused(e)),
       bus.on('device.connected', (e) => this.onConnected(e)),
@@ -115,7 +116,7 @@ export class BehaviourDetector {
     return out;
   }
 
-  onStored(e: PulsegateEvents['telemetry.stored']): void {
+  onReceived(e: PulsegateEvents['telemetry.received']): void {
     const t = e.receivedAt;
     const st = this.#state(e.deviceId, t);
     const limits = this.#limits(e.deviceId);
@@ -150,7 +151,9 @@ export class BehaviourDetector {
             threshold: limits.sequenceGapsPerWindow,
           });
       }
-      st.lastSeq = e.seq;
+      // A replayed older seq (refused at storage, reported by telemetry.rejected) must not make
+      // the next fresh message look like a gap.
+      st.lastSeq = st.lastSeq === null ? e.seq : Math.max(st.lastSeq, e.seq);
     }
     if (e.deviceTs !== undefined) {
       const skew = e.deviceTs - e.receivedAt;

@@ -26,8 +26,8 @@ describeEachDialect('behaviour detector rules', (open) => {
     await m.cleanup();
   });
 
-  const stored = (at: number, over: Partial<PulsegateEvents['telemetry.stored']> = {}) =>
-    m.bus.emit('telemetry.stored', {
+  const stored = (at: number, over: Partial<PulsegateEvents['telemetry.received']> = {}) =>
+    m.bus.emit('telemetry.received', {
       deviceId: DEV,
       seq: seq++,
       count: 1,
@@ -58,7 +58,7 @@ describeEachDialect('behaviour detector rules', (open) => {
     });
     // The pump type allows 120 per window.
     for (let i = 0; i < 121; i++)
-      m.bus.emit('telemetry.stored', {
+      m.bus.emit('telemetry.received', {
         deviceId: 'pump-1',
         seq: i,
         count: 1,

@@ -13,7 +13,7 @@ export interface WardDevice {
 
 /** One bus event as the broker and telemetry store would announce it. */
 export type WardEvent =
-  | { name: 'telemetry.stored'; payload: PulsegateEvents['telemetry.stored'] }
+  | { name: 'telemetry.received'; payload: PulsegateEvents['telemetry.received'] }
   | { name: 'device.connected'; payload: PulsegateEvents['device.connected'] }
   | { name: 'device.disconnected'; payload: PulsegateEvents['device.disconnected'] };
 
@@ -117,7 +117,7 @@ export function* wardTraffic(opts: WardTrafficOptions): Generator<WardEvent> {
       const deviceTs = t + s.clockOffset;
       const payload = simPayload(s.d.type, s.patient, s.seq, deviceTs);
       yield {
-        name: 'telemetry.stored',
+        name: 'telemetry.received',
         payload: {
           deviceId: s.d.id,
           seq: s.seq,

@@ -113,6 +113,16 @@ export class IngestWriter {
   }
 
   submit(msg: IngestMessage, parsed: ParsedMessage): Promise<IngestOutcome> {
+    this.#o.bus.emit('telemetry.received', {
+      deviceId: msg.deviceId,
+      seq: parsed.seq,
+      count: parsed.observations.length,
+      bytes: msg.payload.length,
+      receivedAt: msg.receivedAt,
+      source: msg.source,
+      flagged: parsed.flagged,
+      deviceTs: parsed.ts,
+    });
     return new Promise((resolve, reject) => {
       this.#queue.push({ msg, parsed, resolve, reject });
       // Kicked after the current synchronous run of submits, so that the messages of one
