@@ -5,68 +5,20 @@
  * is ordered by acuity, limited for clinicians and audited as a read of patient data.
  */
 import { readFileSync } from 'node:fs';
-import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installationLayout } from '../src/installation/index.js';
 import type { AlertEvent } from '../src/monitor/contracts.js';
 import { call, startTestInstallation, type TestInstallation } from './support/installation.js';
+import { openStream as openSse, type SseClient } from './support/sse.js';
 
 let t: TestInstallation;
 let api: string;
 let ca: Buffer;
 const tokens: Record<string, string> = {};
 
-interface SseClient {
-  events: Array<{ event: string; data: unknown }>;
-  comments: string[];
-  status: number;
-  headers: Record<string, unknown>;
-  close(): void;
-}
-
-/** A minimal EventSource over node:https: Bearer token in the header, never in the URL. */
-function openStream(token: string | undefined, path = '/api/v1/stream', accept = 'text/event-stream') {
-  return new Promise<SseClient>((resolve, reject) => {
-    const client: SseClient = {
-      events: [],
-      comments: [],
-      status: 0,
-      headers: {},
-      close: () => req.destroy(),
-    };
-    const req = https.get(
-      `${api}${path}`,
-      {
-        ca,
-        headers: { accept, ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      },
-      (res) => {
-        client.status = res.statusCode ?? 0;
-        client.headers = res.headers;
-        let buffer = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          buffer += chunk;
-          for (let i = buffer.indexOf('\n\n'); i >= 0; i = buffer.indexOf('\n\n')) {
-            const block = buffer.slice(0, i);
-            buffer = buffer.slice(i + 2);
-            let event = 'message';
-            const data: string[] = [];
-            for (const line of block.split('\n')) {
-              if (line.startsWith(':')) client.comments.push(line.slice(1).trim());
-              else if (line.startsWith('event: ')) event = line.slice(7);
-              else if (line.startsWith('data: ')) data.push(line.slice(6));
-            }
-            if (data.length > 0) client.events.push({ event, data: JSON.parse(data.join('\n')) });
-          }
-        });
-        res.on('error', () => {});
-        resolve(client);
-      },
-    );
-    req.on('error', reject);
-  });
-}
+/** The shared SSE client, against this installation. */
+const openStream = (token: string | undefined, path = '/api/v1/stream', accept = 'text/event-stream') =>
+  openSse(api, ca, token, { path, accept });
 
 async function waitFor<T>(what: string, check: () => T | undefined | false, timeoutMs = 20_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -182,7 +134,7 @@ describe('live stream (Server-Sent Events)', () => {
     });
 
     const alertsOf = (c: SseClient) =>
-      c.events.filter((e) => e.event === 'alert').map((e) => e.data as AlertEvent);
+      c.events.filter((e) => e.event === 'alert').map((e) => e.data as unknown as AlertEvent);
     await waitFor('analyst alerts', () => alertsOf(analyst).some((a) => a.rule === 'device.flood'));
     await waitFor('heartbeats', () => nurse.comments.filter((c) => c === 'heartbeat').length >= 2);
 

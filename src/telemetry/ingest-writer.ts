@@ -1,5 +1,5 @@
 import type { ErrorCode } from '../errors.js';
-import type { EventBus } from '../events/index.js';
+import type { EventBus, PulsegateEvents } from '../events/index.js';
 import type { IngestMessage, IngestOutcome } from '../ingest/index.js';
 import type { EpochKeys, KeyService } from '../keys/index.js';
 import {
@@ -97,6 +97,20 @@ function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
  * database itself (SQLite has one connection). Nothing resolves before the commit, which is
  * durable (SQLite WAL with synchronous=FULL; PostgreSQL synchronous_commit).
  */
+/** What the bus learns of a message: identifiers, counts and times, never values. */
+function messageFacts(msg: IngestMessage, parsed: ParsedMessage): PulsegateEvents['telemetry.stored'] {
+  return {
+    deviceId: msg.deviceId,
+    seq: parsed.seq,
+    count: parsed.observations.length,
+    bytes: msg.payload.length,
+    receivedAt: msg.receivedAt,
+    source: msg.source,
+    flagged: parsed.flagged,
+    deviceTs: parsed.ts,
+  };
+}
+
 export class IngestWriter {
   readonly #o: Required<Omit<WriterOptions, 'onActivated' | 'onStored'>> &
     Pick<WriterOptions, 'onActivated' | 'onStored'>;
@@ -113,16 +127,7 @@ export class IngestWriter {
   }
 
   submit(msg: IngestMessage, parsed: ParsedMessage): Promise<IngestOutcome> {
-    this.#o.bus.emit('telemetry.received', {
-      deviceId: msg.deviceId,
-      seq: parsed.seq,
-      count: parsed.observations.length,
-      bytes: msg.payload.length,
-      receivedAt: msg.receivedAt,
-      source: msg.source,
-      flagged: parsed.flagged,
-      deviceTs: parsed.ts,
-    });
+    this.#o.bus.emit('telemetry.received', messageFacts(msg, parsed));
     return new Promise((resolve, reject) => {
       this.#queue.push({ msg, parsed, resolve, reject });
       // Kicked after the current synchronous run of submits, so that the messages of one
@@ -312,16 +317,7 @@ export class IngestWriter {
         this.#refuse(jobs[i]!, 'TELEMETRY_REPLAY');
         continue;
       }
-      this.#o.bus.emit('telemetry.stored', {
-        deviceId: msg.deviceId,
-        seq: parsed.seq,
-        count: parsed.observations.length,
-        bytes: msg.payload.length,
-        receivedAt: msg.receivedAt,
-        source: msg.source,
-        flagged: parsed.flagged,
-        deviceTs: parsed.ts,
-      });
+      this.#o.bus.emit('telemetry.stored', messageFacts(msg, parsed));
       resolve({ ok: true, stored: parsed.observations.length, flagged: parsed.flagged });
       this.#o.onStored?.({
         deviceId: msg.deviceId,

@@ -9,18 +9,40 @@ export interface SseClient {
   /** Comment lines (`: heartbeat`). */
   comments: string[];
   status: number;
+  headers: Record<string, unknown>;
   close(): void;
 }
 
-/** Opens `GET {apiUrl}/api/v1/stream`, trusting `ca`; resolves once the response headers arrive. */
-export function openStream(apiUrl: string, ca: string | Buffer, token: string): Promise<SseClient> {
+/**
+ * Opens `GET {apiUrl}{path}` (default the stream), trusting `ca`, with the token (if any) as a
+ * Bearer header; resolves once the response headers arrive.
+ */
+export function openStream(
+  apiUrl: string,
+  ca: string | Buffer,
+  token: string | undefined,
+  opts: { path?: string; accept?: string } = {},
+): Promise<SseClient> {
   return new Promise((resolve, reject) => {
-    const client: SseClient = { events: [], comments: [], status: 0, close: () => req.destroy() };
+    const client: SseClient = {
+      events: [],
+      comments: [],
+      status: 0,
+      headers: {},
+      close: () => req.destroy(),
+    };
     const req = https.get(
-      `${apiUrl}/api/v1/stream`,
-      { ca, headers: { accept: 'text/event-stream', authorization: `Bearer ${token}` } },
+      `${apiUrl}${opts.path ?? '/api/v1/stream'}`,
+      {
+        ca,
+        headers: {
+          accept: opts.accept ?? 'text/event-stream',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+      },
       (res) => {
         client.status = res.statusCode ?? 0;
+        client.headers = res.headers;
         let buffer = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => {
