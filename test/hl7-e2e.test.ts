@@ -7,11 +7,9 @@
  * once; connections without an acceptable certificate are refused at TLS.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatDtm } from '../src/hl7/index.js';
 import { MllpClient, readAck } from '../src/sim/index.js';
-import { corpusDir } from '../src/testing/corpus.js';
 import { createTestPostgresDatabase, postgresAvailable } from '../src/testing/stores.js';
 import {
   type DeviceCredentials,
@@ -21,34 +19,27 @@ import {
   startE2e,
   telemetryRows,
 } from './support/e2e.js';
+import {
+  CORPUS_EUI64,
+  CORPUS_PATIENT,
+  currentCorpusMessage,
+  HL7_CORPUS,
+  HL7_CORPUS_FILES,
+} from './support/hl7-corpus.js';
 import { foreignCa, issueClientCert } from './support/ingest-certs.js';
 
-const corpus = corpusDir('hl7v2');
+const corpus = HL7_CORPUS;
 const pgUp = await postgresAvailable();
-const CORPUS = [
-  'ipf-valid-pcd01-request.hl7v2',
-  'ipf-valid-oximeter-continua-wan.hl7v2',
-  'ipf-valid-bp-continua-wan.hl7v2',
-];
+const CORPUS = HL7_CORPUS_FILES;
 const GATEWAY = 'gw-icu-01';
 const OTHER_GATEWAY = 'gw-ccu-02';
 const MONITOR = 'nibp-icu-01';
 const FOREIGN = 'spo2-ccu-02';
-const PATIENT = '789567';
-const EUI = '0123456789ABCDEF';
+const PATIENT = CORPUS_PATIENT;
+const EUI = CORPUS_EUI64;
 const FOREIGN_EUI = 'AABBCCDDEEFF0011';
 
-/**
- * A corpus message made current: the fixtures date from 2009 and all share the control id
- * MSGID1234, and the telemetry store refuses data outside the clock-skew window; so every
- * timestamp becomes "a minute ago" and MSH-10 gets a suffix. Everything else is byte for byte,
- * with CRLF turned into MLLP's CR (SOURCES.md).
- */
-function current(name: string, suffix: string): string {
-  const text = readFileSync(join(corpus!, name), 'utf8').replaceAll('\r\n', '\r');
-  const now = formatDtm(Date.now() - 60_000);
-  return text.replace(/\b\d{14}(?:[+-]\d{4})?/g, now).replace('|MSGID1234|', `|MSGID1234-${suffix}|`);
-}
+const current = currentCorpusMessage;
 
 /** A small PCD-01 message for `eui`, with one NM row built from the arguments. */
 function pcd01(

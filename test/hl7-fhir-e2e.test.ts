@@ -8,12 +8,9 @@
  * FHIR R4 base definitions with an independent validator (@medplum/core `validateResource`).
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Bundle, Observation, Resource } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatDtm } from '../src/hl7/index.js';
 import { MllpClient, readAck } from '../src/sim/index.js';
-import { corpusDir } from '../src/testing/corpus.js';
 import { createTestPostgresDatabase, postgresAvailable } from '../src/testing/stores.js';
 import {
   type DeviceCredentials,
@@ -25,34 +22,28 @@ import {
   telemetryRows,
 } from './support/e2e.js';
 import { fhirIssues, registerSmartClient } from './support/fhir.js';
+import {
+  CORPUS_EUI64,
+  CORPUS_PATIENT,
+  currentCorpusMessage,
+  HL7_CORPUS,
+  HL7_CORPUS_FILES,
+} from './support/hl7-corpus.js';
 
-const corpus = corpusDir('hl7v2');
+const corpus = HL7_CORPUS;
 const pgUp = await postgresAvailable();
-const CORPUS = [
-  'ipf-valid-pcd01-request.hl7v2',
-  'ipf-valid-oximeter-continua-wan.hl7v2',
-  'ipf-valid-bp-continua-wan.hl7v2',
-];
+const CORPUS = HL7_CORPUS_FILES;
 const GATEWAY = 'gw-hl7fhir-01';
 const MONITOR = 'mon-hl7fhir-01';
 /** PID-3 and the EUI-64 of OBX-18 in every corpus message. */
-const PATIENT = '789567';
-const EUI = '0123456789ABCDEF';
+const PATIENT = CORPUS_PATIENT;
+const EUI = CORPUS_EUI64;
 
 const LOINC = 'http://loinc.org';
 const MDC = 'urn:iso:std:iso:11073:10101';
 const UCUM = 'http://unitsofmeasure.org';
 
-/**
- * A corpus message made current (the fixtures date from 2009, outside the telemetry clock-skew
- * window, and share the control id MSGID1234): timestamps become a minute ago and MSH-10 gets a
- * suffix; everything else is byte for byte, CRLF turned into MLLP's CR.
- */
-function current(name: string, suffix: string): string {
-  const text = readFileSync(join(corpus!, name), 'utf8').replaceAll('\r\n', '\r');
-  const now = formatDtm(Date.now() - 60_000);
-  return text.replace(/\b\d{14}(?:[+-]\d{4})?/g, now).replace('|MSGID1234|', `|MSGID1234-${suffix}|`);
-}
+const current = currentCorpusMessage;
 
 function expectValid(resource: Resource): void {
   expect(fhirIssues(resource), `${resource.resourceType} ${JSON.stringify(resource).slice(0, 300)}`).toEqual(
