@@ -76,6 +76,8 @@ function searchParams(spec: ParamSpec, type: string): CapabilityStatementRestRes
 
 export function capabilityStatement(opts: {
   base: string;
+  /** The OAuth token endpoint (SMART Backend Services). */
+  tokenUrl: string;
   version: string;
   date: string;
 }): CapabilityStatement {
@@ -95,6 +97,15 @@ export function capabilityStatement(opts: {
         documentation:
           'JSON only. Bearer tokens: SMART Backend Services (client_credentials, private_key_jwt RS384/ES384) or user tokens. Unknown search parameters are refused unless Prefer: handling=lenient.',
         security: {
+          // SMART App Launch 2.x, "oauth-uris": clients that read the CapabilityStatement rather
+          // than .well-known/smart-configuration find the token endpoint here. No authorize
+          // endpoint: only client_credentials (Backend Services) is offered.
+          extension: [
+            {
+              url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris',
+              extension: [{ url: 'token', valueUri: opts.tokenUrl }],
+            },
+          ],
           cors: false,
           service: [
             {

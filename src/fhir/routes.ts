@@ -114,7 +114,16 @@ export function fhirRoutes(deps: FhirRoutesDeps): FastifyPluginAsync {
           '/metadata',
           { config: { access: 'public' }, schema: { ...hidden } },
           async (_request, reply) =>
-            send(reply, 200, capabilityStatement({ base, version: deps.version, date: started })),
+            send(
+              reply,
+              200,
+              capabilityStatement({
+                base,
+                tokenUrl: smart.token_endpoint,
+                version: deps.version,
+                date: started,
+              }),
+            ),
         );
         app.get(
           '/.well-known/smart-configuration',
