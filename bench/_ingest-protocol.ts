@@ -12,6 +12,11 @@ export interface ServerReady {
   caBundle: string;
   serverCert: string;
   serverKey: string;
+  /** The HTTPS API (server certificate from the root CA in `rootCaCert`). */
+  apiUrl: string;
+  rootCaCert: string;
+  /** The installation admin's API token (0600 file). */
+  adminTokenFile: string;
 }
 
 /** What a load worker is asked to do with its slice of devices `[from, to)`. */

@@ -170,5 +170,8 @@ const ready: ServerReady = {
   caBundle,
   serverCert: layout.serverCert,
   serverKey: layout.serverKey,
+  apiUrl: urls.api,
+  rootCaCert: layout.rootCaCert,
+  adminTokenFile: layout.adminToken,
 };
 process.send!(ready);

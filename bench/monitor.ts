@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- monitor [--devices 1000] [--rate 10000] [--samples 50] [--seconds 25]
+ * `npm run bench -- monitor [--devices 1000] [--rate 10000] [--samples 100] [--seconds 40]
  *   [--warmup 4] [--db sqlite|postgres] [--events 400000]`
  *
  * Two figures of the monitor (issue 5; target p99 <= 50 ms):
@@ -10,10 +10,11 @@
  *    `bench/_ingest-load-worker.ts`, open loop). Meanwhile `--samples` further devices (mqtt.js
  *    clients with their own certificates) each send ordinary messages until their size baseline is
  *    learned, then one message 40x larger: the detector must raise `device.size-jump`. Latency runs
- *    from just before the trigger's PUBLISH is written to the moment the alert is observed. The
- *    observation point is pluggable (`AlertObserver`): here the server's `alert.raised` bus event,
- *    sent over IPC with a sub-millisecond epoch time (both processes share the clock); a live
- *    stream (SSE) observer can be added beside it.
+ *    from just before the trigger's PUBLISH is written to the moment the alert is observed, at two
+ *    points (`AlertObserver`): on the live stream, as the console sees it (`GET /api/v1/stream`
+ *    over HTTPS with the admin's token, every event kind it may read, telemetry counts included):
+ *    the target figure; and at the server's `alert.raised` bus event, sent over IPC with a
+ *    sub-millisecond epoch time (both processes share the clock), to show what the stream adds.
  *
  * 2. Detector cost per message: bus events of a simulated ward (`wardTraffic`) fed straight into a
  *    BehaviourDetector with the shipped rules; CPU time (user + system) per event.
@@ -33,6 +34,7 @@ import { stringify } from 'yaml';
 import { EventBus } from '../src/events/index.js';
 import { BehaviourDetector, HourOfDay, loadRules, type NewAlert } from '../src/monitor/index.js';
 import { type WardEvent, wardTraffic } from '../src/sim/index.js';
+import { openStream } from '../test/support/sse.js';
 import { Child } from './_ingest-procs.js';
 import type { PublishReport, ServerReady } from './_ingest-protocol.js';
 import { printResult, printTable, rate } from './_report.js';
@@ -41,8 +43,8 @@ const { values } = parseArgs({
   options: {
     devices: { type: 'string', default: '1000' },
     rate: { type: 'string', default: '10000' },
-    samples: { type: 'string', default: '50' },
-    seconds: { type: 'string', default: '25' },
+    samples: { type: 'string', default: '100' },
+    seconds: { type: 'string', default: '40' },
     warmup: { type: 'string', default: '4' },
     workers: { type: 'string', default: '2' },
     db: { type: 'string', default: 'sqlite' },
@@ -172,30 +174,69 @@ class ServerProcess {
   }
 }
 
-function busObserver(server: ServerProcess): AlertObserver {
+/** First sightings of (device, rule) alerts, and waiting for one. */
+function sightings(name: string) {
   const seen = new Map<string, number>();
   const waiting = new Map<string, (at: number) => void>();
-  const off = server.onAlert((m) => {
-    const key = `${m.deviceId}|${m.rule}`;
-    if (seen.has(key)) return;
-    seen.set(key, m.at);
-    waiting.get(key)?.(m.at);
-  });
   return {
-    name: 'alert.raised (bus, server process)',
-    waitFor(device, rule, timeoutMs) {
+    record(deviceId: unknown, rule: unknown, at: number): void {
+      const key = `${deviceId}|${rule}`;
+      if (seen.has(key)) return;
+      seen.set(key, at);
+      waiting.get(key)?.(at);
+    },
+    waitFor(device: string, rule: string, timeoutMs: number): Promise<number> {
       const key = `${device}|${rule}`;
       const already = seen.get(key);
       if (already !== undefined) return Promise.resolve(already);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no ${rule} alert for ${device}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`no ${rule} alert for ${device} (${name})`)),
+          timeoutMs,
+        );
         waiting.set(key, (at) => {
           clearTimeout(timer);
           resolve(at);
         });
       });
     },
-    close: off,
+  };
+}
+
+function busObserver(server: ServerProcess): AlertObserver {
+  const name = 'alert.raised (bus, server process)';
+  const seen = sightings(name);
+  const off = server.onAlert((m) => seen.record(m.deviceId, m.rule, m.at));
+  return { name, waitFor: seen.waitFor, close: off };
+}
+
+/**
+ * The live stream as the console holds it: `GET /api/v1/stream` over HTTPS with the admin's
+ * Bearer token, every event kind the admin may read (telemetry counts included, ~10,000/s here);
+ * an alert is observed when its `alert` event has been parsed in this process.
+ */
+async function streamObserver(ready: ServerReady): Promise<AlertObserver> {
+  const name = 'live stream (SSE /api/v1/stream, bench process)';
+  const seen = sightings(name);
+  const token = readFileSync(ready.adminTokenFile, 'utf8').trim();
+  const stream = await openStream(ready.apiUrl, readFileSync(ready.rootCaCert), token, {
+    onEvent(kind, data) {
+      if (kind === 'alert' && data.change === 'created') seen.record(data.deviceId, data.rule, nowMs());
+    },
+  });
+  if (stream.status !== 200) throw new Error(`live stream refused: HTTP ${stream.status}`);
+  // The client keeps every event; only the callback matters here.
+  const keep = setInterval(() => {
+    stream.events.length = 0;
+    stream.comments.length = 0;
+  }, 1000);
+  return {
+    name,
+    waitFor: seen.waitFor,
+    close() {
+      clearInterval(keep);
+      stream.close();
+    },
   };
 }
 
@@ -265,7 +306,8 @@ try {
   });
   children.push(server);
   const ready = await server.next<ServerReady>();
-  const observer = busObserver(server);
+  // The target is read on the live stream; the bus figure shows what the stream adds.
+  const observers = [await streamObserver(ready), busObserver(server)];
   const workers = Array.from({ length: WORKERS }, (_, i) => ({
     w: new Child(join(here, '_ingest-load-worker.ts'), {
       BENCH_CREDENTIALS: ready.credentialsFile,
@@ -319,6 +361,8 @@ try {
         key: d.key,
         protocolVersion: 4,
         reconnectPeriod: 0,
+        // Other work may share the two cores: a slow handshake is not a failure here.
+        connectTimeout: 120_000,
         clientId: `${d.id}-trigger`,
         servername: 'localhost',
       });
@@ -329,13 +373,15 @@ try {
     }),
   );
   await new Promise((r) => setTimeout(r, WARMUP * 1000));
-  progress(`${SAMPLES} trigger devices learned; load ${load()}; measuring publish -> ${observer.name}`);
-  const latencies: number[] = [];
+  progress(
+    `${SAMPLES} trigger devices learned; load ${load()}; measuring publish -> ${observers.map((o) => o.name).join(', ')}`,
+  );
+  const latencies: number[][] = observers.map(() => []);
   // For context: the same messages' PUBACK (durably stored), which the alert cannot precede.
   const acks: number[] = [];
   for (const t of triggers) {
     const big = payload(t.seq++, 40);
-    const waiting = observer.waitFor(t.id, 'device.size-jump', 10_000);
+    const waiting = observers.map((o) => o.waitFor(t.id, 'device.size-jump', 10_000));
     const t0 = nowMs();
     const acked = new Promise<void>((resolve) =>
       t.client.publish(`devices/${t.id}/telemetry`, big, { qos: 1 }, () => {
@@ -343,7 +389,8 @@ try {
         resolve();
       }),
     );
-    latencies.push((await waiting) - t0);
+    const seen = await Promise.all(waiting);
+    for (const [i, at] of seen.entries()) latencies[i]!.push(at - t0);
     await acked;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -354,15 +401,16 @@ try {
   const closed = reports.reduce((s, r) => s + r.closed, 0);
   const sentTotal = reports.reduce((s, r) => s + r.sent, 0);
   const workerCpu = reports.reduce((s, r) => s + r.cpuMs, 0) / 1000 / seconds;
-  observer.close();
+  for (const o of observers) o.close();
   for (const c of clients) await c.endAsync().catch(() => {});
   await Promise.all(workers.map(({ w }) => w.ask({ cmd: 'disconnect' })));
   await server.ask({ cmd: 'stop' });
 
-  const sorted = [...latencies].sort((a, b) => a - b);
-  const p50 = quantileOf(sorted, 0.5);
-  const p99 = quantileOf(sorted, 0.99);
-  const max = sorted.at(-1)!;
+  const figures = latencies.map((l) => {
+    const sorted = [...l].sort((x, y) => x - y);
+    return { p50: quantileOf(sorted, 0.5), p99: quantileOf(sorted, 0.99), max: sorted.at(-1)! };
+  });
+  const [stream, bus] = [figures[0]!, figures[1]!];
   const ackP50 = quantileOf(
     [...acks].sort((a, b) => a - b),
     0.5,
@@ -371,15 +419,18 @@ try {
     `\nmonitor: ${DB}, ${DEVICES} background devices at ${rate(acked / seconds)} msg/s acknowledged (${RATE} paced), ` +
       `${SAMPLES} size-jump alerts, load average ${loadDuring} on ${availableParallelism()} cores\n`,
   );
+  const ms = (v: number) => `${v.toFixed(1)} ms`;
   printTable([
-    { figure: 'publish -> alert.raised p50', value: `${p50.toFixed(1)} ms`, target: '', ok: '' },
+    { figure: 'publish -> live stream p50', value: ms(stream.p50), target: '', ok: '' },
     {
-      figure: 'publish -> alert.raised p99',
-      value: `${p99.toFixed(1)} ms`,
+      figure: 'publish -> live stream p99',
+      value: ms(stream.p99),
       target: `<= ${TARGET_P99_MS} ms`,
-      ok: p99 <= TARGET_P99_MS ? 'yes' : 'NO',
+      ok: stream.p99 <= TARGET_P99_MS ? 'yes' : 'NO',
     },
-    { figure: 'publish -> alert.raised max', value: `${max.toFixed(1)} ms`, target: '', ok: '' },
+    { figure: 'publish -> live stream max', value: ms(stream.max), target: '', ok: '' },
+    { figure: 'publish -> alert.raised (bus) p50', value: ms(bus.p50), target: '', ok: '' },
+    { figure: 'publish -> alert.raised (bus) p99', value: ms(bus.p99), target: '', ok: '' },
     { figure: 'publish -> PUBACK p50 (stored)', value: `${ackP50.toFixed(1)} ms`, target: '', ok: '' },
     {
       figure: 'background acknowledged',
@@ -406,14 +457,16 @@ try {
     name: 'monitor',
     db: DB,
     unit: 'ms',
-    observer: observer.name,
+    observer: observers[0]!.name,
     devices: DEVICES,
     ratePaced: RATE,
     rateAcked: Math.round(acked / seconds),
     samples: SAMPLES,
-    p50: Number(p50.toFixed(2)),
-    p99: Number(p99.toFixed(2)),
-    max: Number(max.toFixed(2)),
+    p50: Number(stream.p50.toFixed(2)),
+    p99: Number(stream.p99.toFixed(2)),
+    max: Number(stream.max.toFixed(2)),
+    busP50: Number(bus.p50.toFixed(2)),
+    busP99: Number(bus.p99.toFixed(2)),
     pubackP50: Number(ackP50.toFixed(2)),
     targetP99: TARGET_P99_MS,
     detectorUsPerEvent: Number(cost.usPerEvent.toFixed(3)),

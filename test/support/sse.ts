@@ -21,7 +21,12 @@ export function openStream(
   apiUrl: string,
   ca: string | Buffer,
   token: string | undefined,
-  opts: { path?: string; accept?: string } = {},
+  opts: {
+    path?: string;
+    accept?: string;
+    /** Called as each event is parsed, before it is kept (e.g. to time its arrival). */
+    onEvent?: (event: string, data: Record<string, unknown>) => void;
+  } = {},
 ): Promise<SseClient> {
   return new Promise((resolve, reject) => {
     const client: SseClient = {
@@ -57,7 +62,11 @@ export function openStream(
               else if (line.startsWith('event: ')) event = line.slice(7);
               else if (line.startsWith('data: ')) data.push(line.slice(6));
             }
-            if (data.length > 0) client.events.push({ event, data: JSON.parse(data.join('\n')) });
+            if (data.length > 0) {
+              const parsed = JSON.parse(data.join('\n')) as Record<string, unknown>;
+              opts.onEvent?.(event, parsed);
+              client.events.push({ event, data: parsed });
+            }
           }
         });
         res.on('error', () => {});
