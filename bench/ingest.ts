@@ -28,14 +28,13 @@
  * limit is per process; check with `ulimit -n`, raise with `ulimit -n 65536`).
  */
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
+import { createTestPostgresDatabase } from '../src/testing/stores.js';
 import { Child, procCpuMs, procRss, startMosquitto } from './_ingest-procs.js';
 import {
   BUCKETS,
@@ -85,24 +84,10 @@ function freePort(): Promise<number> {
   });
 }
 
+/** For PostgreSQL runs a scratch database on PG_URL's server, created here and dropped after. */
 async function scratchDatabase(): Promise<{ url?: string; drop: () => Promise<void> }> {
   if (DB === 'sqlite') return { drop: async () => {} };
-  const name = `pulsegate_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: PG_URL });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(PG_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
-    },
-  };
+  return createTestPostgresDatabase(PG_URL, 'pulsegate_bench');
 }
 
 /** Load workers, each holding an equal slice of devices `[0, total)`. */

@@ -22,18 +22,17 @@
  * The machine is shared (two cores, other jobs): the load average is printed with the results.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
-import pg from 'pg';
 import { stringify } from 'yaml';
 import { EventBus } from '../src/events/index.js';
 import { BehaviourDetector, HourOfDay, loadRules, type NewAlert } from '../src/monitor/index.js';
 import { type WardEvent, wardTraffic } from '../src/sim/index.js';
+import { createTestPostgresDatabase } from '../src/testing/stores.js';
 import { openStream } from '../test/support/sse.js';
 import { Child } from './_ingest-procs.js';
 import type { PublishReport, ServerReady } from './_ingest-protocol.js';
@@ -251,24 +250,10 @@ const payload = (seq: number, observations: number) =>
     })),
   });
 
+/** For PostgreSQL runs a scratch database on PG_URL's server, created here and dropped after. */
 async function scratchDatabase(): Promise<{ url?: string; drop: () => Promise<void> }> {
   if (DB === 'sqlite') return { drop: async () => {} };
-  const name = `pulsegate_bench_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: PG_URL });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(PG_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
-    },
-  };
+  return createTestPostgresDatabase(PG_URL, 'pulsegate_bench');
 }
 
 const quantileOf = (sorted: number[], q: number) =>

@@ -32,19 +32,25 @@ export function postgresAvailable(): Promise<boolean> {
   return postgresUp;
 }
 
-/** Creates an empty PostgreSQL database and returns its URL and a function that drops it. */
-export async function createTestPostgresDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `pulsegate_test_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+/**
+ * Creates an empty PostgreSQL database on the server of `serverUrl` (by default the test server)
+ * and returns its URL and a function that drops it.
+ */
+export async function createTestPostgresDatabase(
+  serverUrl = TEST_POSTGRES_URL,
+  prefix = 'pulsegate_test',
+): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();
   await admin.query(`create database ${name}`);
   await admin.end();
-  const url = new URL(TEST_POSTGRES_URL);
+  const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   return {
     url: url.toString(),
     async drop() {
-      const c = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+      const c = new pg.Client({ connectionString: serverUrl });
       await c.connect();
       await c.query(`drop database if exists ${name} with (force)`);
       await c.end();
