@@ -21,7 +21,9 @@
  * created and dropped.
  *
  * Broker settings can be varied from the shell: `PULSEGATE_MQTT_TLS_SESSION_TICKETS=false npm run
- * bench -- ingest` measures idle memory and the reconnect storm without TLS session tickets.
+ * bench -- ingest` measures idle memory and the reconnect storm without TLS session tickets, and
+ * `OPENSSL_CONF=config/openssl.cnf npm run bench -- ingest` with one ticket per connection (the
+ * server process inherits the environment; see `bench/tls-idle.ts`).
  *
  * File descriptors: the server holds one socket per connection and the workers hold the other
  * ends, so `--storm 10000` needs `ulimit -n` of about 12,000 in the shell that runs it (the
