@@ -98,6 +98,24 @@ describe('VERIFY_CONSUMER', () => {
     });
   }
 
+  it('names changed bytes beside a checkpoint inside a page, after its snapshot', async () => {
+    const start = 2 ** 32 - 150;
+    const size = start + 64;
+    for (const tamper of [size - 1, size, size + 1, size + 128]) {
+      const result = await consume(
+        async(pagesOf(start, start + 300, 300, tamper)),
+        { start, checkpointSizes: [size] },
+        { postMessage() {} },
+      );
+      expect(result.problem).toMatchObject({
+        at: tamper,
+        firstBadSeq: tamper,
+        problem: 'leaf-hash-mismatch',
+      });
+      expect(result.snapshots).toEqual(tamper < size ? [] : [{ size, ...compactRange(start, size) }]);
+    }
+  });
+
   it('names changed bytes past the first 128-row text of a page', async () => {
     const start = 2 ** 32 - 150;
     for (const tamper of [start + 127, start + 128, start + 199]) {

@@ -19,7 +19,8 @@
  * string searches, in large-object allocation and full collections); the computed leaf hash is
  * compared with a substring of the stored hashes (cheaper than writing it into a buffer); the
  * number of left siblings a leaf completes is the count of trailing one bits of its seq (no
- * floating-point modulo per level).
+ * floating-point modulo per level). The row loop is its own small function (`check`), run on
+ * the rows between checkpoint sizes, so that V8 optimises it once per worker.
  *
  * Hashes are 32-character latin1 strings (node's cheapest digest form, see merkle.ts). Each
  * level of the tree keeps a 65-byte node buffer (0x01 || left || right): a left child is written
@@ -38,15 +39,8 @@ async function consume(pages, data, port) {
   const SEQ_KEY = ',"seq":';
   // Rows per latin1 text: ~300 bytes each, well below V8's large-object size (~128 KB).
   const CHUNK = 128;
-  const nodes = [];
-  const nodeAt = (level) => {
-    while (nodes.length <= level) {
-      const b = Buffer.allocUnsafe(65);
-      b[0] = 1;
-      nodes.push(b);
-    }
-    return nodes[level];
-  };
+  // One node buffer per level a tree of 2^53 leaves can have.
+  const nodes = Array.from({ length: 54 }, () => Buffer.alloc(65, 1));
   /** Trailing one bits of a non-negative integer below 2^53. */
   const trailingOnes = (v) => {
     const low = v >>> 0; // v mod 2^32, exact for integers below 2^53
@@ -61,24 +55,32 @@ async function consume(pages, data, port) {
   let expected = data.start;
   const result = (problem) => ({ count: expected - data.start, levels, hashes, snapshots, problem });
   const stop = (at, firstBadSeq, problem, detail) => result({ at, firstBadSeq, problem, detail });
-  for await (const page of pages) {
-    const { count, keys, data: bytes, starts, ends, fixed, badFixed } = page;
+  /**
+   * Checks rows [from, to) of a page and appends their leaves; returns the result with the first
+   * problem, or undefined. Only this loop is hot: it stays one small function that V8 optimises
+   * once (the whole consumer as one loop was re-optimised a dozen times per worker, at tens of ms
+   * each, whenever a rare path such as a checkpoint snapshot first ran).
+   */
+  const check = (page, from, to) => {
+    const { keys, data: bytes, starts, ends, fixed, badFixed } = page;
     const ab = bytes.buffer;
     const base = bytes.byteOffset;
     // The current chunk of rows [chunkStart, chunkEnd): its bytes from offset \`off\` as \`text\`,
     // its stored leaf hashes as \`stored\`.
-    let chunkStart = 0;
-    let chunkEnd = 0;
+    let chunkStart = from;
+    let chunkEnd = from;
     let off = 0;
     let text = '';
     let stored = '';
-    for (let r = 0; r < count; r++) {
-      const seq = keys[r];
-      if (seq !== expected)
-        return stop(expected, expected, 'seq-gap', 'entry ' + expected + ' is missing (next stored is ' + seq + ')');
+    let seq = expected;
+    for (let r = from; r < to; r++, seq++) {
+      if (keys[r] !== seq) {
+        expected = seq;
+        return stop(seq, seq, 'seq-gap', 'entry ' + seq + ' is missing (next stored is ' + keys[r] + ')');
+      }
       if (r === chunkEnd) {
         chunkStart = r;
-        chunkEnd = Math.min(count, r + CHUNK);
+        chunkEnd = Math.min(to, r + CHUNK);
         off = starts[r];
         text = bytes.latin1Slice(off, ends[chunkEnd - 1]);
         stored = fixed.latin1Slice(r * 32, chunkEnd * 32);
@@ -95,14 +97,18 @@ async function consume(pages, data, port) {
           own = own * 10 + c;
         }
       }
-      if (digits === 0) return stop(seq, seq, 'malformed-entry', 'entry ' + seq + ' has no seq field');
-      if (own !== seq)
+      if (digits === 0 || own !== seq) {
+        expected = seq;
+        if (digits === 0) return stop(seq, seq, 'malformed-entry', 'entry ' + seq + ' has no seq field');
         return stop(seq, Math.min(own, seq), 'seq-mismatch', 'row ' + seq + ' holds the entry for seq ' + own +
           ': entries were ' + (own < seq ? 'inserted' : 'removed') + ' or reordered');
+      }
       // SHA-256(0x00 || entry): the page holds the 0x00 right before the entry.
       let h = hash('sha256', new Uint8Array(ab, base + start, ends[r] - start), 'latin1');
-      if (r === badFixed || h !== stored.substr((r - chunkStart) * 32, 32))
+      if (r === badFixed || h !== stored.substr((r - chunkStart) * 32, 32)) {
+        expected = seq;
         return stop(seq, seq, 'leaf-hash-mismatch', 'entry ' + seq + ' does not match its leaf hash');
+      }
       // Append: merge with the left neighbour while it is this node's sibling (bit \`level\` of
       // seq is 1) and was read in this range.
       const ones = trailingOnes(seq);
@@ -116,10 +122,19 @@ async function consume(pages, data, port) {
         level++;
       }
       // A left child (bit \`level\` of seq is 0) waits in its level's node buffer for its sibling.
-      if (level === ones) nodeAt(level).latin1Write(h, 1, 32);
+      if (level === ones) nodes[level].latin1Write(h, 1, 32);
       levels.push(level);
       hashes.push(h);
-      expected++;
+    }
+    expected = seq;
+  };
+  for await (const page of pages) {
+    // Rows up to the next checkpoint size, its snapshot, and on.
+    for (let r = 0; r < page.count; ) {
+      const to = cpAt < cps.length ? Math.min(page.count, r + cps[cpAt] - expected) : page.count;
+      const problem = check(page, r, to);
+      if (problem) return problem;
+      r = to;
       while (cpAt < cps.length && cps[cpAt] === expected) {
         snapshots.push({ size: expected, levels: levels.slice(), hashes: hashes.slice() });
         cpAt++;
