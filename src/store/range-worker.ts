@@ -95,7 +95,9 @@ export function rangeWorkersSupported(store: Store): boolean {
 const READER = `
 const { workerData, parentPort } = process.getBuiltinModule('node:worker_threads');
 const scan = workerData.scan;
+// Plain constants: workerData's objects are slow to read a property from in a hot loop.
 const W = scan.width;
+const BATCH = scan.batch;
 const load = (path) => process.getBuiltinModule('node:module').createRequire(path)(path);
 /**
  * Parses comma-separated non-negative decimal integers into out; returns how many, or -1 if
@@ -252,47 +254,54 @@ async function* postgresPages() {
    * only the trailer). At the first message that is not part of the copy stream (CommandComplete,
    * ErrorResponse, ...) the socket goes back to pg with the bytes from there on.
    */
+  /** The big-endian int32 at data[at] (inlined by V8; Buffer#readInt32BE checks bounds too). */
+  const i32 = (at) => (data[at] << 24) | (data[at + 1] << 16) | (data[at + 2] << 8) | data[at + 3];
+  /** Skips the COPY header at data[p] (in the first CopyData message); returns where rows start. */
+  const header = (p, end) => {
+    if (end - p < 19 || data.compare(COPY_SIGNATURE, 0, 11, p, p + 11) !== 0) bad('signature');
+    headerDone = true;
+    return p + 19 + data.readUInt32BE(p + 15);
+  };
   const parseRows = () => {
-    while (count < scan.batch && !handedBack) {
+    while (count < BATCH && !handedBack) {
       if (length - parsed < 5) return;
       const type = data[parsed];
-      const size = data.readInt32BE(parsed + 1);
+      const size = i32(parsed + 1);
       if (size < 4) bad('message length');
       const end = parsed + 1 + size;
       if (end > length) return;
       let p = parsed + 5;
       if (type === 0x64) {
         // CopyData
-        if (!headerDone) {
-          if (end - p < 19 || data.compare(COPY_SIGNATURE, 0, 11, p, p + 11) !== 0) bad('signature');
-          const ext = data.readUInt32BE(p + 15);
-          p += 19 + ext;
-          headerDone = true;
-        }
+        if (!headerDone) p = header(p, end);
         if (p < end) {
           if (trailerSeen) bad('rows after the trailer');
-          const fields = data.readInt16BE(p);
+          const fields = ((data[p] << 24) | (data[p + 1] << 16)) >> 16;
           if (fields === -1) {
             trailerSeen = true;
             p += 2;
           } else {
-            if (fields !== 3 || end - p < 18 || data.readInt32BE(p + 2) !== 8) bad('row header');
-            keys[count] = data.readInt32BE(p + 6) * 4294967296 + data.readUInt32BE(p + 10);
+            if (fields !== 3 || end - p < 18 || i32(p + 2) !== 8) bad('row header');
+            keys[count] = i32(p + 6) * 4294967296 + (i32(p + 10) >>> 0);
             // A NULL text (length -1) reads as no bytes.
-            const bytes = Math.max(0, data.readInt32BE(p + 14));
+            const length = i32(p + 14);
+            const bytes = length < 0 ? 0 : length;
             const s = p + 18;
-            if (data.readInt32BE(p + 14) < -1 || end - s < bytes + 4) bad('text field');
+            if (length < -1 || end - s < bytes + 4) bad('text field');
             // The low byte of the length field, already read, becomes the 0x00 before the bytes.
             data[s - 1] = 0;
             starts[count] = s - 1;
             ends[count] = s + bytes;
             p = s + bytes;
-            const n = data.readInt32BE(p);
+            const n = i32(p);
             p += 4;
             if (n > end - p) bad('fixed field');
-            if (n === W) data.copy(fixed, count * W, p, p + W);
-            else {
-              fixed.fill(0, count * W, count * W + W);
+            const o = count * W;
+            if (n === W) {
+              // Byte by byte: Buffer#copy makes a Uint8Array view per call on Node 20.
+              for (let k = 0; k < W; k++) fixed[o + k] = data[p + k];
+            } else {
+              fixed.fill(0, o, o + W);
               if (badFixed < 0) badFixed = count;
             }
             if (n > 0) p += n;
@@ -331,7 +340,7 @@ async function* postgresPages() {
   };
   /** Parses every complete row, handing over full pages. */
   const drain = () => {
-    for (parseRows(); count === scan.batch; parseRows()) flush(0);
+    for (parseRows(); count === BATCH; parseRows()) flush(0);
   };
   // While the COPY streams, the socket's bytes come here instead of through pg's parser (which
   // made a message object, a Buffer and a callback per row): one copy per socket read.
