@@ -20,7 +20,7 @@
  * compared with a substring of the stored hashes (cheaper than writing it into a buffer); the
  * number of left siblings a leaf completes is the count of trailing one bits of its seq (no
  * floating-point modulo per level). The row loop is its own small function (`check`), run on
- * the rows between checkpoint sizes, so that V8 optimises it once per worker.
+ * CHUNK rows at a time (split at checkpoint sizes), so that V8 optimises it once per worker.
  *
  * Hashes are 32-character latin1 strings (node's cheapest digest form, see merkle.ts). Each
  * level of the tree keeps a 65-byte node buffer (0x01 || left || right): a left child is written
@@ -37,7 +37,8 @@ async function consume(pages, data, port) {
   // Digits of an entry's own seq: ',"seq":' then digits. A raw ,"seq": cannot occur inside a
   // JSON string, so the first one is the entry's key (offsets in the latin1 text are byte offsets).
   const SEQ_KEY = ',"seq":';
-  // Rows per latin1 text: ~300 bytes each, well below V8's large-object size (~128 KB).
+  // Rows per check() call and latin1 text: ~300 bytes each, well below V8's large-object size
+  // (~128 KB).
   const CHUNK = 128;
   // One node buffer per level a tree of 2^53 leaves can have.
   const nodes = Array.from({ length: 54 }, () => Buffer.alloc(65, 1));
@@ -56,34 +57,25 @@ async function consume(pages, data, port) {
   const result = (problem) => ({ count: expected - data.start, levels, hashes, snapshots, problem });
   const stop = (at, firstBadSeq, problem, detail) => result({ at, firstBadSeq, problem, detail });
   /**
-   * Checks rows [from, to) of a page and appends their leaves; returns the result with the first
-   * problem, or undefined. Only this loop is hot: it stays one small function that V8 optimises
-   * once (the whole consumer as one loop was re-optimised a dozen times per worker, at tens of ms
-   * each, whenever a rare path such as a checkpoint snapshot first ran).
+   * Checks rows [from, to) of a page (at most CHUNK) and appends their leaves; returns the result
+   * with the first problem, or undefined. Only this loop is hot: it stays one small function that
+   * V8 optimises once (the whole consumer as one loop was re-optimised a dozen times per worker,
+   * at tens of ms each, whenever a rare path such as a checkpoint snapshot first ran), and its
+   * short calls let V8 optimise it on entry rather than also on-stack in a long first loop.
    */
   const check = (page, from, to) => {
     const { keys, data: bytes, starts, ends, fixed, badFixed } = page;
     const ab = bytes.buffer;
     const base = bytes.byteOffset;
-    // The current chunk of rows [chunkStart, chunkEnd): its bytes from offset \`off\` as \`text\`,
-    // its stored leaf hashes as \`stored\`.
-    let chunkStart = from;
-    let chunkEnd = from;
-    let off = 0;
-    let text = '';
-    let stored = '';
+    // The rows' bytes from offset \`off\` as \`text\`, their stored leaf hashes as \`stored\`.
+    const off = starts[from];
+    const text = bytes.latin1Slice(off, ends[to - 1]);
+    const stored = fixed.latin1Slice(from * 32, to * 32);
     let seq = expected;
     for (let r = from; r < to; r++, seq++) {
       if (keys[r] !== seq) {
         expected = seq;
         return stop(seq, seq, 'seq-gap', 'entry ' + seq + ' is missing (next stored is ' + keys[r] + ')');
-      }
-      if (r === chunkEnd) {
-        chunkStart = r;
-        chunkEnd = Math.min(to, r + CHUNK);
-        off = starts[r];
-        text = bytes.latin1Slice(off, ends[chunkEnd - 1]);
-        stored = fixed.latin1Slice(r * 32, chunkEnd * 32);
       }
       const start = starts[r];
       const end = ends[r] - off;
@@ -105,7 +97,7 @@ async function consume(pages, data, port) {
       }
       // SHA-256(0x00 || entry): the page holds the 0x00 right before the entry.
       let h = hash('sha256', new Uint8Array(ab, base + start, ends[r] - start), 'latin1');
-      if (r === badFixed || h !== stored.substr((r - chunkStart) * 32, 32)) {
+      if (r === badFixed || h !== stored.substr((r - from) * 32, 32)) {
         expected = seq;
         return stop(seq, seq, 'leaf-hash-mismatch', 'entry ' + seq + ' does not match its leaf hash');
       }
@@ -129,9 +121,9 @@ async function consume(pages, data, port) {
     expected = seq;
   };
   for await (const page of pages) {
-    // Rows up to the next checkpoint size, its snapshot, and on.
+    // CHUNK rows at a time, stopping at each checkpoint size for its snapshot.
     for (let r = 0; r < page.count; ) {
-      const to = cpAt < cps.length ? Math.min(page.count, r + cps[cpAt] - expected) : page.count;
+      const to = Math.min(page.count, r + CHUNK, cpAt < cps.length ? r + cps[cpAt] - expected : Infinity);
       const problem = check(page, r, to);
       if (problem) return problem;
       r = to;
