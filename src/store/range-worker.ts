@@ -243,10 +243,10 @@ async function* postgresPages() {
     if (s && s.data.length >= bytes) return s;
     return {
       data: Buffer.allocUnsafe(Math.max(scan.pageBytes, bytes)),
-      keys: new Float64Array(scan.batch),
-      starts: new Int32Array(scan.batch),
-      ends: new Int32Array(scan.batch),
-      fixed: Buffer.alloc(scan.batch * W),
+      keys: new Float64Array(BATCH),
+      starts: new Int32Array(BATCH),
+      ends: new Int32Array(BATCH),
+      fixed: Buffer.alloc(BATCH * W),
     };
   };
   // The page being filled: protocol bytes in data[0, length), messages parsed up to \`parsed\`.
@@ -264,12 +264,6 @@ async function* postgresPages() {
   const bad = (what) => {
     throw new Error('unexpected COPY data: ' + what);
   };
-  /**
-   * Splits the complete protocol messages of data[parsed, length) into the page's rows. The
-   * backend sends one CopyData message per row (the first also holds the COPY header, the last
-   * only the trailer). At the first message that is not part of the copy stream (CommandComplete,
-   * ErrorResponse, ...) the socket goes back to pg with the bytes from there on.
-   */
   /** The big-endian int32 at data[at] (inlined by V8; Buffer#readInt32BE checks bounds too). */
   const i32 = (at) => (data[at] << 24) | (data[at + 1] << 16) | (data[at + 2] << 8) | data[at + 3];
   /** Skips the COPY header at data[p] (in the first CopyData message); returns where rows start. */
@@ -278,6 +272,12 @@ async function* postgresPages() {
     headerDone = true;
     return p + 19 + data.readUInt32BE(p + 15);
   };
+  /**
+   * Splits the complete protocol messages of data[parsed, length) into the page's rows. The
+   * backend sends one CopyData message per row (the first also holds the COPY header, the last
+   * only the trailer). At the first message that is not part of the copy stream (CommandComplete,
+   * ErrorResponse, ...) the socket goes back to pg with the bytes from there on.
+   */
   const parseRows = () => {
     while (count < BATCH && !handedBack) {
       if (length - parsed < 5) return;
@@ -300,10 +300,10 @@ async function* postgresPages() {
             if (fields !== 3 || end - p < 18 || i32(p + 2) !== 8) bad('row header');
             keys[count] = i32(p + 6) * 4294967296 + (i32(p + 10) >>> 0);
             // A NULL text (length -1) reads as no bytes.
-            const length = i32(p + 14);
-            const bytes = length < 0 ? 0 : length;
+            const textLength = i32(p + 14);
+            const bytes = textLength < 0 ? 0 : textLength;
             const s = p + 18;
-            if (length < -1 || end - s < bytes + 4) bad('text field');
+            if (textLength < -1 || end - s < bytes + 4) bad('text field');
             // The low byte of the length field, already read, becomes the 0x00 before the bytes.
             data[s - 1] = 0;
             starts[count] = s - 1;
