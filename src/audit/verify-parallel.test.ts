@@ -244,6 +244,39 @@ describeEachDialect('parallel audit verification', (open, dialect) => {
     expect(await verifyAll(t.store)).toMatchObject({ firstBadSeq: 43, problem: 'leaf-hash-mismatch' });
   });
 
+  // The worker reads a page as latin1 texts of 128 rows: 300 entries over 2 threads put text
+  // seams at seq 128 (first range) and 278 (second range, from 150), in 4,096-row pages.
+  it('names problems on either side of a 128-row text seam as the walk does', async () => {
+    t = await open();
+    const log = createAuditLog({
+      store: t.store,
+      signer,
+      origin: ORIGIN,
+      checkpointEveryEntries: 1_000_000,
+      checkpointIntervalSeconds: 3600,
+    });
+    await log.appendMany(Array.from({ length: 300 }, (_, i) => event(i)));
+    await log.checkpoint();
+    await log.close();
+    const store = t.store;
+    const atSeams = async () => {
+      const single = await run(store, 1);
+      expect(await run(store, 2)).toEqual(single);
+      return single;
+    };
+    expect(await atSeams()).toEqual({ ok: true, size: 300, checkpoints: 1 });
+    for (const seq of [127, 128, 277, 278]) {
+      const original = await entryAt(store, seq);
+      await alter(store, seq, false);
+      expect(await atSeams()).toMatchObject({ firstBadSeq: seq, problem: 'leaf-hash-mismatch' });
+      await store.db.updateTable('audit_entries').set({ entry: original }).where('seq', '=', seq).execute();
+    }
+    const [a, b] = [await entryAt(store, 128), await entryAt(store, 129)];
+    await store.db.updateTable('audit_entries').set({ entry: b }).where('seq', '=', 128).execute();
+    await store.db.updateTable('audit_entries').set({ entry: a }).where('seq', '=', 129).execute();
+    expect(await atSeams()).toMatchObject({ firstBadSeq: 128, problem: 'seq-mismatch' });
+  });
+
   it('detects entries removed from the end below a checkpoint', async () => {
     const store = await seeded();
     await store.db.deleteFrom('audit_entries').where('seq', '>=', 90).execute();

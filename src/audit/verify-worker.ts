@@ -9,9 +9,18 @@
  * Pages are packed (see `PackedPage` in src/store/range-worker.ts): the stored entry bytes of a
  * page in one Buffer, each after a 0x00 byte, so a leaf hash is SHA-256 over a view of the page
  * (the leaf prefix is already there; no string, no copy) and the stored leaf hashes of the page
- * in one Buffer. Computed leaf hashes are written into a page buffer and compared with the stored
- * ones in one call; only a page that differs is searched for its first bad row (before any other
- * problem found later in that page is reported).
+ * in one Buffer. Each row is checked in full before the next (seq, own seq, then leaf hash), so
+ * the first problem found is the walk's.
+ *
+ * Per row, what is left besides the two SHA-256 calls (leaf and, on average, one interior node)
+ * was measured and cut: the page is read as latin1 strings of CHUNK rows (the own-seq search
+ * and the leaf hash comparison are string operations, cheaper than Buffer calls per row), small
+ * enough to be young-generation strings (one ~1 MB string per page cost more than all the
+ * string searches, in large-object allocation and full collections); the computed leaf hash is
+ * compared with a substring of the stored hashes (cheaper than writing it into a buffer); the
+ * number of left siblings a leaf completes is the count of trailing one bits of its seq (no
+ * floating-point modulo per level). The row loop is its own small function (`check`), run on
+ * CHUNK rows at a time (split at checkpoint sizes), so that V8 optimises it once per worker.
  *
  * Hashes are 32-character latin1 strings (node's cheapest digest form, see merkle.ts). Each
  * level of the tree keeps a 65-byte node buffer (0x01 || left || right): a left child is written
@@ -26,56 +35,51 @@ export const VERIFY_CONSUMER = `
 async function consume(pages, data, port) {
   const { hash } = process.getBuiltinModule('node:crypto');
   // Digits of an entry's own seq: ',"seq":' then digits. A raw ,"seq": cannot occur inside a
-  // JSON string, so the first one is the entry's key (searched in a latin1 copy of the page:
-  // V8's string search is cheaper per row than a Buffer search; offsets are byte offsets).
+  // JSON string, so the first one is the entry's key (offsets in the latin1 text are byte offsets).
   const SEQ_KEY = ',"seq":';
-  const nodes = [];
-  const nodeAt = (level) => {
-    while (nodes.length <= level) {
-      const b = Buffer.allocUnsafe(65);
-      b[0] = 1;
-      nodes.push(b);
-    }
-    return nodes[level];
+  // Rows per check() call and latin1 text: ~300 bytes each, well below V8's large-object size
+  // (~128 KB).
+  const CHUNK = 128;
+  // One node buffer per level a tree of 2^53 leaves can have.
+  const nodes = Array.from({ length: 54 }, () => Buffer.alloc(65, 1));
+  /** Trailing one bits of a non-negative integer below 2^53. */
+  const trailingOnes = (v) => {
+    const low = v >>> 0; // v mod 2^32, exact for integers below 2^53
+    if (low !== 0xffffffff) return 31 - Math.clz32(~low & (low + 1));
+    return 32 + trailingOnes(Math.floor(v / 4294967296));
   };
-  let computed = Buffer.alloc(0);
   const levels = [];
   const hashes = [];
   const snapshots = [];
   const cps = data.checkpointSizes;
   let cpAt = 0;
   let expected = data.start;
-  let pageStart = 0;
-  let page;
   const result = (problem) => ({ count: expected - data.start, levels, hashes, snapshots, problem });
   const stop = (at, firstBadSeq, problem, detail) => result({ at, firstBadSeq, problem, detail });
-  /** The first row of this page, before row r, whose entry does not match its stored leaf hash. */
-  const leafMismatch = (r) => {
-    const bad = page.badFixed;
-    if ((bad < 0 || bad >= r) && page.fixed.compare(computed, 0, r * 32, 0, r * 32) === 0) return;
-    for (let i = 0; i < r; i++) {
-      if (i === bad || page.fixed.compare(computed, i * 32, i * 32 + 32, i * 32, i * 32 + 32) !== 0) {
-        const seq = pageStart + i;
-        expected = seq;
-        return stop(seq, seq, 'leaf-hash-mismatch', 'entry ' + seq + ' does not match its leaf hash');
-      }
-    }
-  };
-  const fail = (r, at, firstBadSeq, problem, detail) => leafMismatch(r) || stop(at, firstBadSeq, problem, detail);
-  for await (page of pages) {
-    const { count, keys, data: bytes, starts, ends } = page;
-    if (computed.length < count * 32) computed = Buffer.alloc(count * 32);
-    const text = count > 0 ? bytes.latin1Slice(0, ends[count - 1]) : '';
+  /**
+   * Checks rows [from, to) of a page (at most CHUNK) and appends their leaves; returns the result
+   * with the first problem, or undefined. Only this loop is hot: it stays one small function that
+   * V8 optimises once (the whole consumer as one loop was re-optimised a dozen times per worker,
+   * at tens of ms each, whenever a rare path such as a checkpoint snapshot first ran), and its
+   * short calls let V8 optimise it on entry rather than also on-stack in a long first loop.
+   */
+  const check = (page, from, to) => {
+    const { keys, data: bytes, starts, ends, fixed, badFixed } = page;
     const ab = bytes.buffer;
     const base = bytes.byteOffset;
-    pageStart = expected;
-    for (let r = 0; r < count; r++) {
-      const seq = keys[r];
-      if (seq !== expected)
-        return fail(r, expected, expected, 'seq-gap', 'entry ' + expected + ' is missing (next stored is ' + seq + ')');
+    // The rows' bytes from offset \`off\` as \`text\`, their stored leaf hashes as \`stored\`.
+    const off = starts[from];
+    const text = bytes.latin1Slice(off, ends[to - 1]);
+    const stored = fixed.latin1Slice(from * 32, to * 32);
+    let seq = expected;
+    for (let r = from; r < to; r++, seq++) {
+      if (keys[r] !== seq) {
+        expected = seq;
+        return stop(seq, seq, 'seq-gap', 'entry ' + seq + ' is missing (next stored is ' + keys[r] + ')');
+      }
       const start = starts[r];
-      const end = ends[r];
-      const key = text.indexOf(SEQ_KEY, start);
+      const end = ends[r] - off;
+      const key = text.indexOf(SEQ_KEY, start - off);
       let own = 0;
       let digits = 0;
       if (key >= 0 && key < end) {
@@ -85,37 +89,49 @@ async function consume(pages, data, port) {
           own = own * 10 + c;
         }
       }
-      if (digits === 0) return fail(r, seq, seq, 'malformed-entry', 'entry ' + seq + ' has no seq field');
-      if (own !== seq)
-        return fail(r, seq, Math.min(own, seq), 'seq-mismatch', 'row ' + seq + ' holds the entry for seq ' + own +
+      if (digits === 0 || own !== seq) {
+        expected = seq;
+        if (digits === 0) return stop(seq, seq, 'malformed-entry', 'entry ' + seq + ' has no seq field');
+        return stop(seq, Math.min(own, seq), 'seq-mismatch', 'row ' + seq + ' holds the entry for seq ' + own +
           ': entries were ' + (own < seq ? 'inserted' : 'removed') + ' or reordered');
+      }
       // SHA-256(0x00 || entry): the page holds the 0x00 right before the entry.
-      let h = hash('sha256', new Uint8Array(ab, base + start, end - start), 'latin1');
-      computed.latin1Write(h, r * 32, 32);
-      // Append: merge with the left neighbour while it is this node's sibling.
+      let h = hash('sha256', new Uint8Array(ab, base + start, ends[r] - start), 'latin1');
+      if (r === badFixed || h !== stored.substr((r - from) * 32, 32)) {
+        expected = seq;
+        return stop(seq, seq, 'leaf-hash-mismatch', 'entry ' + seq + ' does not match its leaf hash');
+      }
+      // Append: merge with the left neighbour while it is this node's sibling (bit \`level\` of
+      // seq is 1) and was read in this range.
+      const ones = trailingOnes(seq);
       let level = 0;
-      let index = seq;
-      while (index % 2 === 1 && levels.length > 0 && levels[levels.length - 1] === level) {
+      while (level < ones && levels.length > 0 && levels[levels.length - 1] === level) {
         levels.pop();
         hashes.pop();
         const node = nodes[level];
         node.latin1Write(h, 33, 32);
         h = hash('sha256', node, 'latin1');
         level++;
-        index = (index - 1) / 2;
       }
-      // A left child waits in its level's node buffer for its sibling.
-      if (index % 2 === 0) nodeAt(level).latin1Write(h, 1, 32);
+      // A left child (bit \`level\` of seq is 0) waits in its level's node buffer for its sibling.
+      if (level === ones) nodes[level].latin1Write(h, 1, 32);
       levels.push(level);
       hashes.push(h);
-      expected++;
+    }
+    expected = seq;
+  };
+  for await (const page of pages) {
+    // CHUNK rows at a time, stopping at each checkpoint size for its snapshot.
+    for (let r = 0; r < page.count; ) {
+      const to = Math.min(page.count, r + CHUNK, cpAt < cps.length ? r + cps[cpAt] - expected : Infinity);
+      const problem = check(page, r, to);
+      if (problem) return problem;
+      r = to;
       while (cpAt < cps.length && cps[cpAt] === expected) {
         snapshots.push({ size: expected, levels: levels.slice(), hashes: hashes.slice() });
         cpAt++;
       }
     }
-    const bad = leafMismatch(count);
-    if (bad) return bad;
     port.postMessage({ type: 'progress', done: expected - data.start });
   }
   return result();

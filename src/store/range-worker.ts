@@ -42,13 +42,14 @@ export interface RangeScan {
 }
 
 /**
- * What a consumer gets per page (all of it stays valid after the next page arrives):
- * `count` rows; `keys[i]` the key of row i; row i's text bytes, preceded by one 0x00 byte, are
+ * What a consumer gets per page (valid until the consumer asks for the next page: the reader may
+ * then reuse its buffers, so a consumer copies what it keeps): `count` rows; `keys[i]` the key of
+ * row i; row i's text bytes, preceded by one 0x00 byte, are
  * `data[starts[i], ends[i])` (so `data[starts[i]] === 0`); its fixed value is
  * `fixed[i * width, (i + 1) * width)`; `badFixed` is the first row whose fixed value was NULL
  * or of another length (its slot reads as zeros), or -1. The text bytes are the stored bytes
- * (SQLite: `cast(... as blob)`; PostgreSQL: `convert_to(..., 'UTF8')`), not a decode and
- * re-encode of them.
+ * (SQLite: `cast(... as blob)`; PostgreSQL: the text's binary send form with client_encoding
+ * UTF8, the same bytes as `convert_to(..., 'UTF8')`), not a decode and re-encode of them.
  */
 export interface PackedPage {
   readonly count: number;
@@ -81,17 +82,23 @@ export function rangeWorkersSupported(store: Store): boolean {
  * a page with a NULL or a fixed value of another width does not add up and is read again row by
  * row (`rowPage`), which marks such a value in `badFixed`.
  *
- * PostgreSQL: one binary COPY for the whole range (no per-page round trip, no text encoding on
- * the server, no per-row value objects on the client). While it streams, the socket's bytes go
- * straight into page buffers (one copy per read, instead of pg's message object, Buffer and
- * callback per row) and are split into rows there; at the first message after the copy stream
- * the socket and the rest of the bytes go back to pg, which completes the query as usual. The
- * socket is paused while two pages wait.
+ * PostgreSQL: one binary COPY of the plain columns for the whole range (no per-page round trip,
+ * no text output functions and no per-row expressions on the server, no per-row value objects on
+ * the client). While it streams, the socket's bytes go straight into page buffers (one copy per
+ * read, instead of pg's message object, Buffer and callback per row) and are split into rows
+ * there (socket reads land in one reused buffer, net's `onread`, unless pg wraps the socket in
+ * TLS); the 0x00 before each row's text bytes is written over the low byte of the field's
+ * length, once read (the server no longer prepends it: `'\x00' || convert_to(...)` made a new
+ * value per row, ~20% of the backend's CPU). At the first message after the copy stream the
+ * socket and the rest of the bytes go back to pg, which completes the query as usual. The socket
+ * is paused while two pages wait; the buffers of pages the consumer is done with are reused.
  */
 const READER = `
 const { workerData, parentPort } = process.getBuiltinModule('node:worker_threads');
 const scan = workerData.scan;
+// Plain constants: workerData's objects are slow to read a property from in a hot loop.
 const W = scan.width;
+const BATCH = scan.batch;
 const load = (path) => process.getBuiltinModule('node:module').createRequire(path)(path);
 /**
  * Parses comma-separated non-negative decimal integers into out; returns how many, or -1 if
@@ -184,15 +191,40 @@ function rowPage(rows) {
 }
 const COPY_SIGNATURE = Buffer.from('PGCOPY\\n\\xff\\r\\n\\0', 'latin1');
 async function* postgresPages() {
-  const pg = load(scan.driver);
-  const client = new pg.Client({ connectionString: scan.url });
+  // pg decides at load whether it runs on Cloudflare Workers by checking navigator.userAgent,
+  // and where Node has no navigator (Node 20) by constructing a fetch Response, which loads
+  // undici: ~20 ms of CPU per worker. A navigator that only lives while pg loads avoids it.
+  const noNavigator = !('navigator' in globalThis);
+  if (noNavigator) globalThis.navigator = { userAgent: 'Node.js' };
+  let pg;
+  try {
+    pg = load(scan.driver);
+  } finally {
+    if (noNavigator) delete globalThis.navigator;
+  }
+  // Socket reads land in one reused buffer (net's \`onread\`) instead of a new Buffer and a stream
+  // 'data' event each (~5% of the client CPU). While the COPY streams they go straight to the
+  // page parser, otherwise a copy goes to pg as a 'data' event. With TLS, pg reads through a TLS
+  // socket over this one, and that socket's 'data' events are taken over instead.
+  let direct = false;
+  let onCopyBytes;
+  const raw = new (process.getBuiltinModule('node:net').Socket)({
+    onread: {
+      buffer: Buffer.allocUnsafe(1 << 16),
+      callback: (n, buffer) => {
+        if (direct) onCopyBytes(buffer.subarray(0, n));
+        else raw.emit('data', Buffer.from(buffer.subarray(0, n)));
+      },
+    },
+  });
+  const client = new pg.Client({ connectionString: scan.url, stream: () => raw });
   await client.connect();
   // An ordered index scan streams the range at ~0.4 us per row of server CPU; for half a table
   // the planner picked a bitmap heap scan plus sort, or a parallel seq scan plus sort (with JIT),
   // at more than twice that. This connection only runs the COPY.
   await client.query(
     'set enable_sort = off; set enable_bitmapscan = off; set enable_seqscan = off; ' +
-      'set max_parallel_workers_per_gather = 0; set jit = off',
+      "set max_parallel_workers_per_gather = 0; set jit = off; set client_encoding = 'UTF8'",
   );
   // A connection ended for a COPY stream that cannot be followed must not throw in the worker.
   client.on('error', () => {});
@@ -203,14 +235,25 @@ async function* postgresPages() {
   let failure;
   let headerDone = false;
   let trailerSeen = false;
+  // Buffers of pages the consumer is done with, reused for the next pages: fresh ~1 MB buffers
+  // for every page cost more in page faults and garbage collection than parsing the rows.
+  const free = [];
+  const slot = (bytes) => {
+    const s = free.pop();
+    if (s && s.data.length >= bytes) return s;
+    return {
+      data: Buffer.allocUnsafe(Math.max(scan.pageBytes, bytes)),
+      keys: new Float64Array(BATCH),
+      starts: new Int32Array(BATCH),
+      ends: new Int32Array(BATCH),
+      fixed: Buffer.alloc(BATCH * W),
+    };
+  };
   // The page being filled: protocol bytes in data[0, length), messages parsed up to \`parsed\`.
-  let data = Buffer.allocUnsafe(scan.pageBytes);
+  let filling = slot(0);
+  let { data, keys, starts, ends, fixed } = filling;
   let length = 0;
   let parsed = 0;
-  let keys = new Float64Array(scan.batch);
-  let starts = new Int32Array(scan.batch);
-  let ends = new Int32Array(scan.batch);
-  let fixed = Buffer.alloc(scan.batch * W);
   let count = 0;
   let badFixed = -1;
   const signal = () => {
@@ -221,6 +264,14 @@ async function* postgresPages() {
   const bad = (what) => {
     throw new Error('unexpected COPY data: ' + what);
   };
+  /** The big-endian int32 at data[at] (inlined by V8; Buffer#readInt32BE checks bounds too). */
+  const i32 = (at) => (data[at] << 24) | (data[at + 1] << 16) | (data[at + 2] << 8) | data[at + 3];
+  /** Skips the COPY header at data[p] (in the first CopyData message); returns where rows start. */
+  const header = (p, end) => {
+    if (end - p < 19 || data.compare(COPY_SIGNATURE, 0, 11, p, p + 11) !== 0) bad('signature');
+    headerDone = true;
+    return p + 19 + data.readUInt32BE(p + 15);
+  };
   /**
    * Splits the complete protocol messages of data[parsed, length) into the page's rows. The
    * backend sends one CopyData message per row (the first also holds the COPY header, the last
@@ -228,42 +279,47 @@ async function* postgresPages() {
    * ErrorResponse, ...) the socket goes back to pg with the bytes from there on.
    */
   const parseRows = () => {
-    while (count < scan.batch && !handedBack) {
+    while (count < BATCH && !handedBack) {
       if (length - parsed < 5) return;
       const type = data[parsed];
-      const size = data.readInt32BE(parsed + 1);
+      const size = i32(parsed + 1);
       if (size < 4) bad('message length');
       const end = parsed + 1 + size;
       if (end > length) return;
       let p = parsed + 5;
       if (type === 0x64) {
         // CopyData
-        if (!headerDone) {
-          if (end - p < 19 || data.compare(COPY_SIGNATURE, 0, 11, p, p + 11) !== 0) bad('signature');
-          const ext = data.readUInt32BE(p + 15);
-          p += 19 + ext;
-          headerDone = true;
-        }
+        if (!headerDone) p = header(p, end);
         if (p < end) {
           if (trailerSeen) bad('rows after the trailer');
-          const fields = data.readInt16BE(p);
+          const fields = ((data[p] << 24) | (data[p + 1] << 16)) >> 16;
           if (fields === -1) {
             trailerSeen = true;
             p += 2;
           } else {
-            if (fields !== 3 || end - p < 18 || data.readInt32BE(p + 2) !== 8) bad('row header');
-            keys[count] = data.readInt32BE(p + 6) * 4294967296 + data.readUInt32BE(p + 10);
-            const bytes = data.readInt32BE(p + 14);
+            if (fields !== 3 || end - p < 18 || i32(p + 2) !== 8) bad('row header');
+            keys[count] = i32(p + 6) * 4294967296 + (i32(p + 10) >>> 0);
+            // A NULL text (length -1) reads as no bytes.
+            const textLength = i32(p + 14);
+            const bytes = textLength < 0 ? 0 : textLength;
             const s = p + 18;
-            if (bytes < 1 || end - s < bytes + 4) bad('text field');
+            if (textLength < -1 || end - s < bytes + 4) bad('text field');
+            // The low byte of the length field, already read, becomes the 0x00 before the bytes.
+            data[s - 1] = 0;
+            starts[count] = s - 1;
+            ends[count] = s + bytes;
             p = s + bytes;
-            const n = data.readInt32BE(p);
+            const n = i32(p);
             p += 4;
             if (n > end - p) bad('fixed field');
-            starts[count] = s;
-            ends[count] = s + bytes;
-            if (n === W) data.copy(fixed, count * W, p, p + W);
-            else if (badFixed < 0) badFixed = count;
+            const o = count * W;
+            if (n === W) {
+              // Byte by byte: Buffer#copy makes a Uint8Array view per call on Node 20.
+              for (let k = 0; k < W; k++) fixed[o + k] = data[p + k];
+            } else {
+              fixed.fill(0, o, o + W);
+              if (badFixed < 0) badFixed = count;
+            }
             if (n > 0) p += n;
             count++;
           }
@@ -281,25 +337,26 @@ async function* postgresPages() {
   /** Hands the parsed rows over as a page; the unparsed tail starts the next page buffer. */
   const flush = (size) => {
     if (count > 0) {
-      ready.push({ count, keys: keys.subarray(0, count), data, starts: starts.subarray(0, count), ends: ends.subarray(0, count), fixed: fixed.subarray(0, count * W), badFixed });
-      keys = new Float64Array(scan.batch);
-      starts = new Int32Array(scan.batch);
-      ends = new Int32Array(scan.batch);
-      fixed = Buffer.alloc(scan.batch * W);
+      const page = { count, keys: keys.subarray(0, count), data: data.subarray(0, parsed), starts: starts.subarray(0, count), ends: ends.subarray(0, count), fixed: fixed.subarray(0, count * W), badFixed };
+      ready.push({ page, slot: filling });
       count = 0;
       badFixed = -1;
       if (ready.length >= 2) socket.pause();
       signal();
+      filling = slot(size + length - parsed);
+    } else if (size + length - parsed > data.length) {
+      filling = { ...filling, data: Buffer.allocUnsafe(size + length - parsed) };
     }
-    const next = Buffer.allocUnsafe(Math.max(scan.pageBytes, size + length - parsed));
+    // The unparsed tail starts the next page (or moves to the start of this one).
+    const next = filling.data;
     data.copy(next, 0, parsed, length);
     length -= parsed;
     parsed = 0;
-    data = next;
+    ({ data, keys, starts, ends, fixed } = filling);
   };
   /** Parses every complete row, handing over full pages. */
   const drain = () => {
-    for (parseRows(); count === scan.batch; parseRows()) flush(0);
+    for (parseRows(); count === BATCH; parseRows()) flush(0);
   };
   // While the COPY streams, the socket's bytes come here instead of through pg's parser (which
   // made a message object, a Buffer and a callback per row): one copy per socket read.
@@ -322,6 +379,7 @@ async function* postgresPages() {
   };
   const handBack = () => {
     handedBack = true;
+    direct = false;
     socket.removeListener('data', onData);
     for (const listener of pgListeners) socket.on('data', listener);
     const rest = Buffer.from(data.subarray(parsed, length));
@@ -334,6 +392,8 @@ async function* postgresPages() {
       pgListeners = socket.listeners('data');
       socket.removeAllListeners('data');
       socket.on('data', onData);
+      onCopyBytes = onData;
+      direct = socket === raw;
     },
     handleCopyInResponse() {
       this.handleError(new Error('unexpected COPY IN'));
@@ -365,9 +425,11 @@ async function* postgresPages() {
   try {
     for (;;) {
       if (ready.length > 0) {
-        const page = ready.shift();
+        const { page, slot: done } = ready.shift();
         if (ready.length < 2) socket.resume();
         yield page;
+        // The consumer asked for the next page: this one's buffers can be reused.
+        free.push(done);
       } else if (failure) {
         throw failure;
       } else if (ended) {
@@ -450,7 +512,7 @@ export function startRangeWorker(
       // Pages of about `batch` rows of ~300 bytes; a larger row gets a larger buffer.
       pageBytes: Math.min(1 << 20, batch * 192),
       sql:
-        `copy (select ${key}::int8, decode('00', 'hex') || convert_to(coalesce(${bytes}, ''), 'UTF8'), ${fixed} ` +
+        `copy (select ${key}::int8, ${bytes}, ${fixed} ` +
         `from ${table} where ${key} >= ${start} order by ${key}${limit}) to stdout (format binary)`,
     };
   }
