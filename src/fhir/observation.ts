@@ -6,7 +6,7 @@
  */
 import type { CodeableConcept, Coding, Observation } from '@medplum/fhirtypes';
 import { type StoredReading, VITAL_CODES, type VitalCode, vitalFor } from '../telemetry/index.js';
-import { observationIdOf, patientIdOf } from './ids.js';
+import { patientIdOf, readingIdPrefixOf } from './ids.js';
 
 export const LOINC = 'http://loinc.org';
 /** IEEE 11073-10101 nomenclature, as the FHIR Devices on FHIR / PHD IGs name it. */
@@ -62,6 +62,7 @@ function buildCode(system: 'LOINC' | 'MDC', code: string): CodeableConcept {
 
 /** What every observation of one reading shares, computed once per reading. */
 interface ReadingParts {
+  readonly idPrefix: string;
   readonly receivedIso: string;
   readonly subject: Observation['subject'];
   readonly device: NonNullable<Observation['device']>;
@@ -73,13 +74,21 @@ interface ReadingParts {
 
 const parts = new WeakMap<StoredReading, ReadingParts>();
 
+/** The last patient id formatted: a search page is usually one patient's readings. */
+let lastPatient = { index: '', id: '' };
+function patientIdOfIndex(index: string): string {
+  if (lastPatient.index !== index) lastPatient = { index, id: patientIdOf(index) };
+  return lastPatient.id;
+}
+
 function partsOf(reading: StoredReading): ReadingParts {
   let p = parts.get(reading);
   if (!p) {
     p = {
+      idPrefix: readingIdPrefixOf(reading),
       receivedIso: new Date(reading.receivedAt).toISOString(),
       subject: reading.patientIndex
-        ? { reference: `Patient/${patientIdOf(reading.patientIndex)}` }
+        ? { reference: `Patient/${patientIdOfIndex(reading.patientIndex)}` }
         : undefined,
       device: { reference: `Device/${reading.deviceId}` },
       performer: reading.enteredBy
@@ -126,12 +135,7 @@ export function toObservation(reading: StoredReading, index: number): Observatio
   // Absent elements stay undefined (JSON leaves them out), so every Observation has one shape.
   return {
     resourceType: 'Observation',
-    id: observationIdOf({
-      deviceId: reading.deviceId,
-      observedAt: reading.observedAt,
-      seq: reading.seq,
-      index,
-    }),
+    id: `${p.idPrefix}${index}`,
     meta: {
       lastUpdated: p.receivedIso,
       profile: category.code === 'vital-signs' ? VITALSIGNS_PROFILES : undefined,
