@@ -148,11 +148,15 @@ function observationMatches(p: Plan, reading: StoredReading, index: number, obs:
   const o = reading.observations[index]!;
   if (p.date.length > 0 && !dateMatches(o.ts, p.date)) return false;
   if (p.lastUpdated.length > 0 && !dateMatches(reading.receivedAt, p.lastUpdated)) return false;
-  const coding = obs.code.coding ?? [];
-  for (const occurrence of p.codes) if (!occurrence.some((t) => tokenMatches(coding, t))) return false;
-  const categories = obs.category?.flatMap((c) => c.coding ?? []) ?? [];
-  for (const occurrence of p.categories)
-    if (!occurrence.some((t) => tokenMatches(categories, t))) return false;
+  if (p.codes.length > 0) {
+    const coding = obs.code.coding ?? [];
+    for (const occurrence of p.codes) if (!occurrence.some((t) => tokenMatches(coding, t))) return false;
+  }
+  if (p.categories.length > 0) {
+    const categories = obs.category?.flatMap((c) => c.coding ?? []) ?? [];
+    for (const occurrence of p.categories)
+      if (!occurrence.some((t) => tokenMatches(categories, t))) return false;
+  }
   return true;
 }
 
