@@ -135,7 +135,14 @@ export async function unsealRows(
   return deps.keys.decryptMany(
     rows.map((r, i) => ({
       sealed: sealed[i]!,
-      aad: readingAad({ ...r, observed_at: Number(r.observed_at), seq: Number(r.seq) }),
+      aad: readingAad({
+        device_id: r.device_id,
+        observed_at: Number(r.observed_at),
+        seq: Number(r.seq),
+        key_period: r.key_period,
+        patient_index: r.patient_index,
+        vitals: r.vitals,
+      }),
     })),
   );
 }
