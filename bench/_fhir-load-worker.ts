@@ -1,7 +1,8 @@
 /**
  * The load generator of `bench/fhir.ts`, in its own process (its own event loop and core): N
  * concurrent clients over HTTPS (undici keep-alive connections, one request in flight each), each
- * searching a random patient's last 24 h of vitals in a closed loop for a fixed time.
+ * searching a random patient's last 24 h of vitals in a closed loop for a fixed time. After the
+ * warm-up it sends `{ phase: 'measuring' }`, then the figures of the measured run.
  */
 import { Pool } from 'undici';
 
@@ -55,6 +56,8 @@ async function run(seconds: number, record: boolean) {
 }
 
 await run(job.warmupSeconds, false);
+// The parent measures the server's CPU between this message and the result.
+process.send!({ phase: 'measuring' });
 const cpu = process.cpuUsage();
 const result = await run(job.seconds, true);
 const used = process.cpuUsage(cpu);

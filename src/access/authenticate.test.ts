@@ -76,6 +76,21 @@ describeEachDialect('access: bearer authentication', (open) => {
       expect(await auth(access_token)).toBe('AUTH_TOKEN_EXPIRED');
     });
 
+    it('remembers a verified token only until it expires, and still reads the account each time', async () => {
+      const { access_token } = await f.access.login({ username: 'alice', password: GOOD_PASSWORD }, {});
+      expect(await auth(access_token)).toBe('ok'); // verified once: now served from the cache
+      const [h, p, s] = access_token.split('.') as [string, string, string];
+      const forged = `${h}.${b64({ ...JSON.parse(Buffer.from(p, 'base64url').toString()), role: 'admin' })}.${s}`;
+      expect(await auth(forged)).toBe('AUTH_TOKEN_INVALID'); // a different token is a cache miss
+      expect(await auth(`${access_token}x`)).toBe('AUTH_TOKEN_INVALID');
+      await f.access.users.disable('alice');
+      expect(await auth(access_token)).toBe('AUTH_ACCOUNT_DISABLED');
+      await f.access.users.enable('alice');
+      expect(await auth(access_token)).toBe('ok');
+      f.clock.advance(900);
+      expect(await auth(access_token)).toBe('AUTH_TOKEN_EXPIRED');
+    });
+
     it('refuses a token for another audience with AUTH_TOKEN_AUDIENCE', async () => {
       expect(await auth(await sign(claims({ aud: 'https://other.example' })))).toBe('AUTH_TOKEN_AUDIENCE');
     });

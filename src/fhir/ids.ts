@@ -24,7 +24,12 @@ export interface ObservationKey {
 }
 
 export function observationIdOf(k: ObservationKey): string {
-  return `${k.deviceId}.${k.observedAt.toString(36)}.${k.seq.toString(36)}.${k.index}`;
+  return `${readingIdPrefixOf(k)}${k.index}`;
+}
+
+/** What the ids of one reading's observations start with (the index follows). */
+export function readingIdPrefixOf(k: Omit<ObservationKey, 'index'>): string {
+  return `${k.deviceId}.${k.observedAt.toString(36)}.${k.seq.toString(36)}.`;
 }
 
 export function observationKeyOf(id: string): ObservationKey | undefined {

@@ -1,5 +1,5 @@
 /** Observation read, search and create over the telemetry store. */
-import type { Bundle, Observation } from '@medplum/fhirtypes';
+import type { Observation } from '@medplum/fhirtypes';
 import { visibilityOf } from '../devices/index.js';
 import { PulsegateError } from '../errors.js';
 import type { ReadingPosition, StoredReading } from '../telemetry/index.js';
@@ -7,6 +7,7 @@ import { VITAL_CODES } from '../telemetry/index.js';
 import { searchset } from './bundle.js';
 import { auditBase, type FhirDeps, type FhirRequest } from './context.js';
 import { decodeCursor, encodeCursor, searchFingerprint } from './cursor.js';
+import { FhirJson } from './fhir-json.js';
 import { blindIndexOf, observationKeyOf } from './ids.js';
 import { categoryCodeOf, LOINC, MDC, toObservation } from './observation.js';
 import { requireScope } from './scopes.js';
@@ -147,11 +148,15 @@ function observationMatches(p: Plan, reading: StoredReading, index: number, obs:
   const o = reading.observations[index]!;
   if (p.date.length > 0 && !dateMatches(o.ts, p.date)) return false;
   if (p.lastUpdated.length > 0 && !dateMatches(reading.receivedAt, p.lastUpdated)) return false;
-  const coding = obs.code.coding ?? [];
-  for (const occurrence of p.codes) if (!occurrence.some((t) => tokenMatches(coding, t))) return false;
-  const categories = obs.category?.flatMap((c) => c.coding ?? []) ?? [];
-  for (const occurrence of p.categories)
-    if (!occurrence.some((t) => tokenMatches(categories, t))) return false;
+  if (p.codes.length > 0) {
+    const coding = obs.code.coding ?? [];
+    for (const occurrence of p.codes) if (!occurrence.some((t) => tokenMatches(coding, t))) return false;
+  }
+  if (p.categories.length > 0) {
+    const categories = obs.category?.flatMap((c) => c.coding ?? []) ?? [];
+    for (const occurrence of p.categories)
+      if (!occurrence.some((t) => tokenMatches(categories, t))) return false;
+  }
   return true;
 }
 
@@ -193,7 +198,7 @@ export function observationApi(deps: FhirDeps) {
       return obs;
     },
 
-    async search(req: FhirRequest, query: Record<string, unknown>): Promise<Bundle> {
+    async search(req: FhirRequest, query: Record<string, unknown>): Promise<FhirJson> {
       requireScope(req.principal, 'Observation', 's');
       const parsed = parseSearch(query, OBSERVATION_SEARCH, {
         lenient: req.lenient,
@@ -264,6 +269,17 @@ export function observationApi(deps: FhirDeps) {
           batch = Math.min(batch * 2, 500);
         }
       }
+      // Serialised before the audit wait (see FhirJson); the response still leaves only after it.
+      const body = new FhirJson(
+        searchset({
+          base: req.base,
+          resourceType: 'Observation',
+          accepted: parsed.accepted,
+          resources: found,
+          ...(next ? { next: encodeCursor(deps.keys, fingerprint, next, t) } : {}),
+          ignored: parsed.ignored,
+        }),
+      );
       await auditPatients(
         req,
         'observation.search',
@@ -271,14 +287,7 @@ export function observationApi(deps: FhirDeps) {
         `${found.length} observations`,
         p.deviceIds?.length === 1 ? { type: 'device', id: p.deviceIds[0]! } : { type: 'observation' },
       );
-      return searchset({
-        base: req.base,
-        resourceType: 'Observation',
-        accepted: parsed.accepted,
-        resources: found,
-        ...(next ? { next: encodeCursor(deps.keys, fingerprint, next, t) } : {}),
-        ignored: parsed.ignored,
-      });
+      return body;
     },
   };
 }

@@ -6,7 +6,7 @@
  */
 import type { CodeableConcept, Coding, Observation } from '@medplum/fhirtypes';
 import { type StoredReading, VITAL_CODES, type VitalCode, vitalFor } from '../telemetry/index.js';
-import { observationIdOf, patientIdOf } from './ids.js';
+import { patientIdOf, readingIdPrefixOf } from './ids.js';
 
 export const LOINC = 'http://loinc.org';
 /** IEEE 11073-10101 nomenclature, as the FHIR Devices on FHIR / PHD IGs name it. */
@@ -60,7 +60,64 @@ function buildCode(system: 'LOINC' | 'MDC', code: string): CodeableConcept {
   return { coding, text: vital?.display ?? code };
 }
 
-/** One observation of a stored reading as a FHIR Observation. */
+/** What every observation of one reading shares, computed once per reading. */
+interface ReadingParts {
+  readonly idPrefix: string;
+  readonly receivedIso: string;
+  readonly subject: Observation['subject'];
+  readonly device: NonNullable<Observation['device']>;
+  readonly performer: Observation['performer'];
+  /** The last effective time formatted, and for which ms (a monitor's scan shares one time). */
+  effectiveMs: number;
+  effectiveIso: string;
+}
+
+const parts = new WeakMap<StoredReading, ReadingParts>();
+
+/** The last patient id formatted: a search page is usually one patient's readings. */
+let lastPatient = { index: '', id: '' };
+function patientIdOfIndex(index: string): string {
+  if (lastPatient.index !== index) lastPatient = { index, id: patientIdOf(index) };
+  return lastPatient.id;
+}
+
+function partsOf(reading: StoredReading): ReadingParts {
+  let p = parts.get(reading);
+  if (!p) {
+    p = {
+      idPrefix: readingIdPrefixOf(reading),
+      receivedIso: new Date(reading.receivedAt).toISOString(),
+      subject: reading.patientIndex
+        ? { reference: `Patient/${patientIdOfIndex(reading.patientIndex)}` }
+        : undefined,
+      device: { reference: `Device/${reading.deviceId}` },
+      performer: reading.enteredBy
+        ? [{ identifier: { system: CLIENT_SYSTEM, value: reading.enteredBy } }]
+        : undefined,
+      effectiveMs: Number.NaN,
+      effectiveIso: '',
+    };
+    parts.set(reading, p);
+  }
+  return p;
+}
+
+const VITALSIGNS_PROFILES = [VITALSIGNS_PROFILE];
+const IMPLAUSIBLE = [
+  {
+    coding: [
+      { system: INTERPRETATION, code: 'IND', display: 'Indeterminate' },
+      { system: FLAG_SYSTEM, code: 'implausible', display: 'Outside the plausible physiological range' },
+    ],
+    text: 'Outside the plausible physiological range',
+  },
+];
+
+/**
+ * One observation of a stored reading as a FHIR Observation. The observations of one reading
+ * share their subject, device and performer objects and the formatted times (a search page maps
+ * every observation of a reading): treat the result as read-only.
+ */
 export function toObservation(reading: StoredReading, index: number): Observation {
   const o = reading.observations[index]!;
   const vital = vitalFor(o.system, o.code);
@@ -70,42 +127,28 @@ export function toObservation(reading: StoredReading, index: number): Observatio
     categoryConcepts = [{ coding: [{ system: CATEGORY, code: category.code, display: category.display }] }];
     categories.set(category.code, categoryConcepts);
   }
-  const obs: Observation = {
+  const p = partsOf(reading);
+  if (p.effectiveMs !== o.ts) {
+    p.effectiveMs = o.ts;
+    p.effectiveIso = new Date(o.ts).toISOString();
+  }
+  // Absent elements stay undefined (JSON leaves them out), so every Observation has one shape.
+  return {
     resourceType: 'Observation',
-    id: observationIdOf({
-      deviceId: reading.deviceId,
-      observedAt: reading.observedAt,
-      seq: reading.seq,
-      index,
-    }),
+    id: `${p.idPrefix}${index}`,
     meta: {
-      lastUpdated: new Date(reading.receivedAt).toISOString(),
-      ...(category.code === 'vital-signs' ? { profile: [VITALSIGNS_PROFILE] } : {}),
+      lastUpdated: p.receivedIso,
+      profile: category.code === 'vital-signs' ? VITALSIGNS_PROFILES : undefined,
     },
     status: 'final',
     category: categoryConcepts,
     code: codeOf(o.system, o.code),
-    ...(reading.patientIndex
-      ? { subject: { reference: `Patient/${patientIdOf(reading.patientIndex)}` } }
-      : {}),
-    effectiveDateTime: new Date(o.ts).toISOString(),
-    issued: new Date(reading.receivedAt).toISOString(),
-    ...(reading.enteredBy
-      ? { performer: [{ identifier: { system: CLIENT_SYSTEM, value: reading.enteredBy } }] }
-      : {}),
+    subject: p.subject,
+    effectiveDateTime: p.effectiveIso,
+    issued: p.receivedIso,
+    performer: p.performer,
     valueQuantity: { value: o.value, unit: o.unit, system: UCUM, code: o.unit },
-    device: { reference: `Device/${reading.deviceId}` },
+    device: p.device,
+    interpretation: o.implausible ? IMPLAUSIBLE : undefined,
   };
-  if (o.implausible) {
-    obs.interpretation = [
-      {
-        coding: [
-          { system: INTERPRETATION, code: 'IND', display: 'Indeterminate' },
-          { system: FLAG_SYSTEM, code: 'implausible', display: 'Outside the plausible physiological range' },
-        ],
-        text: 'Outside the plausible physiological range',
-      },
-    ];
-  }
-  return obs;
 }

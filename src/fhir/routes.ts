@@ -17,6 +17,7 @@ import type { Logger } from '../logging/logger.js';
 import { capabilityStatement, smartConfiguration } from './capability.js';
 import type { FhirRequest } from './context.js';
 import type { FhirApi } from './fhir-api.js';
+import { fhirJsonBody } from './fhir-json.js';
 import { outcomeFor } from './operation-outcome.js';
 import { isLenient } from './search-params.js';
 
@@ -55,7 +56,7 @@ function negotiate(request: FastifyRequest): void {
 }
 
 function send(reply: FastifyReply, status: number, body: unknown): FastifyReply {
-  return reply.status(status).type(FHIR_CONTENT_TYPE).send(JSON.stringify(body));
+  return reply.status(status).type(FHIR_CONTENT_TYPE).send(fhirJsonBody(body));
 }
 
 export function fhirRoutes(deps: FhirRoutesDeps): FastifyPluginAsync {

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -16,6 +15,7 @@ import { auditDenial, registerAuthHook, wasAudited } from './auth-hook.js';
 import { instrumentHttp } from './metrics.js';
 import type { HttpAudit, HttpAuth } from './ports.js';
 import { sendProblem, toPulsegateError } from './problem.js';
+import { securityHeaders } from './security-headers.js';
 import { systemRoutes } from './system-routes.js';
 import { validatorCompiler } from './validation.js';
 
@@ -113,7 +113,7 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Pulse
     );
   });
 
-  await app.register(helmet, {
+  const headers = securityHeaders({
     // The API serves JSON only: nothing may load from it as a document. The console's own routes
     // (src/console) replace this with a policy that allows its same-origin scripts and styles.
     contentSecurityPolicy: {
@@ -128,6 +128,9 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Pulse
     strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
     referrerPolicy: { policy: 'no-referrer' },
     crossOriginResourcePolicy: { policy: 'same-origin' },
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    reply.headers(headers);
   });
   app.addHook('onSend', async (_request, reply, payload) => {
     // API responses may hold patient data: never cache them.

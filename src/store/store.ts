@@ -19,6 +19,7 @@ import { PulsegateError } from '../errors.js';
 import type { DialectName } from './dialect.js';
 import { MIGRATIONS } from './migrations/index.js';
 import type { Database } from './schema.js';
+import { withStatementCache } from './statement-cache.js';
 
 /** Where the database is: a PostgreSQL URL, or an SQLite file (`:memory:` for tests). */
 export type StoreLocation = { postgresUrl: string; poolSize?: number } | { sqliteFile: string };
@@ -177,7 +178,7 @@ export function openStore(location: StoreLocation): Store {
       checkpointer = startCheckpointer(location.sqliteFile);
     }
     native = { dialect: 'sqlite', database: sqlite };
-    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
   }
 
   return {

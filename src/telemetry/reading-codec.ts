@@ -73,24 +73,32 @@ export interface DecodedReading {
 
 export function decodeReading(plain: Buffer, observedAt: number): DecodedReading {
   const body = JSON.parse(plain.toString('utf8')) as SealedReading;
-  return {
-    patientId: body.p,
-    observations: body.o.map(([system, code, unit, value, implausible, dt]) => ({
+  const observations = new Array<DecodedReading['observations'][number]>(body.o.length);
+  for (let i = 0; i < body.o.length; i++) {
+    const [system, code, unit, value, implausible, dt] = body.o[i]!;
+    observations[i] = {
       system: system as 'LOINC' | 'MDC',
       code,
       unit,
       value,
       implausible: implausible === 1,
       ts: observedAt + dt,
-    })),
-    alarms: (body.a ?? []).map(([code, priority, kind, dt]) => ({
-      code,
-      priority: priority as ParsedAlarm['priority'],
-      kind: kind as ParsedAlarm['kind'],
-      ts: observedAt + dt,
-    })),
-    ...(body.c !== undefined ? { enteredBy: body.c } : {}),
+    };
+  }
+  const decoded: DecodedReading = {
+    patientId: body.p,
+    observations,
+    alarms: body.a
+      ? body.a.map(([code, priority, kind, dt]) => ({
+          code,
+          priority: priority as ParsedAlarm['priority'],
+          kind: kind as ParsedAlarm['kind'],
+          ts: observedAt + dt,
+        }))
+      : [],
   };
+  if (body.c !== undefined) decoded.enteredBy = body.c;
+  return decoded;
 }
 
 /** A stored reading row as far as opening it needs (the row's identity is its AAD). */
@@ -127,7 +135,14 @@ export async function unsealRows(
   return deps.keys.decryptMany(
     rows.map((r, i) => ({
       sealed: sealed[i]!,
-      aad: readingAad({ ...r, observed_at: Number(r.observed_at), seq: Number(r.seq) }),
+      aad: readingAad({
+        device_id: r.device_id,
+        observed_at: Number(r.observed_at),
+        seq: Number(r.seq),
+        key_period: r.key_period,
+        patient_index: r.patient_index,
+        vitals: r.vitals,
+      }),
     })),
   );
 }

@@ -132,13 +132,19 @@ async function openRows(deps: ReadingSearchDeps, rows: readonly Row[]): Promise<
   const plain = await unsealRows(deps, rows);
   return rows.map((r, i) => {
     const observedAt = Number(r.observed_at);
-    return {
-      ...decodeReading(plain[i]!, observedAt),
+    const decoded = decodeReading(plain[i]!, observedAt);
+    // One literal rather than a spread of the decoded fields: a page maps dozens of these.
+    const reading: StoredReading = {
+      patientId: decoded.patientId,
+      observations: decoded.observations,
+      alarms: decoded.alarms,
       deviceId: r.device_id,
       observedAt,
       seq: Number(r.seq),
       receivedAt: Number(r.received_at),
       patientIndex: r.patient_index,
     };
+    if (decoded.enteredBy !== undefined) reading.enteredBy = decoded.enteredBy;
+    return reading;
   });
 }
