@@ -3,7 +3,22 @@
 /** The id of simulated device `i` (valid per the topic contract: 3-64 of [A-Za-z0-9._-]). */
 export const deviceId = (i: number) => `bench-${String(i).padStart(5, '0')}`;
 
-export type ServerRequest = { cmd: 'rss' } | { cmd: 'cpu' } | { cmd: 'stop' };
+export type ServerRequest =
+  | { cmd: 'rss' }
+  | { cmd: 'cpu' }
+  | { cmd: 'stop' }
+  /** Starts a measured phase: event-loop delay from now (and a CPU profile with BENCH_PROFILE=file). */
+  | { cmd: 'measure-start' }
+  /** Ends it: replies with a `Measured` (and writes the profile). */
+  | { cmd: 'measure-stop' };
+
+/** The server's event-loop delay over a measured phase, ms. */
+export interface Measured {
+  cmd: 'measured';
+  loopDelayP50: number;
+  loopDelayP99: number;
+  loopDelayMax: number;
+}
 
 export interface ServerReady {
   cmd: 'ready';

@@ -6,17 +6,21 @@
  * P-256 key and CSR, the same path EST takes minus HTTP; cached between SQLite runs), binds half
  * of them to patients, and then answers the parent's IPC requests (`rss`, `cpu`, `stop`).
  *
- * Run with `--expose-gc` so `rss` can settle the heap before measuring.
+ * Run with `--expose-gc` so `rss` can settle the heap before measuring. Between `measure-start`
+ * and `measure-stop` it records its event-loop delay (what any message or alert waits for the
+ * loop), and with `BENCH_PROFILE=FILE` writes a CPU profile of that phase (0.5 ms sampling).
  */
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createApp } from '../src/app.js';
 import { loadConfig } from '../src/config/index.js';
 import { createInstallation, installationLayout } from '../src/installation/index.js';
 import { createLogger } from '../src/logging/logger.js';
 import { privateKeyToPem } from '../src/pki/index.js';
 import { createCsr } from '../src/sim/est-client.js';
-import { deviceId, type ServerReady, type ServerRequest } from './_ingest-protocol.js';
+import { deviceId, type Measured, type ServerReady, type ServerRequest } from './_ingest-protocol.js';
 
 const dataDir = process.env.BENCH_DATA_DIR!;
 const devices = Number(process.env.BENCH_DEVICES ?? '1000');
@@ -143,8 +147,37 @@ const settle = async () => {
   }
 };
 
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+let profiler: Session | undefined;
+
 process.on('message', async (request: ServerRequest) => {
-  if (request.cmd === 'rss') {
+  if (request.cmd === 'measure-start') {
+    loopDelay.reset();
+    loopDelay.enable();
+    if (process.env.BENCH_PROFILE) {
+      profiler = new Session();
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.setSamplingInterval', { interval: 500 });
+      await profiler.post('Profiler.start');
+    }
+  } else if (request.cmd === 'measure-stop') {
+    loopDelay.disable();
+    if (profiler) {
+      const { profile } = await profiler.post('Profiler.stop');
+      writeFileSync(process.env.BENCH_PROFILE!, JSON.stringify(profile));
+      profiler.disconnect();
+      profiler = undefined;
+    }
+    const ms = (ns: number) => Number((ns / 1e6).toFixed(1));
+    const measured: Measured = {
+      cmd: 'measured',
+      loopDelayP50: ms(loopDelay.percentile(50)),
+      loopDelayP99: ms(loopDelay.percentile(99)),
+      loopDelayMax: ms(loopDelay.max),
+    };
+    process.send!(measured);
+  } else if (request.cmd === 'rss') {
     await settle();
     const m = process.memoryUsage();
     process.send!({

@@ -250,3 +250,29 @@ describe('triage list', () => {
     expect(JSON.stringify(entries)).not.toMatch(/MRN-|COPD/);
   });
 });
+
+// Last: its vitals change the ICU patient's score, which the triage tests above read.
+describe('live stream kinds', () => {
+  it('narrows a stream to the event kinds asked for; an unknown kind is refused with its code', async () => {
+    const alertsOnly = await openStream(tokens.clinician, '/api/v1/stream?kinds=alert');
+    const telemetryOnly = await openStream(tokens.clinician, '/api/v1/stream?kinds=telemetry');
+    expect([alertsOnly.status, telemetryOnly.status]).toEqual([200, 200]);
+    await waitFor('subscribers', () => t.app.notify.stream.size === 2);
+    // NEWS2 7 (high) in the ICU: a clinical alert and a telemetry count.
+    await sendVitals('dev-icu-1', { rr: 25, spo2: 91, hr: 131, temp: 39.2 });
+    await waitFor('the alert', () => alertsOnly.events.some((e) => e.event === 'alert'));
+    await waitFor('the telemetry count', () => telemetryOnly.events.some((e) => e.event === 'telemetry'));
+    expect(new Set(alertsOnly.events.map((e) => e.event))).toEqual(new Set(['alert']));
+    expect(new Set(telemetryOnly.events.map((e) => e.event))).toEqual(new Set(['telemetry']));
+    for (const c of [alertsOnly, telemetryOnly]) c.close();
+    await waitFor('subscribers gone', () => t.app.notify.stream.size === 0);
+
+    const bad = await call(t.app, 'GET', '/api/v1/stream?kinds=alert,vitals', {
+      token: tokens.clinician,
+      headers: { accept: 'text/event-stream' },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.code).toBe('VALIDATION_FAILED');
+    expect(t.app.notify.stream.size).toBe(0);
+  });
+});

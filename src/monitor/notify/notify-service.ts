@@ -249,7 +249,7 @@ export function createNotifyService(deps: NotifyDeps): NotifyService {
       ] as const
     ).map((name) =>
       deps.bus.on(name, (e) => {
-        if (stream.size === 0) return;
+        if (!stream.wants('device')) return;
         const change = 'change' in e ? e.change : name.slice('device.'.length);
         deps
           .careUnitOf(e.deviceId)
@@ -260,7 +260,7 @@ export function createNotifyService(deps: NotifyDeps): NotifyService {
       }),
     ),
     deps.telemetry?.observeStored((s) => {
-      if (stream.size === 0) return;
+      if (!stream.wants('telemetry')) return;
       stream.publish({
         kind: 'telemetry',
         data: { deviceId: s.deviceId, count: s.observations.length, at: s.ts },

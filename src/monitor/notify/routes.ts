@@ -4,6 +4,7 @@ import type { Principal } from '../../access/index.js';
 import { PulsegateError } from '../../errors.js';
 import { type HttpAudit, requirePrincipal } from '../../http/index.js';
 import type { NotifyService } from './notify-service.js';
+import { STREAM_KINDS, type StreamEvent } from './stream.js';
 
 export interface NotifyRoutesDeps {
   notify: NotifyService;
@@ -125,7 +126,20 @@ export function notifyRoutes(deps: NotifyRoutesDeps): FastifyPluginAsync {
           summary:
             'Live Server-Sent Events: alert, telemetry (counts only) and device events the caller may read; heartbeat comments',
           description:
-            'Send `Accept: text/event-stream` and the Bearer token in the Authorization header (never in the URL).',
+            'Send `Accept: text/event-stream` and the Bearer token in the Authorization header (never in the URL). ' +
+            '`kinds` (comma-separated) limits the stream to those event kinds; by default it carries all of them.',
+          querystring: T.Object(
+            {
+              kinds: T.Optional(
+                T.String({
+                  pattern: `^(${STREAM_KINDS.join('|')})(,(${STREAM_KINDS.join('|')}))*$`,
+                  maxLength: 100,
+                  description: 'e.g. `alert` for an alert feed, `alert,device`',
+                }),
+              ),
+            },
+            { additionalProperties: false },
+          ),
         },
       },
       async (request, reply) => {
@@ -137,8 +151,12 @@ export function notifyRoutes(deps: NotifyRoutesDeps): FastifyPluginAsync {
         try {
           const authorization = request.headers.authorization;
           const source = request.ip;
-          deps.notify.stream.subscribe(principal, reply.raw, () =>
-            deps.auth.authenticate(authorization, { source }),
+          const { kinds } = request.query as { kinds?: string };
+          deps.notify.stream.subscribe(
+            principal,
+            reply.raw,
+            () => deps.auth.authenticate(authorization, { source }),
+            kinds ? new Set(kinds.split(',') as StreamEvent['kind'][]) : undefined,
           );
         } catch (error) {
           const code = error instanceof PulsegateError ? error : new PulsegateError('INTERNAL');

@@ -169,4 +169,51 @@ describe('stream hub', () => {
     // A vendor account: only its own device, and no alerts or telemetry (no such permission).
     expect(ids(got.vendor!)).toEqual(['device:dev-1']);
   });
+
+  it('sends a subscriber only the kinds it asked for, and says which kinds anyone wants', async () => {
+    hub = new StreamHub({
+      access,
+      heartbeatMs: 60_000,
+      maxBufferBytes: 64 * 1024,
+      maxSubscribers: 10,
+      isCareUnitLimited: (p) => CARE_UNIT_LIMITED.has(p.role),
+    });
+    server = http.createServer((req, res) =>
+      hub!.subscribe(
+        principal('admin'),
+        res,
+        undefined,
+        req.url === '/alerts' ? new Set(['alert']) : undefined,
+      ),
+    );
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const open = (path: string) =>
+      new Promise<{ text: string }>((resolve) =>
+        http.get({ port, host: '127.0.0.1', path }, (res) => {
+          const got = { text: '' };
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            got.text += c;
+          });
+          resolve(got);
+        }),
+      );
+    const alertsOnly = await open('/alerts');
+    const end = Date.now() + 20_000;
+    while (hub.size < 1 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    expect([hub.wants('alert'), hub.wants('telemetry'), hub.wants('device')]).toEqual([true, false, false]);
+    const everything = await open('/all');
+    while (hub.size < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    expect(hub.wants('telemetry')).toBe(true);
+
+    hub.publish({ kind: 'telemetry', data: { deviceId: 'dev-1', count: 4, at: 1 }, careUnit: 'ICU' });
+    hub.publish({ kind: 'device', data: { deviceId: 'dev-1', change: 'updated', at: 1 }, careUnit: 'ICU' });
+    hub.publish({ kind: 'alert', data: { ...alert('ICU'), alertId: 'last' } });
+    while (!(alertsOnly.text.includes('"last"') && everything.text.includes('"last"')) && Date.now() < end)
+      await new Promise((r) => setTimeout(r, 10));
+    const kinds = (text: string) => [...text.matchAll(/event: (\w+)\n/g)].map(([, kind]) => kind);
+    expect(kinds(alertsOnly.text)).toEqual(['alert']);
+    expect(kinds(everything.text)).toEqual(['telemetry', 'device', 'alert']);
+  });
 });

@@ -26,9 +26,14 @@ export interface StreamHubOptions {
   route?: Route | undefined;
 }
 
+/** Every kind of event the stream carries. */
+export const STREAM_KINDS: ReadonlyArray<StreamEvent['kind']> = ['alert', 'telemetry', 'device'];
+
 interface Subscriber {
   principal: Principal;
   res: ServerResponse;
+  /** The kinds this subscriber asked for. */
+  kinds: ReadonlySet<StreamEvent['kind']>;
   /** Authenticates the subscriber's credential again (role, care units, revocation, expiry). */
   revalidate: (() => Promise<Principal>) | undefined;
 }
@@ -62,12 +67,23 @@ export class StreamHub {
     return this.#subs.size;
   }
 
+  /** True when some subscriber asked for `kind` (so a publisher can skip building the event). */
+  wants(kind: StreamEvent['kind']): boolean {
+    for (const sub of this.#subs) if (sub.kinds.has(kind)) return true;
+    return false;
+  }
+
   /**
    * Starts an event stream on a hijacked response. With `revalidate`, the credential is checked
    * again at every heartbeat: a revoked or expired token, a disabled account or a changed role or
    * care unit takes effect on an open stream too (the stream ends, or its filter follows).
    */
-  subscribe(principal: Principal, res: ServerResponse, revalidate?: () => Promise<Principal>): void {
+  subscribe(
+    principal: Principal,
+    res: ServerResponse,
+    revalidate?: () => Promise<Principal>,
+    kinds: ReadonlySet<StreamEvent['kind']> = new Set(STREAM_KINDS),
+  ): void {
     if (this.#subs.size >= this.#o.maxSubscribers) throw new PulsegateError('NOTIFY_STREAM_FULL');
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -79,7 +95,7 @@ export class StreamHub {
       'strict-transport-security': 'max-age=31536000; includeSubDomains',
     });
     res.write('retry: 5000\n: connected\n\n');
-    const sub: Subscriber = { principal, res, revalidate };
+    const sub: Subscriber = { principal, res, revalidate, kinds };
     this.#subs.add(sub);
     const drop = () => this.#subs.delete(sub);
     res.on('close', drop);
@@ -87,9 +103,12 @@ export class StreamHub {
   }
 
   publish(event: StreamEvent): void {
-    if (this.#subs.size === 0) return;
-    const frame = `event: ${event.kind}\ndata: ${JSON.stringify(event.data)}\n\n`;
-    for (const sub of this.#subs) if (this.#allowed(sub.principal, event)) this.#write(sub, frame);
+    let frame: string | undefined;
+    for (const sub of this.#subs) {
+      if (!sub.kinds.has(event.kind) || !this.#allowed(sub.principal, event)) continue;
+      frame ??= `event: ${event.kind}\ndata: ${JSON.stringify(event.data)}\n\n`;
+      this.#write(sub, frame);
+    }
   }
 
   close(): void {
