@@ -20,10 +20,7 @@
  * template was made), so a reused template answers the same pages. `--no-cache` loads afresh
  * (and reports the load rate); PostgreSQL runs always load afresh into their scratch database.
  *
- * Sections are functions (`setupFhirBench`, `runFhirSearch`) so that other protocol benchmarks
- * can run against the same installation: with `--hl7`, `bench/hl7.ts` is loaded and its
- * `runHl7Mllp(setup: FhirBenchSetup): Promise<Record<string, number>>` runs after the search (its
- * figures join the table and the RESULT line under `hl7`).
+ * HL7 v2 over MLLP has its own benchmark on its own installation: `npm run bench -- hl7`.
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -334,19 +331,6 @@ export async function runFhirSearch(
   };
 }
 
-/** The HL7 v2 MLLP section from `bench/hl7.ts`, when that benchmark exists. */
-async function runHl7Section(setup: FhirBenchSetup): Promise<Record<string, number> | undefined> {
-  const file = join(dirname(fileURLToPath(import.meta.url)), 'hl7.ts');
-  const mod = (await import(file).catch(() => undefined)) as
-    | { runHl7Mllp?: (s: FhirBenchSetup) => Promise<Record<string, number>> }
-    | undefined;
-  if (!mod?.runHl7Mllp) {
-    console.log('hl7: bench/hl7.ts with runHl7Mllp(setup) is not present; section skipped');
-    return undefined;
-  }
-  return mod.runHl7Mllp(setup);
-}
-
 async function main() {
   const { values } = parseArgs({
     options: {
@@ -359,7 +343,6 @@ async function main() {
       profile: { type: 'string' },
       cache: { type: 'string', default: join(tmpdir(), 'pulsegate-bench-fhir-cache') },
       'no-cache': { type: 'boolean', default: false },
-      hl7: { type: 'boolean', default: false },
     },
   });
   const options: FhirBenchOptions = {
@@ -403,7 +386,6 @@ async function main() {
       (await import('node:fs')).writeFileSync(values.profile, JSON.stringify(profile));
     }
     const audited = (await setup.app.audit.size()) - auditBefore;
-    const hl7 = values.hl7 ? await runHl7Section(setup) : undefined;
     printTable([
       {
         measure: 'searches/s',
@@ -451,7 +433,6 @@ async function main() {
       serverCpuMsPerSearch: Number(cpuMsPerSearch.toFixed(3)),
       auditEntries: audited,
       targets: { searchesPerSecond: TARGET_RPS, p95Ms: TARGET_P95_MS },
-      ...(hl7 ? { hl7 } : {}),
       loadAverage: loadavg()[0],
     });
   } finally {
