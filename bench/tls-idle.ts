@@ -11,63 +11,68 @@
  *
  * Variants: Node's defaults (TLS 1.3, two session tickets per connection: the broker with
  * `mqtt.tlsSessionTickets: true`); one ticket per connection, set through OpenSSL's own
- * configuration (`OPENSSL_CONF` with `NumTickets = 1`, the only way to reach that setting from
- * Node); no tickets (`SSL_OP_NO_TICKET`: `mqtt.tlsSessionTickets: false`); TLS 1.2 only; and
+ * configuration (the shipped `config/openssl.cnf`: `NumTickets = 1`, the only way to reach that
+ * setting from Node); no tickets (`SSL_OP_NO_TICKET`: `mqtt.tlsSessionTickets: false`); TLS 1.2 only; and
  * plain TCP as the cost of the socket alone. Certificates are made with the openssl CLI.
  */
 import { execFileSync, fork } from 'node:child_process';
 import { constants } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import tls, { type TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { makeTestTls } from '../src/monitor/notify/test-tls.js';
 import { printResult, printTable } from './_report.js';
 
 const { values } = parseArgs({ options: { connections: { type: 'string', default: '5000' } } });
 const N = Number(values.connections);
 const TARGET_KB = 30;
 const here = dirname(fileURLToPath(import.meta.url));
-const dir = mkdtempSync(join(tmpdir(), 'pulsegate-bench-tls-idle-'));
+const certificates = makeTestTls();
+const dir = certificates.dir;
 const progress = (line: string) => process.stderr.write(`  ${line}\n`);
 
-/** A P-256 CA, a server certificate for localhost and one client certificate, with the openssl CLI. */
+/**
+ * The test CA and server certificate for localhost (`makeTestTls`), plus one client certificate
+ * from that CA, all in `dir`.
+ */
 function makeCertificates(): void {
   const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const key = (name: string) =>
-    ssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', name);
-  key('ca.key');
-  ssl('req', '-x509', '-new', '-key', 'ca.key', '-subj', '/CN=bench CA', '-days', '2', '-out', 'ca.pem');
-  for (const [name, subject, ext] of [
-    ['server', '/CN=localhost', 'subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth'],
-    ['client', '/CN=bench-device-1', 'extendedKeyUsage=clientAuth'],
-  ] as const) {
-    key(`${name}.key`);
-    ssl('req', '-new', '-key', `${name}.key`, '-subj', subject, '-out', `${name}.csr`);
-    writeFileSync(join(dir, `${name}.ext`), `${ext}\n`);
-    ssl(
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-days',
-      '2',
-      '-extfile',
-      `${name}.ext`,
-      '-out',
-      `${name}.pem`,
-    );
-  }
-  writeFileSync(
-    join(dir, 'one-ticket.cnf'),
-    'nodejs_conf = node_init\n[node_init]\nssl_conf = ssl_sect\n[ssl_sect]\nsystem_default = defaults\n[defaults]\nNumTickets = 1\n',
+  ssl(
+    'req',
+    '-new',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-subj',
+    '/CN=bench-device-1',
+    '-keyout',
+    'client.key',
+    '-out',
+    'client.csr',
+  );
+  writeFileSync(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
+  ssl(
+    'x509',
+    '-req',
+    '-in',
+    'client.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-days',
+    '2',
+    '-extfile',
+    'client.ext',
+    '-out',
+    'client.pem',
   );
 }
 
@@ -154,9 +159,9 @@ try {
   const variants: Variant[] = [
     { name: 'TLS 1.3, 2 tickets (Node default; tlsSessionTickets: true)', server: { tls: true } },
     {
-      name: 'TLS 1.3, 1 ticket (OPENSSL_CONF NumTickets = 1)',
+      name: 'TLS 1.3, 1 ticket (OPENSSL_CONF=config/openssl.cnf)',
       server: { tls: true },
-      env: { OPENSSL_CONF: join(dir, 'one-ticket.cnf') },
+      env: { OPENSSL_CONF: fileURLToPath(new URL('../config/openssl.cnf', import.meta.url)) },
     },
     {
       name: 'TLS 1.3, no tickets (tlsSessionTickets: false)',
@@ -185,5 +190,5 @@ try {
   );
   printResult({ name: 'tls-idle', unit: 'KB/connection', connections: N, targetKb: TARGET_KB, results });
 } finally {
-  rmSync(dir, { recursive: true, force: true });
+  certificates.cleanup();
 }

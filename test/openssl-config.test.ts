@@ -4,13 +4,11 @@
  * two), and a client can still resume with that ticket. See `npm run bench -- tls-idle` for what
  * it saves per idle connection.
  */
-import { execFileSync, fork } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { fork } from 'node:child_process';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTestTls, type TestTls } from '../src/monitor/notify/test-tls.js';
 
 const CONFIG = fileURLToPath(new URL('../config/openssl.cnf', import.meta.url));
 const SERVER = `
@@ -18,40 +16,19 @@ const tls = require('node:tls');
 const fs = require('node:fs');
 const dir = process.env.CERT_DIR;
 const server = tls.createServer(
-  { cert: fs.readFileSync(dir + '/cert.pem'), key: fs.readFileSync(dir + '/key.pem'), minVersion: 'TLSv1.3' },
+  { cert: fs.readFileSync(dir + '/server.pem'), key: fs.readFileSync(dir + '/server.key'), minVersion: 'TLSv1.3' },
   (s) => { s.on('error', () => {}); s.write('x'); },
 );
 server.listen(0, '127.0.0.1', () => process.send(server.address().port));
 `;
 
-let dir: string;
+let tlsFiles: TestTls;
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'pulsegate-openssl-cnf-'));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-subj',
-      '/CN=localhost',
-      '-days',
-      '1',
-      '-keyout',
-      'key.pem',
-      '-out',
-      'cert.pem',
-    ],
-    { cwd: dir, stdio: 'pipe', input: '' },
-  );
+  tlsFiles = makeTestTls();
 });
 
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => tlsFiles.cleanup());
 
 /** Starts the server with `env`, makes two connections (the second offering the first's last ticket). */
 async function ticketsAndResumption(
@@ -60,7 +37,7 @@ async function ticketsAndResumption(
   const child = fork('-e', [SERVER], {
     execPath: process.execPath,
     execArgv: [],
-    env: { PATH: process.env.PATH ?? '', CERT_DIR: dir, ...env },
+    env: { PATH: process.env.PATH ?? '', CERT_DIR: tlsFiles.dir, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   try {
