@@ -63,9 +63,13 @@ export async function waitFor(check: () => boolean, timeoutMs = 15_000): Promise
   throw new Error('timed out waiting');
 }
 
+/**
+ * Resolves with the exit code (null when a signal ended it) once `child` has exited, also when it
+ * already had: a process ended by a signal has `exitCode` null but `signalCode` set.
+ */
 export function exited(child: ChildProcess): Promise<number | null> {
   return new Promise((resolve) => {
-    if (child.exitCode !== null) resolve(child.exitCode);
+    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
     else child.once('exit', (code) => resolve(code));
   });
 }
