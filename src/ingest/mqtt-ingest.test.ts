@@ -293,8 +293,10 @@ describe('embedded MQTT broker (mutual TLS)', () => {
     for (let seq = 1; seq <= 40; seq++) c.publish('devices/pump-0010/telemetry', vitals(seq), { qos: 0 });
     expect(await closed).toBe('closed');
     expect(refusals('INGEST_RATE_LIMITED').at(-1)).toMatchObject({ kind: 'publish', deviceId: 'pump-0010' });
+    // QoS 0 has no acknowledgement: the burst reaches the sink with the next batch, which may
+    // follow the disconnect on a busy machine.
+    await until(() => sink.seqs('pump-0010').length >= 10, 3000, 'the burst of 10 stored');
     const stored = sink.seqs('pump-0010');
-    expect(stored.length).toBeGreaterThanOrEqual(10);
     expect(stored.length).toBeLessThan(14);
     expect(stored).toEqual(stored.map((_, i) => i + 1));
   });
