@@ -61,15 +61,22 @@ describeEachDialect('parallel audit verification', (open, dialect) => {
     t = undefined;
   });
 
-  async function seeded(): Promise<Store> {
+  /** A fresh store and a log on it that checkpoints only when asked. */
+  async function openLog() {
     t = await open();
+    const store = t.store;
     const log = createAuditLog({
-      store: t.store,
+      store,
       signer,
       origin: ORIGIN,
       checkpointEveryEntries: 1_000_000,
       checkpointIntervalSeconds: 3600,
     });
+    return { log, store };
+  }
+
+  async function seeded(): Promise<Store> {
+    const { log, store } = await openLog();
     let done = 0;
     for (const size of CHECKPOINTS) {
       await log.appendMany(Array.from({ length: size - done }, (_, i) => event(done + i)));
@@ -77,7 +84,7 @@ describeEachDialect('parallel audit verification', (open, dialect) => {
       await log.checkpoint();
     }
     await log.close();
-    return t.store;
+    return store;
   }
 
   const entryAt = async (store: Store, seq: number) =>
@@ -222,43 +229,28 @@ describeEachDialect('parallel audit verification', (open, dialect) => {
   });
 
   it('hashes the stored UTF-8 bytes of multi-byte entries across page seams', async () => {
-    t = await open();
-    const log = createAuditLog({
-      store: t.store,
-      signer,
-      origin: ORIGIN,
-      checkpointEveryEntries: 1_000_000,
-      checkpointIntervalSeconds: 3600,
-    });
+    const { log, store } = await openLog();
     const reasons = ['é', '🙂 ✓', 'ü'.repeat(300), '日本語', 'a"\\b\n'];
     await log.appendMany(
       Array.from({ length: 60 }, (_, i) => ({ ...event(i), reason: `${reasons[i % reasons.length]} ${i}` })),
     );
     await log.checkpoint();
     await log.close();
-    expect(await verifyAll(t.store)).toEqual({ ok: true, size: 60, checkpoints: 1 });
-    const original = await entryAt(t.store, 43);
+    expect(await verifyAll(store)).toEqual({ ok: true, size: 60, checkpoints: 1 });
+    const original = await entryAt(store, 43);
     const forged = original.replace('日本語', '日本誤');
     expect(forged).not.toBe(original);
-    await t.store.db.updateTable('audit_entries').set({ entry: forged }).where('seq', '=', 43).execute();
-    expect(await verifyAll(t.store)).toMatchObject({ firstBadSeq: 43, problem: 'leaf-hash-mismatch' });
+    await store.db.updateTable('audit_entries').set({ entry: forged }).where('seq', '=', 43).execute();
+    expect(await verifyAll(store)).toMatchObject({ firstBadSeq: 43, problem: 'leaf-hash-mismatch' });
   });
 
   // The worker reads a page as latin1 texts of 128 rows: 300 entries over 2 threads put text
   // seams at seq 128 (first range) and 278 (second range, from 150), in 4,096-row pages.
   it('names problems on either side of a 128-row text seam as the walk does', async () => {
-    t = await open();
-    const log = createAuditLog({
-      store: t.store,
-      signer,
-      origin: ORIGIN,
-      checkpointEveryEntries: 1_000_000,
-      checkpointIntervalSeconds: 3600,
-    });
+    const { log, store } = await openLog();
     await log.appendMany(Array.from({ length: 300 }, (_, i) => event(i)));
     await log.checkpoint();
     await log.close();
-    const store = t.store;
     const atSeams = async () => {
       const single = await run(store, 1);
       expect(await run(store, 2)).toEqual(single);
