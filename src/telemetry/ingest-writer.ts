@@ -92,8 +92,9 @@ function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
  * Lets the event loop read sockets and run timers before going on. Everything from a batch's
  * validation to its acknowledgements is otherwise one run of promise continuations (SQLite answers
  * synchronously), during which no message, not even one that should raise an alert, is read.
- * Measured with 1,000 devices at 10,000 msg/s (`npm run bench -- monitor`): the event-loop
- * delay p99 fell from 35-54 ms to 8 ms and the publish-to-alert p99 from 96-139 ms to 18-39 ms.
+ * Measured with 1,000 devices at 10,000 msg/s (`npm run bench -- monitor`, SQLite): event-loop
+ * delay p99 14-54 ms before, 7.5-18 ms after; publish-to-alert p99 39-139 ms (eight runs) before,
+ * 18-50 ms (five runs) after.
  */
 const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
 
