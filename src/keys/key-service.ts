@@ -1,4 +1,4 @@
-import { createHmac, hkdfSync, type KeyObject, randomBytes } from 'node:crypto';
+import { createHmac, hkdfSync, type KeyObject } from 'node:crypto';
 import { PulsegateError } from '../errors.js';
 import type { Store } from '../store/index.js';
 import { CipherPool, POOL_THRESHOLD } from './cipher-pool.js';
@@ -6,6 +6,7 @@ import { type DataKeyScope, DataKeys, type OpenDataKey } from './data-keys.js';
 import { openKeySettings } from './key-settings.js';
 import { deriveMasterContext, type MasterContext, secretKey } from './master-context.js';
 import { rewrapAll } from './master-rotation.js';
+import { RandomPool } from './random-pool.js';
 import { NONCE_BYTES, openRecord, sealedKeyId, sealRecord } from './sealed-record.js';
 import { type SigningKey, SigningKeys, type SigningUse } from './signing-keys.js';
 
@@ -122,6 +123,7 @@ export async function openKeyService(opts: KeyServiceOptions): Promise<KeyServic
   const signing = new SigningKeys({ store, master: () => master, now, recheckMs, idle });
 
   const pool = new CipherPool(opts.cipherWorkers);
+  const randomPool = new RandomPool();
 
   /** Seals `items` under one key: inline for small runs, split across the pool for large ones. */
   async function sealRun(
@@ -168,8 +170,7 @@ export async function openKeyService(opts: KeyServiceOptions): Promise<KeyServic
     let done = 0;
     while (done < items.length) {
       const { key, granted } = await dataKeys.reserve(scope, items.length - done);
-      // One call to the CSPRNG for the whole run of nonces.
-      const nonces = randomBytes(NONCE_BYTES * granted);
+      const nonces = randomPool.take(NONCE_BYTES * granted);
       const sealed = await sealRun(key, nonces, items.slice(done, done + granted));
       for (let i = 0; i < granted; i++) out[done + i] = sealed[i]!;
       done += granted;
