@@ -94,7 +94,7 @@ function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
  * synchronously), during which no message, not even one that should raise an alert, is read.
  * Measured with 1,000 devices at 10,000 msg/s (`npm run bench -- monitor`, SQLite): event-loop
  * delay p99 14-54 ms before, 7.5-18 ms after; publish-to-alert p99 39-139 ms (eight runs) before,
- * 18-50 ms (five runs) after.
+ * 18-50 ms in six of seven runs after (one 68 ms), 15-39 ms in seven more once nonces were pooled.
  */
 const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
 
