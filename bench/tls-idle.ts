@@ -15,66 +15,26 @@
  * setting from Node); no tickets (`SSL_OP_NO_TICKET`: `mqtt.tlsSessionTickets: false`); TLS 1.2 only; and
  * plain TCP as the cost of the socket alone. Certificates are made with the openssl CLI.
  */
-import { execFileSync, fork } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { constants } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import tls, { type TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { makeTestTls } from '../src/monitor/notify/test-tls.js';
+import { issueLeaf, makeTestTls } from '../src/monitor/notify/test-tls.js';
 import { printResult, printTable } from './_report.js';
 
 const { values } = parseArgs({ options: { connections: { type: 'string', default: '5000' } } });
 const N = Number(values.connections);
 const TARGET_KB = 30;
 const here = dirname(fileURLToPath(import.meta.url));
+// The test CA and a server certificate for localhost, plus one client certificate from that CA.
 const certificates = makeTestTls();
 const dir = certificates.dir;
 const progress = (line: string) => process.stderr.write(`  ${line}\n`);
-
-/**
- * The test CA and server certificate for localhost (`makeTestTls`), plus one client certificate
- * from that CA, all in `dir`.
- */
-function makeCertificates(): void {
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  ssl(
-    'req',
-    '-new',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-subj',
-    '/CN=bench-device-1',
-    '-keyout',
-    'client.key',
-    '-out',
-    'client.csr',
-  );
-  writeFileSync(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
-  ssl(
-    'x509',
-    '-req',
-    '-in',
-    'client.csr',
-    '-CA',
-    'ca.pem',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-extfile',
-    'client.ext',
-    '-out',
-    'client.pem',
-  );
-}
 
 interface Variant {
   name: string;
@@ -155,7 +115,7 @@ progress(
   `tls-idle bench: ${N} idle connections per variant; ${availableParallelism()} cores, load ${loadavg()[0]!.toFixed(2)}`,
 );
 try {
-  makeCertificates();
+  issueLeaf(dir, 'client', '/CN=bench-device-1', 'extendedKeyUsage=clientAuth');
   const variants: Variant[] = [
     { name: 'TLS 1.3, 2 tickets (Node default; tlsSessionTickets: true)', server: { tls: true } },
     {
