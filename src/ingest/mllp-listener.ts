@@ -3,6 +3,7 @@ import type { Config } from '../config/index.js';
 import { isPulsegateError } from '../errors.js';
 import type { EventBus } from '../events/index.js';
 import type { Logger } from '../logging/logger.js';
+import { listenOn } from './listen.js';
 import { MllpDecoder, mllpFrame } from './mllp-framing.js';
 import type { Hl7Processor } from './mllp-processor.js';
 import { peerCertificateProblem, tlsErrorCode, verifiedPeerCertificate } from './peer-certificate.js';
@@ -149,16 +150,7 @@ export function createMllpListener(options: MllpListenerOptions): MllpListener {
           topic: null,
         });
       });
-      const s = server;
-      await new Promise<void>((resolve, reject) => {
-        s.once('error', reject);
-        s.listen({ port: config.hl7.port, host: config.hl7.host, backlog: 1024 }, () => {
-          s.off('error', reject);
-          resolve();
-        });
-      });
-      const address = s.address();
-      const port = typeof address === 'object' && address ? address.port : config.hl7.port;
+      const port = await listenOn(server, { port: config.hl7.port, host: config.hl7.host, backlog: 1024 });
       logger.info({ port }, 'hl7 mllp listening (TLS, client certificates required)');
       return { port };
     },

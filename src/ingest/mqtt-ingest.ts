@@ -6,6 +6,7 @@ import type { EventBus } from '../events/index.js';
 import type { Logger } from '../logging/logger.js';
 import { addressOf, type BrokerContext } from './broker-context.js';
 import { IngestBatcher } from './ingest-batcher.js';
+import { listenOn } from './listen.js';
 import { authenticateDevice } from './mqtt-connect.js';
 import { authorizeDevicePublish } from './mqtt-publish.js';
 import { authorizeDeviceForward, authorizeDeviceSubscribe } from './mqtt-subscribe.js';
@@ -184,16 +185,11 @@ export function createMqttIngest(options: MqttIngestOptions): MqttIngest {
           topic: null,
         });
       });
-      const s = server;
-      await new Promise<void>((resolve, reject) => {
-        s.once('error', reject);
-        s.listen({ port: config.mqtt.port, host: config.mqtt.host, backlog: LISTEN_BACKLOG }, () => {
-          s.off('error', reject);
-          resolve();
-        });
+      const port = await listenOn(server, {
+        port: config.mqtt.port,
+        host: config.mqtt.host,
+        backlog: LISTEN_BACKLOG,
       });
-      const address = s.address();
-      const port = typeof address === 'object' && address ? address.port : config.mqtt.port;
       logger.info({ port }, 'mqtt broker listening (TLS, client certificates required)');
       return { port };
     },
