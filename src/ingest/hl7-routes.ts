@@ -1,13 +1,11 @@
-import type { TLSSocket } from 'node:tls';
 import { Type as T } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { ERRORS, type ErrorCode, isPulsegateError, PulsegateError } from '../errors.js';
+import { ERRORS } from '../errors.js';
 import type { EventBus } from '../events/index.js';
 import type { Logger } from '../logging/logger.js';
+import { identifyHttpsClient } from './https-identity.js';
 import type { Hl7Processor } from './mllp-processor.js';
-import { peerCertificateProblem, verifiedPeerCertificate } from './peer-certificate.js';
-import type { DeviceIdentity, DeviceIdentityVerifier } from './ports.js';
-import { recordRefusal } from './refusal.js';
+import type { DeviceIdentityVerifier } from './ports.js';
 
 /** The HL7 v2 ER7 media type (HL7 v2 over HTTP); text/plain is accepted too. */
 export const HL7_MEDIA_TYPE = 'x-application/hl7-v2+er7';
@@ -29,29 +27,7 @@ export interface Hl7RouteOptions {
 export function hl7IngestRoutes(options: Hl7RouteOptions): FastifyPluginAsync {
   const deps = { bus: options.bus, logger: options.logger };
 
-  async function gatewayOf(request: FastifyRequest): Promise<DeviceIdentity> {
-    const socket = request.raw.socket as TLSSocket;
-    const refuse = (code: ErrorCode): never => {
-      recordRefusal(deps, {
-        kind: 'connect',
-        code,
-        deviceId: null,
-        address: request.ip ?? null,
-        topic: null,
-      });
-      throw new PulsegateError(code);
-    };
-    if (!socket.encrypted || typeof socket.getPeerCertificate !== 'function')
-      return refuse('INGEST_CLIENT_CERT_REQUIRED');
-    const peer = verifiedPeerCertificate(socket);
-    if (!peer) return refuse(peerCertificateProblem(socket));
-    try {
-      return await options.identity.identify(peer);
-    } catch (error) {
-      if (isPulsegateError(error) && error.code.startsWith('INGEST_')) return refuse(error.code);
-      throw error;
-    }
-  }
+  const gatewayOf = (request: FastifyRequest) => identifyHttpsClient(request, options.identity, deps);
 
   return async (app) => {
     for (const type of [HL7_MEDIA_TYPE, 'text/plain'])

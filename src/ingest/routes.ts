@@ -1,11 +1,10 @@
-import type { TLSSocket } from 'node:tls';
 import { Type as T } from '@sinclair/typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { type ErrorCode, isPulsegateError, PulsegateError } from '../errors.js';
+import { type ErrorCode, PulsegateError } from '../errors.js';
 import type { EventBus } from '../events/index.js';
 import type { Logger } from '../logging/logger.js';
-import { peerCertificateProblem, verifiedPeerCertificate } from './peer-certificate.js';
-import type { DeviceIdentity, DeviceIdentityVerifier, TelemetrySink } from './ports.js';
+import { identifyHttpsClient } from './https-identity.js';
+import type { DeviceIdentityVerifier, TelemetrySink } from './ports.js';
 import { recordRefusal } from './refusal.js';
 import { TokenBuckets } from './token-bucket.js';
 import type { PublishKind } from './topics.js';
@@ -41,25 +40,7 @@ export function ingestRoutes(options: IngestRouteOptions): FastifyPluginAsync {
   const rate = new TokenBuckets(limits);
   const deps = { bus: options.bus, logger: options.logger ?? SILENT };
 
-  async function deviceOf(request: FastifyRequest): Promise<DeviceIdentity> {
-    const socket = request.raw.socket as TLSSocket;
-    const address = request.ip ?? null;
-    const refuse = (code: ErrorCode): never => {
-      recordRefusal(deps, { kind: 'connect', code, deviceId: null, address, topic: null });
-      throw new PulsegateError(code);
-    };
-    // In-process `inject()` and plain sockets have no TLS: no certificate.
-    if (!socket.encrypted || typeof socket.getPeerCertificate !== 'function')
-      return refuse('INGEST_CLIENT_CERT_REQUIRED');
-    const peer = verifiedPeerCertificate(socket);
-    if (!peer) return refuse(peerCertificateProblem(socket));
-    try {
-      return await options.identity.identify(peer);
-    } catch (error) {
-      if (isPulsegateError(error) && error.code.startsWith('INGEST_')) return refuse(error.code);
-      throw error;
-    }
-  }
+  const deviceOf = (request: FastifyRequest) => identifyHttpsClient(request, options.identity, deps);
 
   return async (app) => {
     // The sink takes the raw bytes (it parses and validates them, as for MQTT), so these routes
