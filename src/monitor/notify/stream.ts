@@ -53,6 +53,8 @@ const PERMISSION: Readonly<Record<StreamEvent['kind'], Permission>> = {
 export class StreamHub {
   readonly #o: StreamHubOptions;
   readonly #subs = new Set<Subscriber>();
+  /** Subscribers per event kind they asked for, so `wants` costs no walk per event. */
+  readonly #wanting = new Map<StreamEvent['kind'], number>();
   readonly #timer: NodeJS.Timeout;
   /** Subscribers dropped for being too slow (for metrics and tests). */
   dropped = 0;
@@ -69,8 +71,17 @@ export class StreamHub {
 
   /** True when some subscriber asked for `kind` (so a publisher can skip building the event). */
   wants(kind: StreamEvent['kind']): boolean {
-    for (const sub of this.#subs) if (sub.kinds.has(kind)) return true;
-    return false;
+    return (this.#wanting.get(kind) ?? 0) > 0;
+  }
+
+  #add(sub: Subscriber): void {
+    this.#subs.add(sub);
+    for (const kind of sub.kinds) this.#wanting.set(kind, (this.#wanting.get(kind) ?? 0) + 1);
+  }
+
+  #remove(sub: Subscriber): void {
+    if (!this.#subs.delete(sub)) return;
+    for (const kind of sub.kinds) this.#wanting.set(kind, (this.#wanting.get(kind) ?? 1) - 1);
   }
 
   /**
@@ -96,8 +107,8 @@ export class StreamHub {
     });
     res.write('retry: 5000\n: connected\n\n');
     const sub: Subscriber = { principal, res, revalidate, kinds };
-    this.#subs.add(sub);
-    const drop = () => this.#subs.delete(sub);
+    this.#add(sub);
+    const drop = () => this.#remove(sub);
     res.on('close', drop);
     res.on('error', drop);
   }
@@ -115,6 +126,7 @@ export class StreamHub {
     clearInterval(this.#timer);
     for (const sub of this.#subs) sub.res.end();
     this.#subs.clear();
+    this.#wanting.clear();
   }
 
   #allowed(principal: Principal, event: StreamEvent): boolean {
@@ -141,12 +153,12 @@ export class StreamHub {
   #write(sub: Subscriber, frame: string): void {
     const { res } = sub;
     if (res.destroyed || res.writableEnded) {
-      this.#subs.delete(sub);
+      this.#remove(sub);
       return;
     }
     if (res.writableLength + frame.length > this.#o.maxBufferBytes) {
       this.dropped++;
-      this.#subs.delete(sub);
+      this.#remove(sub);
       res.destroy();
       return;
     }
@@ -162,7 +174,7 @@ export class StreamHub {
           sub.principal = principal;
         },
         () => {
-          this.#subs.delete(sub);
+          this.#remove(sub);
           sub.res.end();
         },
       );
