@@ -1,8 +1,9 @@
 /**
  * The parallel verifier against the single-threaded walk on every dialect: the same result for
- * an intact log and for tampering inside the second worker's range, on both sides of a range
- * seam, and with a checkpoint whose size falls exactly on a seam. 101 entries over 2 workers
- * split at 51 (ranges [0,51) and [51,101)); over 3 workers at 34 and 68.
+ * an intact log and for tampering inside the second range, on both sides of a range seam, and
+ * with a checkpoint whose size falls exactly on a seam. 101 entries in ranges of 51 over 2
+ * workers (ranges [0,51) and [51,101)); in ranges of 34 over 3 (seams at 34 and 68); and in 8
+ * ranges of 13 over 2 workers, so that each worker reads several ranges on its connection.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { sql } from 'kysely';
@@ -15,6 +16,7 @@ import { checkpointBody, ed25519Signer, signNote } from './checkpoint.js';
 import type { AuditEventInput } from './entry.js';
 import { leafHash } from './merkle.js';
 import { type VerifyResult, verifyAuditLog } from './verify.js';
+import { MIN_RANGE_ENTRIES, planRanges } from './verify-parallel.js';
 
 const ORIGIN = 'pulsegate.test/audit';
 const keys = generateKeyPairSync('ed25519');
@@ -31,28 +33,57 @@ const event = (i: number): AuditEventInput => ({
   requestId: `req-${i}`,
 });
 
-const run = (store: Store, threads: number, onProgress?: (done: number) => void, batchSize?: number) =>
+const run = (
+  store: Store,
+  threads: number,
+  rangeEntries?: number,
+  options: { onProgress?: (done: number) => void; batchSize?: number } = {},
+) =>
   verifyAuditLog({
     store,
     origin: ORIGIN,
     publicKey: keys.publicKey,
     threads,
     parallelMinEntries: 1,
-    onProgress,
-    ...(batchSize ? { batchSize } : {}),
+    ...(rangeEntries ? { rangeEntries } : {}),
+    ...options,
   });
 
 /**
- * Verifies on 1, 2 and 3 threads, and on 2 threads in pages of 7 rows (so that problems fall on
- * and beside page seams); all must agree. Returns the common result.
+ * Verifies on 1 thread; on 2 and 3 threads with one range each; on 2 threads in 8 ranges; and on
+ * 2 threads in pages of 7 rows (so that problems fall on and beside page seams); all must agree.
+ * Returns the common result.
  */
 async function verifyAll(store: Store): Promise<VerifyResult> {
   const single = await run(store, 1);
-  expect(await run(store, 2)).toEqual(single);
-  expect(await run(store, 3)).toEqual(single);
-  expect(await run(store, 2, undefined, 7)).toEqual(single);
+  expect(await run(store, 2, SEAM)).toEqual(single);
+  expect(await run(store, 3, 34)).toEqual(single);
+  expect(await run(store, 2, 13)).toEqual(single);
+  expect(await run(store, 2, SEAM, { batchSize: 7 })).toEqual(single);
   return single;
 }
+
+it('plans shrinking ranges that cover the log, the last reading on', () => {
+  const plan = planRanges(1_000_000, 2);
+  expect(plan[0]).toEqual({ start: 0, end: 250_000 });
+  for (let i = 1; i < plan.length; i++) {
+    expect(plan[i]!.start).toBe(plan[i - 1]!.end);
+    if (i < plan.length - 1) {
+      const size = plan[i]!.end - plan[i]!.start;
+      expect(size).toBeGreaterThanOrEqual(MIN_RANGE_ENTRIES);
+      expect(size).toBeLessThanOrEqual(plan[i - 1]!.end - plan[i - 1]!.start);
+    }
+  }
+  expect(plan.at(-1)!.end).toBe(Number.POSITIVE_INFINITY);
+  expect(plan.at(-1)!.start).toBeGreaterThan(1_000_000 - 2 * MIN_RANGE_ENTRIES);
+  // A small log is one range.
+  expect(planRanges(20_000, 2)).toEqual([{ start: 0, end: Number.POSITIVE_INFINITY }]);
+  expect(planRanges(101, 2, 51)).toEqual([
+    { start: 0, end: 51 },
+    { start: 51, end: Number.POSITIVE_INFINITY },
+  ]);
+  expect(planRanges(101, 2, 13).map((r) => r.start)).toEqual([0, 13, 26, 39, 52, 65, 78, 91]);
+});
 
 describeEachDialect('parallel audit verification', (open, dialect) => {
   let t: TestStore | undefined;
@@ -108,9 +139,11 @@ describeEachDialect('parallel audit verification', (open, dialect) => {
   it('accepts the intact log, with a checkpoint on the seam, and aggregates progress', async () => {
     const store = await seeded();
     expect(await verifyAll(store)).toEqual({ ok: true, size: SIZE, checkpoints: CHECKPOINTS.length });
-    const progress: number[] = [];
-    await run(store, 2, (done) => progress.push(done));
-    expect(progress.at(-1)).toBe(SIZE);
+    for (const rangeEntries of [SEAM, 13]) {
+      const progress: number[] = [];
+      await run(store, 2, rangeEntries, { onProgress: (done) => progress.push(done) });
+      expect(progress.at(-1)).toBe(SIZE);
+    }
   });
 
   it('names changed bytes in the second range and on either side of the seam', async () => {
@@ -244,7 +277,7 @@ describeEachDialect('parallel audit verification', (open, dialect) => {
     expect(await verifyAll(store)).toMatchObject({ firstBadSeq: 43, problem: 'leaf-hash-mismatch' });
   });
 
-  // The worker reads a page as latin1 texts of 128 rows: 300 entries over 2 threads put text
+  // The worker reads a page as latin1 texts of 128 rows: 300 entries in 2 ranges of 150 put text
   // seams at seq 128 (first range) and 278 (second range, from 150), in 4,096-row pages.
   it('names problems on either side of a 128-row text seam as the walk does', async () => {
     const { log, store } = await openLog();
@@ -253,7 +286,7 @@ describeEachDialect('parallel audit verification', (open, dialect) => {
     await log.close();
     const atSeams = async () => {
       const single = await run(store, 1);
-      expect(await run(store, 2)).toEqual(single);
+      expect(await run(store, 2, 150)).toEqual(single);
       return single;
     };
     expect(await atSeams()).toEqual({ ok: true, size: 300, checkpoints: 1 });

@@ -1,14 +1,14 @@
 /**
- * Parallel full verification: [0, size) is split into one contiguous range per thread; each
- * worker reads its range on its own connection (`startRangeWorker`), checks every entry and
- * returns the compact range of its leaves plus one snapshot per checkpoint inside it. RFC 6962
+ * Parallel full verification: [0, size) is split into contiguous ranges (`planRanges`) that a
+ * few workers take in order as they free up; each worker reads its ranges on its own connection
+ * (`startRangeWorker`), checks every entry and returns, per range, the compact range of its
+ * leaves plus one snapshot per checkpoint inside it. RFC 6962
  * subtree hashes compose (root(0..n) = merge(range(0..a), range(a..n))), so this thread merges
  * the prefix up to each checkpoint and checks its root and signature. The first problem is the
  * one the single-threaded walk would report: checkpoints at size 0, then for each entry its own
  * checks followed by the checkpoints at size seq + 1.
  */
-import type { Worker } from 'node:worker_threads';
-import { type Store, startRangeWorker } from '../store/index.js';
+import { type RangeWorker, type Store, startRangeWorker } from '../store/index.js';
 import { EMPTY_ROOT, nodeHash } from './merkle.js';
 import {
   type CheckpointRow,
@@ -76,17 +76,35 @@ class PrefixRange {
   }
 }
 
-/** Runs one worker to completion, reporting its progress. */
-function runWorker(worker: Worker, onProgress: (done: number) => void): Promise<RangeResult> {
-  return new Promise((resolve, reject) => {
-    worker.on('message', (m: { type: string; done?: number; result?: RangeResult; message?: string }) => {
-      if (m.type === 'progress') onProgress(m.done!);
-      else if (m.type === 'done') resolve(m.result!);
-      else reject(new Error(`audit verification worker failed: ${m.message}`));
-    });
-    worker.on('error', reject);
-    worker.on('exit', (code) => reject(new Error(`audit verification worker exited (${code})`)));
-  });
+/** Fewest entries in a range of the default plan: a range costs its worker one query. */
+export const MIN_RANGE_ENTRIES = 16_384;
+
+/**
+ * Splits [0, total) into contiguous ranges for `threads` workers that take the next range as
+ * they free up. By default the ranges shrink (guided scheduling): each is 1/(2 * threads) of
+ * what is left but at least `MIN_RANGE_ENTRIES`, so the first ones amortise the per-range query
+ * and the last ones are small, and a thread that ran slower (the cores are shared with the
+ * database) leaves little for the others to wait for. With `rangeEntries` every range has that
+ * many entries (the last may have fewer). The last range reads on to the end of the log (`end` Infinity): entries
+ * appended meanwhile are verified too, as by the walk.
+ */
+export function planRanges(
+  total: number,
+  threads: number,
+  rangeEntries?: number,
+): Array<{ start: number; end: number }> {
+  const ranges: Array<{ start: number; end: number }> = [];
+  for (let start = 0; start < total; ) {
+    const left = total - start;
+    let size = rangeEntries ?? Math.max(MIN_RANGE_ENTRIES, Math.ceil(left / (2 * threads)));
+    // No small runt at the end of shrinking ranges.
+    if (rangeEntries === undefined && left - size < MIN_RANGE_ENTRIES) size = left;
+    ranges.push({ start, end: start + size });
+    start += size;
+  }
+  if (ranges.length === 0) ranges.push({ start: 0, end: 0 });
+  ranges[ranges.length - 1]!.end = Number.POSITIVE_INFINITY;
+  return ranges;
 }
 
 export interface ParallelVerifyOptions {
@@ -99,21 +117,17 @@ export interface ParallelVerifyOptions {
   threads: number;
   /** Rows per page read by each worker; by default the reader's. */
   batch?: number | undefined;
+  /** Entries per range (see planRanges); by default shrinking ranges. */
+  rangeEntries?: number | undefined;
   onProgress?: ((checked: number, total: number) => void) | undefined;
 }
 
 /** Verifies the log with `threads` workers; same result as the single-threaded walk. */
 export async function verifyInWorkers(o: ParallelVerifyOptions): Promise<VerifyResult> {
-  const n = Math.max(1, Math.min(o.threads, o.total));
-  const per = Math.ceil(o.total / n);
+  const ranges = planRanges(o.total, o.threads, o.rangeEntries);
+  const n = Math.max(1, Math.min(o.threads, ranges.length));
   const sizes = o.checkpoints.map((cp) => Number(cp.tree_size));
-  const ranges = Array.from({ length: n }, (_, w) => ({
-    start: w * per,
-    // The last range reads on: entries appended meanwhile are verified too, as by the walk.
-    end: w === n - 1 ? Number.POSITIVE_INFINITY : (w + 1) * per,
-  }));
-  const done = new Array<number>(n).fill(0);
-  const workers = ranges.map(({ start, end }) =>
+  const workers = Array.from({ length: n }, () =>
     startRangeWorker(
       o.store,
       {
@@ -121,47 +135,59 @@ export async function verifyInWorkers(o: ParallelVerifyOptions): Promise<VerifyR
         key: 'seq',
         bytes: 'entry',
         fixed: { column: 'leaf_hash', width: 32 },
-        start,
-        end,
         batch: o.batch,
       },
       VERIFY_CONSUMER,
-      { start, checkpointSizes: sizes.filter((s) => s > start && s <= end) },
     ),
   );
-  let results: RangeResult[];
+  const results: RangeResult[] = [];
+  const done = new Array<number>(ranges.length).fill(0);
+  let checked = 0;
+  let next = 0;
+  // The first range that found a problem or ended early: no range after it is handed out.
+  let stop = ranges.length;
+  const work = async (worker: RangeWorker) => {
+    while (next < stop) {
+      const i = next++;
+      const { start, end } = ranges[i]!;
+      const result = (await worker.run(
+        start,
+        end,
+        { start, checkpointSizes: sizes.filter((s) => s > start && s <= end) },
+        (m) => {
+          const { type, done: d } = m as { type: string; done: number };
+          if (type !== 'progress') return;
+          checked += d - done[i]!;
+          done[i] = d;
+          o.onProgress?.(checked, o.total);
+        },
+      )) as RangeResult;
+      results[i] = result;
+      if (result.problem || start + result.count < end) stop = Math.min(stop, i + 1);
+    }
+  };
   try {
-    results = await Promise.all(
-      workers.map((worker, w) =>
-        runWorker(worker, (d) => {
-          done[w] = d;
-          o.onProgress?.(
-            done.reduce((a, b) => a + b, 0),
-            o.total,
-          );
-        }),
-      ),
-    );
+    await Promise.all(workers.map(work));
   } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
+    await Promise.all(workers.map((w) => w.close()));
   }
 
   // Entries [0, read) were read contiguously; the walk stops at the first problem.
   let read = 0;
   let problem: RangeResult['problem'];
-  for (let w = 0; w < n; w++) {
-    read = ranges[w]!.start + results[w]!.count;
-    problem = results[w]!.problem;
-    if (problem || read < ranges[w]!.end) break;
+  for (let i = 0; i < stop; i++) {
+    read = ranges[i]!.start + results[i]!.count;
+    problem = results[i]!.problem;
+    if (problem || read < ranges[i]!.end) break;
   }
 
   const prefix = new PrefixRange();
   let merged = 0;
   const rootAt = (size: number): Buffer => {
     if (size === 0) return EMPTY_ROOT;
-    const w = ranges.findIndex((r) => size > r.start && size <= r.end);
-    while (merged < w) prefix.append(results[merged++]!);
-    const snapshot = results[w]!.snapshots.find((s) => s.size === size);
+    const r = ranges.findIndex((range) => size > range.start && size <= range.end);
+    while (merged < r) prefix.append(results[merged++]!);
+    const snapshot = results[r]!.snapshots.find((s) => s.size === size);
     if (!snapshot) throw new Error(`no subtree snapshot for checkpoint size ${size}`);
     const range = prefix.clone();
     range.append(snapshot);

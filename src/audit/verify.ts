@@ -36,6 +36,8 @@ export interface VerifyAuditLogOptions {
   threads?: number;
   /** Logs smaller than this are verified on this thread (starting workers costs more). */
   parallelMinEntries?: number;
+  /** Entries per range handed to a worker; by default shrinking ranges (see planRanges). */
+  rangeEntries?: number;
 }
 
 /** Below this many entries, starting workers (~tens of ms) costs more than it saves. */
@@ -94,6 +96,7 @@ export async function verifyAuditLog(options: VerifyAuditLogOptions): Promise<Ve
       trust,
       threads,
       batch: options.batchSize,
+      rangeEntries: options.rangeEntries,
       onProgress: options.onProgress,
     });
   }

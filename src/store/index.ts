@@ -8,7 +8,7 @@ export {
   scanOrdered,
 } from './bulk.js';
 export { columnTypes, type DialectName } from './dialect.js';
-export { type RangeScan, rangeWorkersSupported, startRangeWorker } from './range-worker.js';
+export { type RangeScan, type RangeWorker, rangeWorkersSupported, startRangeWorker } from './range-worker.js';
 export { forUpdate } from './row-locks.js';
 export type { Database } from './schema.js';
 export type { NativeHandle } from './store.js';

@@ -1,6 +1,7 @@
 /**
- * Worker threads that each read one contiguous key range of a table on their OWN connection, so
- * that reading (and whatever the caller does with the rows) runs on several cores. The caller
+ * Worker threads that each read contiguous key ranges of a table, one after another, on their
+ * OWN connection, so that reading (and whatever the caller does with the rows) runs on several
+ * cores; a caller hands out ranges as workers free up, so no core idles at the end. The caller
  * supplies the per-page work as plain-JS source (`consumerSource`); this module supplies the
  * dialect-specific reading, so no code outside `src/store/` learns the dialect.
  *
@@ -23,8 +24,9 @@ function ident(name: string): string {
 }
 
 /**
- * One worker's slice of a table, read as packed pages: rows with `start` <= key < `end`, in key
- * order, each as its key, the UTF-8 bytes of one text column and one fixed-width binary column.
+ * What range workers read of a table, as packed pages: for each range [start, end) they are
+ * given, the rows with start <= key < end in key order, each as its key, the UTF-8 bytes of one
+ * text column and one fixed-width binary column.
  */
 export interface RangeScan {
   readonly table: string;
@@ -34,9 +36,6 @@ export interface RangeScan {
   readonly bytes: string;
   /** A binary column of `width` bytes per row (e.g. a hash). */
   readonly fixed: { readonly column: string; readonly width: number };
-  readonly start: number;
-  /** Exclusive; `Infinity` reads to the end of the table. */
-  readonly end: number;
   /** Rows per page; by default chosen per dialect. */
   readonly batch?: number | undefined;
 }
@@ -69,7 +68,8 @@ export function rangeWorkersSupported(store: Store): boolean {
 }
 
 /**
- * The reading half of the worker. `pages()` yields PackedPage objects. A read asks for no more
+ * The reading half of the worker. `openSession()` opens the worker's connection; its
+ * `pages(range)` yields the range's PackedPage objects. A read asks for no more
  * than the rows left in the range, so a contiguous key stops exactly at `end`, while a gap lets
  * the caller see the next stored key (and say what follows the hole).
  *
@@ -82,7 +82,7 @@ export function rangeWorkersSupported(store: Store): boolean {
  * a page with a NULL or a fixed value of another width does not add up and is read again row by
  * row (`rowPage`), which marks such a value in `badFixed`.
  *
- * PostgreSQL: one binary COPY of the plain columns for the whole range (no per-page round trip,
+ * PostgreSQL: one binary COPY of the plain columns per range (no per-page round trip,
  * no text output functions and no per-row expressions on the server, no per-row value objects on
  * the client). While it streams, the socket's bytes go straight into page buffers (one copy per
  * read, instead of pg's message object, Buffer and callback per row) and are split into rows
@@ -123,15 +123,17 @@ function decimals(text, out) {
   out[n++] = v;
   return n;
 }
-async function* sqlitePages() {
+/** The SQLite connection of this worker: \`pages(range)\` reads one range, \`close()\` ends it. */
+function sqliteSession() {
   const Database = load(scan.driver);
   const db = new Database(scan.file, { readonly: true, fileMustExist: true });
-  try {
-    db.pragma('busy_timeout = 10000');
-    const packed = db.prepare(scan.sql).raw();
-    const rows = db.prepare(scan.rowsSql).raw();
-    const lens = new Float64Array(scan.batch);
-    for (let next = scan.start, limit = Math.min(scan.batch, scan.end - next); limit > 0; limit = Math.min(scan.batch, scan.end - next)) {
+  db.pragma('busy_timeout = 10000');
+  const packed = db.prepare(scan.sql).raw();
+  const rows = db.prepare(scan.rowsSql).raw();
+  const lens = new Float64Array(scan.batch);
+  return { pages, close: async () => db.close() };
+  async function* pages(range) {
+    for (let next = range.start, limit = Math.min(BATCH, range.end - next); limit > 0; limit = Math.min(BATCH, range.end - next)) {
       const [keyText, lenText, joined, fixed] = packed.get(next, limit);
       if (keyText === null) return;
       const keys = new Float64Array(limit);
@@ -159,8 +161,6 @@ async function* sqlitePages() {
       next = page.keys[page.count - 1] + 1;
       yield page;
     }
-  } finally {
-    db.close();
   }
 }
 /**
@@ -190,7 +190,11 @@ function rowPage(rows) {
   return { count, keys, data: Buffer.concat(parts), starts, ends, fixed, badFixed };
 }
 const COPY_SIGNATURE = Buffer.from('PGCOPY\\n\\xff\\r\\n\\0', 'latin1');
-async function* postgresPages() {
+/**
+ * This worker's PostgreSQL connection: \`pages(range)\` streams one range (one COPY; \`range.sql\`
+ * is built by the main thread), \`close()\` ends the connection. Ranges are read one at a time.
+ */
+async function postgresSession() {
   // pg decides at load whether it runs on Cloudflare Workers by checking navigator.userAgent,
   // and where Node has no navigator (Node 20) by constructing a fetch Response, which loads
   // undici: ~20 ms of CPU per worker. A navigator that only lives while pg loads avoids it.
@@ -221,7 +225,7 @@ async function* postgresPages() {
   await client.connect();
   // An ordered index scan streams the range at ~0.4 us per row of server CPU; for half a table
   // the planner picked a bitmap heap scan plus sort, or a parallel seq scan plus sort (with JIT),
-  // at more than twice that. This connection only runs the COPY.
+  // at more than twice that. This connection only runs the COPYs.
   await client.query(
     'set enable_sort = off; set enable_bitmapscan = off; set enable_seqscan = off; ' +
       "set max_parallel_workers_per_gather = 0; set jit = off; set client_encoding = 'UTF8'",
@@ -229,12 +233,6 @@ async function* postgresPages() {
   // A connection ended for a COPY stream that cannot be followed must not throw in the worker.
   client.on('error', () => {});
   const socket = client.connection.stream;
-  const ready = [];
-  let wake;
-  let ended = false;
-  let failure;
-  let headerDone = false;
-  let trailerSeen = false;
   // Buffers of pages the consumer is done with, reused for the next pages: fresh ~1 MB buffers
   // for every page cost more in page faults and garbage collection than parsing the rows.
   const free = [];
@@ -249,234 +247,267 @@ async function* postgresPages() {
       fixed: Buffer.alloc(BATCH * W),
     };
   };
-  // The page being filled: protocol bytes in data[0, length), messages parsed up to \`parsed\`.
-  let filling = slot(0);
-  let { data, keys, starts, ends, fixed } = filling;
-  let length = 0;
-  let parsed = 0;
-  let count = 0;
-  let badFixed = -1;
-  const signal = () => {
-    const w = wake;
-    wake = undefined;
-    if (w) w();
-  };
-  const bad = (what) => {
-    throw new Error('unexpected COPY data: ' + what);
-  };
-  /** The big-endian int32 at data[at] (inlined by V8; Buffer#readInt32BE checks bounds too). */
-  const i32 = (at) => (data[at] << 24) | (data[at + 1] << 16) | (data[at + 2] << 8) | data[at + 3];
-  /** Skips the COPY header at data[p] (in the first CopyData message); returns where rows start. */
-  const header = (p, end) => {
-    if (end - p < 19 || data.compare(COPY_SIGNATURE, 0, 11, p, p + 11) !== 0) bad('signature');
-    headerDone = true;
-    return p + 19 + data.readUInt32BE(p + 15);
-  };
-  /**
-   * Splits the complete protocol messages of data[parsed, length) into the page's rows. The
-   * backend sends one CopyData message per row (the first also holds the COPY header, the last
-   * only the trailer). At the first message that is not part of the copy stream (CommandComplete,
-   * ErrorResponse, ...) the socket goes back to pg with the bytes from there on.
-   */
-  const parseRows = () => {
-    while (count < BATCH && !handedBack) {
-      if (length - parsed < 5) return;
-      const type = data[parsed];
-      const size = i32(parsed + 1);
-      if (size < 4) bad('message length');
-      const end = parsed + 1 + size;
-      if (end > length) return;
-      let p = parsed + 5;
-      if (type === 0x64) {
-        // CopyData
-        if (!headerDone) p = header(p, end);
-        if (p < end) {
-          if (trailerSeen) bad('rows after the trailer');
-          const fields = ((data[p] << 24) | (data[p + 1] << 16)) >> 16;
-          if (fields === -1) {
-            trailerSeen = true;
-            p += 2;
-          } else {
-            if (fields !== 3 || end - p < 18 || i32(p + 2) !== 8) bad('row header');
-            keys[count] = i32(p + 6) * 4294967296 + (i32(p + 10) >>> 0);
-            // A NULL text (length -1) reads as no bytes.
-            const textLength = i32(p + 14);
-            const bytes = textLength < 0 ? 0 : textLength;
-            const s = p + 18;
-            if (textLength < -1 || end - s < bytes + 4) bad('text field');
-            // The low byte of the length field, already read, becomes the 0x00 before the bytes.
-            data[s - 1] = 0;
-            starts[count] = s - 1;
-            ends[count] = s + bytes;
-            p = s + bytes;
-            const n = i32(p);
-            p += 4;
-            if (n > end - p) bad('fixed field');
-            const o = count * W;
-            if (n === W) {
-              // Byte by byte: Buffer#copy makes a Uint8Array view per call on Node 20.
-              for (let k = 0; k < W; k++) fixed[o + k] = data[p + k];
+  let broken = false;
+  const close = () =>
+    Promise.race([client.end().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+  return { pages, close };
+  async function* pages(range) {
+    if (broken) throw new Error('the connection was closed after an abandoned range');
+    const ready = [];
+    let wake;
+    let ended = false;
+    let failure;
+    let headerDone = false;
+    let trailerSeen = false;
+    // The page being filled: protocol bytes in data[0, length), messages parsed up to \`parsed\`.
+    let filling = slot(0);
+    let { data, keys, starts, ends, fixed } = filling;
+    let length = 0;
+    let parsed = 0;
+    let count = 0;
+    let badFixed = -1;
+    const signal = () => {
+      const w = wake;
+      wake = undefined;
+      if (w) w();
+    };
+    const bad = (what) => {
+      throw new Error('unexpected COPY data: ' + what);
+    };
+    /** The big-endian int32 at data[at] (inlined by V8; Buffer#readInt32BE checks bounds too). */
+    const i32 = (at) => (data[at] << 24) | (data[at + 1] << 16) | (data[at + 2] << 8) | data[at + 3];
+    /** Skips the COPY header at data[p] (in the first CopyData message); returns where rows start. */
+    const header = (p, end) => {
+      if (end - p < 19 || data.compare(COPY_SIGNATURE, 0, 11, p, p + 11) !== 0) bad('signature');
+      headerDone = true;
+      return p + 19 + data.readUInt32BE(p + 15);
+    };
+    /**
+     * Splits the complete protocol messages of data[parsed, length) into the page's rows. The
+     * backend sends one CopyData message per row (the first also holds the COPY header, the last
+     * only the trailer). At the first message that is not part of the copy stream (CommandComplete,
+     * ErrorResponse, ...) the socket goes back to pg with the bytes from there on.
+     */
+    const parseRows = () => {
+      while (count < BATCH && !handedBack) {
+        if (length - parsed < 5) return;
+        const type = data[parsed];
+        const size = i32(parsed + 1);
+        if (size < 4) bad('message length');
+        const end = parsed + 1 + size;
+        if (end > length) return;
+        let p = parsed + 5;
+        if (type === 0x64) {
+          // CopyData
+          if (!headerDone) p = header(p, end);
+          if (p < end) {
+            if (trailerSeen) bad('rows after the trailer');
+            const fields = ((data[p] << 24) | (data[p + 1] << 16)) >> 16;
+            if (fields === -1) {
+              trailerSeen = true;
+              p += 2;
             } else {
-              fixed.fill(0, o, o + W);
-              if (badFixed < 0) badFixed = count;
+              if (fields !== 3 || end - p < 18 || i32(p + 2) !== 8) bad('row header');
+              keys[count] = i32(p + 6) * 4294967296 + (i32(p + 10) >>> 0);
+              // A NULL text (length -1) reads as no bytes.
+              const textLength = i32(p + 14);
+              const bytes = textLength < 0 ? 0 : textLength;
+              const s = p + 18;
+              if (textLength < -1 || end - s < bytes + 4) bad('text field');
+              // The low byte of the length field, already read, becomes the 0x00 before the bytes.
+              data[s - 1] = 0;
+              starts[count] = s - 1;
+              ends[count] = s + bytes;
+              p = s + bytes;
+              const n = i32(p);
+              p += 4;
+              if (n > end - p) bad('fixed field');
+              const o = count * W;
+              if (n === W) {
+                // Byte by byte: Buffer#copy makes a Uint8Array view per call on Node 20.
+                for (let k = 0; k < W; k++) fixed[o + k] = data[p + k];
+              } else {
+                fixed.fill(0, o, o + W);
+                if (badFixed < 0) badFixed = count;
+              }
+              if (n > 0) p += n;
+              count++;
             }
-            if (n > 0) p += n;
-            count++;
+          }
+          if (p !== end) bad('row and message do not align');
+        } else if (type === 0x48 || type === 0x63 || type === 0x4e || type === 0x53 || type === 0x41) {
+          // CopyOutResponse, CopyDone; a notice, parameter status or notification: nothing to keep.
+        } else {
+          handBack();
+          return;
+        }
+        parsed = end;
+      }
+    };
+    /** Hands the parsed rows over as a page; the unparsed tail starts the next page buffer. */
+    const flush = (size) => {
+      if (count > 0) {
+        const page = { count, keys: keys.subarray(0, count), data: data.subarray(0, parsed), starts: starts.subarray(0, count), ends: ends.subarray(0, count), fixed: fixed.subarray(0, count * W), badFixed };
+        ready.push({ page, slot: filling });
+        count = 0;
+        badFixed = -1;
+        if (ready.length >= 2) socket.pause();
+        signal();
+        filling = slot(size + length - parsed);
+      } else if (size + length - parsed > data.length) {
+        filling = { ...filling, data: Buffer.allocUnsafe(size + length - parsed) };
+      }
+      // The unparsed tail starts the next page (or moves to the start of this one).
+      const next = filling.data;
+      data.copy(next, 0, parsed, length);
+      length -= parsed;
+      parsed = 0;
+      ({ data, keys, starts, ends, fixed } = filling);
+    };
+    /** Parses every complete row, handing over full pages. */
+    const drain = () => {
+      for (parseRows(); count === BATCH; parseRows()) flush(0);
+    };
+    // While the COPY streams, the socket's bytes come here instead of through pg's parser (which
+    // made a message object, a Buffer and a callback per row): one copy per socket read.
+    let pgListeners = [];
+    let handedBack = false;
+    const onData = (chunk) => {
+      if (handedBack) return;
+      try {
+        if (length + chunk.length > data.length) flush(chunk.length);
+        chunk.copy(data, length);
+        length += chunk.length;
+        drain();
+      } catch (error) {
+        failure = failure || error;
+        // The stream cannot be followed any more: end the connection.
+        socket.destroy();
+        ended = true;
+        signal();
+      }
+    };
+    const handBack = () => {
+      handedBack = true;
+      direct = false;
+      socket.removeListener('data', onData);
+      for (const listener of pgListeners) socket.on('data', listener);
+      const rest = Buffer.from(data.subarray(parsed, length));
+      length = parsed;
+      for (const listener of pgListeners) listener(rest);
+    };
+    const copy = {
+      submit(connection) {
+        connection.query(range.sql);
+        pgListeners = socket.listeners('data');
+        socket.removeAllListeners('data');
+        socket.on('data', onData);
+        onCopyBytes = onData;
+        direct = socket === raw;
+      },
+      handleCopyInResponse() {
+        this.handleError(new Error('unexpected COPY IN'));
+      },
+      handleCopyData() {},
+      handleRowDescription() {},
+      handleDataRow() {},
+      handleEmptyQuery() {},
+      handleCommandComplete() {},
+      handleError(error) {
+        failure = failure || error;
+        ended = true;
+        signal();
+      },
+      handleReadyForQuery() {
+        if (!failure) {
+          try {
+            if (!trailerSeen) bad('no trailer');
+            flush(0);
+          } catch (error) {
+            failure = error;
           }
         }
-        if (p !== end) bad('row and message do not align');
-      } else if (type === 0x48 || type === 0x63 || type === 0x4e || type === 0x53 || type === 0x41) {
-        // CopyOutResponse, CopyDone; a notice, parameter status or notification: nothing to keep.
-      } else {
-        handBack();
-        return;
-      }
-      parsed = end;
-    }
-  };
-  /** Hands the parsed rows over as a page; the unparsed tail starts the next page buffer. */
-  const flush = (size) => {
-    if (count > 0) {
-      const page = { count, keys: keys.subarray(0, count), data: data.subarray(0, parsed), starts: starts.subarray(0, count), ends: ends.subarray(0, count), fixed: fixed.subarray(0, count * W), badFixed };
-      ready.push({ page, slot: filling });
-      count = 0;
-      badFixed = -1;
-      if (ready.length >= 2) socket.pause();
-      signal();
-      filling = slot(size + length - parsed);
-    } else if (size + length - parsed > data.length) {
-      filling = { ...filling, data: Buffer.allocUnsafe(size + length - parsed) };
-    }
-    // The unparsed tail starts the next page (or moves to the start of this one).
-    const next = filling.data;
-    data.copy(next, 0, parsed, length);
-    length -= parsed;
-    parsed = 0;
-    ({ data, keys, starts, ends, fixed } = filling);
-  };
-  /** Parses every complete row, handing over full pages. */
-  const drain = () => {
-    for (parseRows(); count === BATCH; parseRows()) flush(0);
-  };
-  // While the COPY streams, the socket's bytes come here instead of through pg's parser (which
-  // made a message object, a Buffer and a callback per row): one copy per socket read.
-  let pgListeners = [];
-  let handedBack = false;
-  const onData = (chunk) => {
-    if (handedBack) return;
+        ended = true;
+        signal();
+      },
+    };
+    client.query(copy);
     try {
-      if (length + chunk.length > data.length) flush(chunk.length);
-      chunk.copy(data, length);
-      length += chunk.length;
-      drain();
-    } catch (error) {
-      failure = failure || error;
-      // The stream cannot be followed any more: end the connection.
-      socket.destroy();
-      ended = true;
-      signal();
-    }
-  };
-  const handBack = () => {
-    handedBack = true;
-    direct = false;
-    socket.removeListener('data', onData);
-    for (const listener of pgListeners) socket.on('data', listener);
-    const rest = Buffer.from(data.subarray(parsed, length));
-    length = parsed;
-    for (const listener of pgListeners) listener(rest);
-  };
-  const copy = {
-    submit(connection) {
-      connection.query(scan.sql);
-      pgListeners = socket.listeners('data');
-      socket.removeAllListeners('data');
-      socket.on('data', onData);
-      onCopyBytes = onData;
-      direct = socket === raw;
-    },
-    handleCopyInResponse() {
-      this.handleError(new Error('unexpected COPY IN'));
-    },
-    handleCopyData() {},
-    handleRowDescription() {},
-    handleDataRow() {},
-    handleEmptyQuery() {},
-    handleCommandComplete() {},
-    handleError(error) {
-      failure = failure || error;
-      ended = true;
-      signal();
-    },
-    handleReadyForQuery() {
-      if (!failure) {
-        try {
-          if (!trailerSeen) bad('no trailer');
-          flush(0);
-        } catch (error) {
-          failure = error;
+      for (;;) {
+        if (ready.length > 0) {
+          const { page, slot: done } = ready.shift();
+          if (ready.length < 2) socket.resume();
+          yield page;
+          // The consumer asked for the next page: this one's buffers can be reused.
+          free.push(done);
+        } else if (failure) {
+          throw failure;
+        } else if (ended) {
+          return;
+        } else {
+          await new Promise((resolve) => {
+            wake = resolve;
+          });
         }
       }
-      ended = true;
-      signal();
-    },
-  };
-  client.query(copy);
-  try {
-    for (;;) {
-      if (ready.length > 0) {
-        const { page, slot: done } = ready.shift();
-        if (ready.length < 2) socket.resume();
-        yield page;
-        // The consumer asked for the next page: this one's buffers can be reused.
-        free.push(done);
-      } else if (failure) {
-        throw failure;
-      } else if (ended) {
-        return;
-      } else {
-        await new Promise((resolve) => {
-          wake = resolve;
-        });
+    } finally {
+      socket.resume();
+      free.push(filling);
+      // A caller that stopped early leaves the COPY running, and it cannot be followed: closing
+      // the connection ends it (this session reads no further range).
+      if (!ended) {
+        broken = true;
+        socket.destroy();
       }
     }
-  } finally {
-    // A caller that stopped early leaves the COPY running: closing the connection ends it.
-    socket.resume();
-    await Promise.race([client.end().catch(() => {}), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
   }
 }
-const pages = scan.dialect === 'sqlite' ? sqlitePages : postgresPages;
+/** Opens this worker's connection: a session with \`pages(range)\` and \`close()\`. */
+const openSession = scan.dialect === 'sqlite' ? async () => sqliteSession() : postgresSession;
 `;
 
 const RUNNER = `
-consume(pages(), workerData.data, parentPort).then(
-  (result) => parentPort.postMessage({ type: 'done', result }),
-  (error) => parentPort.postMessage({ type: 'error', message: String((error && error.stack) || error) }),
-);
+// The connection opens while the first range is on its way; a failure is reported with it.
+const opening = openSession();
+opening.catch(() => {});
+parentPort.on('message', async (m) => {
+  try {
+    const session = await opening;
+    if (m.type === 'close') {
+      await session.close();
+      parentPort.postMessage({ type: 'closed' });
+      return;
+    }
+    const result = await consume(session.pages(m.range), m.data, parentPort);
+    parentPort.postMessage({ type: 'done', result });
+  } catch (error) {
+    parentPort.postMessage({ type: 'error', message: String((error && error.stack) || error) });
+  }
+});
 `;
 
+/** A worker thread with its own connection, reading one key range at a time. */
+export interface RangeWorker {
+  /**
+   * Reads keys in [start, end) (`end` Infinity: to the end of the table) and runs the consumer
+   * over them with `data`; resolves with the consumer's result. The consumer's own messages go
+   * to `onMessage`. One range at a time: the next may start when this one has resolved.
+   */
+  run(start: number, end: number, data: unknown, onMessage?: (message: unknown) => void): Promise<unknown>;
+  /** Closes the connection (waiting at most a second) and ends the thread. */
+  close(): Promise<void>;
+}
+
 /**
- * Starts a worker reading `scan` on its own connection. `consumerSource` is plain JS (no
- * `require`/`import`: use `process.getBuiltinModule`) defining
- * `async function consume(pages, data, port)`: `pages` is an async iterable of row pages, `data`
- * is `data` (structured-cloned), `port` the parent port for the caller's own messages. Its result
- * arrives as `{ type: 'done', result }`, a failure as `{ type: 'error', message }`.
+ * Starts a worker that opens its own connection at once and then reads the ranges it is given
+ * (`run`). `consumerSource` is plain JS (no `require`/`import`: use `process.getBuiltinModule`)
+ * defining `async function consume(pages, data, port)`: `pages` is an async iterable of the
+ * range's row pages, `data` the run's `data` (structured-cloned), `port` the parent port for the
+ * consumer's own messages. A consumer that returns before the last page leaves the connection
+ * closed: that worker reads no further range.
  */
-export function startRangeWorker(
-  store: Store,
-  scan: RangeScan,
-  consumerSource: string,
-  data: unknown,
-): Worker {
+export function startRangeWorker(store: Store, scan: RangeScan, consumerSource: string): RangeWorker {
   const native = store.native;
-  const { start, end } = scan;
-  if (
-    !Number.isSafeInteger(start) ||
-    start < 0 ||
-    !(end === Number.POSITIVE_INFINITY || Number.isSafeInteger(end))
-  )
-    throw new TypeError('startRangeWorker needs integer range bounds');
   const width = Math.floor(scan.fixed.width);
   if (!(width > 0)) throw new TypeError('startRangeWorker needs a positive fixed width');
   const key = ident(scan.key);
@@ -486,8 +517,9 @@ export function startRangeWorker(
   // SQLite: modest pages (a page's aggregates are ~1 MB of text and bytes). PostgreSQL: the COPY
   // streams regardless; pages only bound how much the worker buffers.
   const batch = Math.max(1, Math.floor(scan.batch ?? 4_096));
-  const base = { start, end, batch, width };
+  const base = { batch, width };
   let workerScan: Record<string, unknown>;
+  let rangeSql: (start: number, end: number) => string | undefined = () => undefined;
   if (native.dialect === 'sqlite') {
     // cast(... as blob): the stored bytes, whatever the column holds; a NULL text is no bytes.
     workerScan = {
@@ -503,7 +535,6 @@ export function startRangeWorker(
       rowsSql: `select ${key}, cast(${bytes} as blob), ${fixed} from ${table} where ${key} >= ? order by ${key} limit ?`,
     };
   } else {
-    const limit = end === Number.POSITIVE_INFINITY ? '' : ` limit ${end - start}`;
     workerScan = {
       ...base,
       dialect: 'postgres',
@@ -511,16 +542,84 @@ export function startRangeWorker(
       url: (native.pool.options as { connectionString: string }).connectionString,
       // Pages of about `batch` rows of ~300 bytes; a larger row gets a larger buffer.
       pageBytes: Math.min(1 << 20, batch * 192),
-      sql:
-        `copy (select ${key}::int8, ${bytes}, ${fixed} ` +
-        `from ${table} where ${key} >= ${start} order by ${key}${limit}) to stdout (format binary)`,
     };
+    // Bounds are checked safe integers (see run), so they can be written into the statement.
+    rangeSql = (start, end) =>
+      `copy (select ${key}::int8, ${bytes}, ${fixed} from ${table} where ${key} >= ${start} order by ${key}` +
+      `${end === Number.POSITIVE_INFINITY ? '' : ` limit ${end - start}`}) to stdout (format binary)`;
   }
-  return new Worker(`${READER}\n${consumerSource}\n${RUNNER}`, {
+  const worker = new Worker(`${READER}\n${consumerSource}\n${RUNNER}`, {
     eval: true,
     // Plain JS that loads nothing through the module loader: no inherited --import/--loader
     // hooks (e.g. a TypeScript loader) to start in each worker.
     execArgv: [],
-    workerData: { scan: workerScan, data },
+    workerData: { scan: workerScan },
   });
+  let busy = false;
+  /** Waits for the first message that `settle` accepts, an error or the thread's exit. */
+  const until = <T>(
+    settle: (m: { type: string }, resolve: (v: T) => void, reject: (e: Error) => void) => void,
+  ) =>
+    new Promise<T>((resolve, reject) => {
+      const done = () => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+      };
+      const onMessage = (m: { type: string }) =>
+        settle(
+          m,
+          (v) => {
+            done();
+            resolve(v);
+          },
+          (e) => {
+            done();
+            reject(e);
+          },
+        );
+      const onError = (e: Error) => {
+        done();
+        reject(e);
+      };
+      const onExit = (code: number) => {
+        done();
+        reject(new Error(`range worker exited (${code})`));
+      };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+    });
+  return {
+    async run(start, end, data, onMessage) {
+      if (
+        !Number.isSafeInteger(start) ||
+        start < 0 ||
+        !(end === Number.POSITIVE_INFINITY || (Number.isSafeInteger(end) && end >= start))
+      )
+        throw new TypeError('a range needs integer bounds, start <= end');
+      if (busy) throw new Error('this range worker is still reading a range');
+      busy = true;
+      try {
+        const result = until<unknown>((m, resolve, reject) => {
+          const message = m as { type: string; result?: unknown; message?: string };
+          if (message.type === 'done') resolve(message.result);
+          else if (message.type === 'error') reject(new Error(`range worker failed: ${message.message}`));
+          else onMessage?.(m);
+        });
+        worker.postMessage({ type: 'range', range: { start, end, sql: rangeSql(start, end) }, data });
+        return await result;
+      } finally {
+        busy = false;
+      }
+    },
+    async close() {
+      const closed = until<void>((m, resolve) => {
+        if (m.type === 'closed') resolve();
+      }).catch(() => {});
+      worker.postMessage({ type: 'close' });
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+      await worker.terminate();
+    },
+  };
 }
