@@ -151,6 +151,9 @@ describe.skipIf(!chromiumAvailable)('console against the demo (Chromium)', () =>
     const before = await latest(page, chart);
     await expect.poll(() => latest(page, chart), { timeout: 30_000 }).not.toBe(before);
     expect(await page.getByTestId('cert-expiry').textContent()).not.toBe('—');
+    // Units as clinicians write them, not as UCUM codes (mm[Hg], Cel).
+    await page.getByTestId('vital-nibp-systolic').waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId('vital-nibp-systolic-latest').textContent()).toMatch(/^\d+ mmHg$/);
     await screenshot(page, 'device');
     expect(await contrastProblems(page), 'device').toEqual([]);
 
@@ -175,12 +178,18 @@ describe.skipIf(!chromiumAvailable)('console against the demo (Chromium)', () =>
     expect(await row.textContent()).toContain('admin');
     expect(await row.textContent()).toMatch(/quarantin/);
     const seq = Number(await row.locator('td').first().textContent());
-    // Checkpoints are signed every few seconds: retry until the entry is in one.
+    // Checkpoints are signed every few seconds: retry until the entry is in one. Each click
+    // first shows "Checking…", so the answer is read once the check has settled (a proof result,
+    // or "not in a signed checkpoint yet").
     await expect
       .poll(
         async () => {
           await row.getByRole('button', { name: `Verify entry ${seq}` }).click();
           const result = page.getByTestId(`verify-${seq}`);
+          await result
+            .or(row.getByText('Not in a signed checkpoint yet'))
+            .first()
+            .waitFor({ timeout: 10_000 });
           return (await result.count()) ? result.textContent() : '';
         },
         { timeout: 40_000, interval: 2000 },

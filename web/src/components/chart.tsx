@@ -1,3 +1,5 @@
+import { displayUnit, isOrdinal } from '../units';
+
 /** One series of a vital sign: points in time order. */
 export interface Point {
   t: number;
@@ -48,20 +50,24 @@ export function LineChart({
   const y = (v: number) => PAD.t + (1 - (v - lo) / (hi - lo)) * (H - PAD.t - PAD.b);
   let d = '';
   for (const p of points) d += `${d ? 'L' : 'M'}${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`;
-  const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1));
+  const fmt = (v: number) => (isOrdinal(unit) || Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1));
+  const shownUnit = displayUnit(unit);
   return (
     <figure className="chart" data-testid={testId}>
       <figcaption>
         <span>{label}</span>{' '}
         <strong className="latest" data-testid={testId ? `${testId}-latest` : undefined}>
-          {last ? `${fmt(last.v)} ${unit}` : '—'}
+          {last ? `${fmt(last.v)} ${shownUnit}` : '—'}
         </strong>
-        <span className="muted"> ({points.length} readings)</span>
+        <span className="muted">
+          {' '}
+          ({points.length} {points.length === 1 ? 'reading' : 'readings'})
+        </span>
       </figcaption>
       <svg
         viewBox={`0 0 ${W} ${H}`}
         role="img"
-        aria-label={`${label}, ${span(to - from).slice(1)} to now${last ? `, latest ${fmt(last.v)} ${unit}` : ', no data'}`}
+        aria-label={`${label}, ${span(to - from).slice(1)} to now${last ? `, latest ${fmt(last.v)} ${shownUnit}` : ', no data'}`}
         preserveAspectRatio="none"
       >
         <line className="axis" x1={PAD.l} x2={W - PAD.r} y1={H - PAD.b} y2={H - PAD.b} />
