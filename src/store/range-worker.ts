@@ -615,7 +615,8 @@ export function startRangeWorker(store: Store, scan: RangeScan, consumerSource: 
     },
     async close() {
       const closed = until<void>((m, resolve) => {
-        if (m.type === 'closed') resolve();
+        // A worker whose connection never opened answers the close with its error.
+        if (m.type === 'closed' || m.type === 'error') resolve();
       }).catch(() => {});
       worker.postMessage({ type: 'close' });
       await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
