@@ -47,3 +47,19 @@ export function searchset(input: {
     entry,
   };
 }
+
+/**
+ * `JSON.stringify(searchset(input))` where the resources are already JSON text (`resources[i]`
+ * serialised as `json[i]`): the page's resources are copied into the Bundle's text rather than
+ * serialised again. A test holds it to the same text as searchset.
+ */
+export function searchsetJson(input: Parameters<typeof searchset>[0], json: readonly string[]): string {
+  const { link, entry } = searchset({ ...input, resources: [] });
+  const parts = input.resources.map(
+    (resource, i) =>
+      `{"fullUrl":${JSON.stringify(`${input.base}/${resource.resourceType}/${resource.id}`)},` +
+      `"resource":${json[i]},"search":{"mode":"match"}}`,
+  );
+  for (const e of entry ?? []) parts.push(JSON.stringify(e));
+  return `{"resourceType":"Bundle","type":"searchset","link":${JSON.stringify(link)},"entry":[${parts.join(',')}]}`;
+}

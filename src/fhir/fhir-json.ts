@@ -9,8 +9,9 @@ import type { Resource } from '@medplum/fhirtypes';
  */
 export class FhirJson {
   readonly bytes: Buffer;
-  constructor(resource: Resource) {
-    this.bytes = Buffer.from(JSON.stringify(resource));
+  /** A resource, or its JSON text already made. */
+  constructor(resource: Resource | string) {
+    this.bytes = Buffer.from(typeof resource === 'string' ? resource : JSON.stringify(resource));
   }
 }
 

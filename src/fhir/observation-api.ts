@@ -4,12 +4,12 @@ import { visibilityOf } from '../devices/index.js';
 import { PulsegateError } from '../errors.js';
 import type { ReadingPosition, StoredReading } from '../telemetry/index.js';
 import { VITAL_CODES } from '../telemetry/index.js';
-import { searchset } from './bundle.js';
+import { searchsetJson } from './bundle.js';
 import { auditBase, type FhirDeps, type FhirRequest } from './context.js';
 import { decodeCursor, encodeCursor, searchFingerprint } from './cursor.js';
 import { FhirJson } from './fhir-json.js';
 import { blindIndexOf, observationKeyOf } from './ids.js';
-import { categoryCodeOf, LOINC, MDC, toObservation } from './observation.js';
+import { categoryCodeOf, LOINC, MDC, observationJson, toObservation } from './observation.js';
 import { requireScope } from './scopes.js';
 import {
   type DateCondition,
@@ -214,6 +214,7 @@ export function observationApi(deps: FhirDeps) {
         : undefined;
       const p = plan(parsed, req);
       const found: Observation[] = [];
+      const foundJson: string[] = [];
       const patients: Array<string | null> = [];
       let next: Cursor | undefined;
       if (!p.empty) {
@@ -254,6 +255,7 @@ export function observationApi(deps: FhirDeps) {
                 break scan;
               }
               found.push(obs);
+              foundJson.push(observationJson(reading, i, obs));
               patients.push(reading.patientIndex);
             }
             scanned += 1;
@@ -271,14 +273,17 @@ export function observationApi(deps: FhirDeps) {
       }
       // Serialised before the audit wait (see FhirJson); the response still leaves only after it.
       const body = new FhirJson(
-        searchset({
-          base: req.base,
-          resourceType: 'Observation',
-          accepted: parsed.accepted,
-          resources: found,
-          ...(next ? { next: encodeCursor(deps.keys, fingerprint, next, t) } : {}),
-          ignored: parsed.ignored,
-        }),
+        searchsetJson(
+          {
+            base: req.base,
+            resourceType: 'Observation',
+            accepted: parsed.accepted,
+            resources: found,
+            ...(next ? { next: encodeCursor(deps.keys, fingerprint, next, t) } : {}),
+            ignored: parsed.ignored,
+          },
+          foundJson,
+        ),
       );
       await auditPatients(
         req,
