@@ -42,7 +42,14 @@ export function LineChart({
     if (p.v > hi) hi = p.v;
   }
   if (!Number.isFinite(lo)) [lo, hi] = [0, 1];
-  if (hi - lo < 1e-9) [lo, hi] = [lo - 1, hi + 1];
+  const ordinal = isOrdinal(unit);
+  if (ordinal) {
+    // Scores are whole numbers from 0: the axis starts at 0 and spans at least one step.
+    lo = Math.min(0, Math.floor(lo));
+    hi = Math.max(Math.ceil(hi), lo + 1);
+  } else if (hi - lo < 1e-9) [lo, hi] = [lo - 1, hi + 1];
+  // Tick labels: an ordinal's whole-number bounds, otherwise the padded ends of the axis.
+  const [bottom, top] = [lo, hi];
   const pad = (hi - lo) * 0.1;
   lo -= pad;
   hi += pad;
@@ -50,7 +57,7 @@ export function LineChart({
   const y = (v: number) => PAD.t + (1 - (v - lo) / (hi - lo)) * (H - PAD.t - PAD.b);
   let d = '';
   for (const p of points) d += `${d ? 'L' : 'M'}${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`;
-  const fmt = (v: number) => (isOrdinal(unit) || Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1));
+  const fmt = (v: number) => (ordinal || Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1));
   const shownUnit = displayUnit(unit);
   return (
     <figure className="chart" data-testid={testId}>
@@ -72,10 +79,10 @@ export function LineChart({
       >
         <line className="axis" x1={PAD.l} x2={W - PAD.r} y1={H - PAD.b} y2={H - PAD.b} />
         <text className="tick" x={PAD.l - 4} y={PAD.t + 10} textAnchor="end">
-          {fmt(hi)}
+          {fmt(ordinal ? top : hi)}
         </text>
         <text className="tick" x={PAD.l - 4} y={H - PAD.b} textAnchor="end">
-          {fmt(lo)}
+          {fmt(ordinal ? bottom : lo)}
         </text>
         <text className="tick" x={PAD.l} y={H - 4}>
           {span(to - from)}
