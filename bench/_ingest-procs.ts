@@ -14,7 +14,7 @@ export class Child {
 
   constructor(script: string, env: Record<string, string>, execArgv: string[] = []) {
     this.proc = fork(script, [], {
-      // The server's V8 settings as bin/pulsegate runs it (see its first line); later flags override.
+      // The server's V8 settings as bin/pulsegate runs it (see its launcher line); later flags override.
       execArgv: ['--import', 'tsx', '--max-semi-space-size=32', ...execArgv],
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

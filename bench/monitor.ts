@@ -145,7 +145,7 @@ class ServerProcess {
 
   constructor(env: Record<string, string>) {
     this.proc = fork(join(here, '_ingest-server.ts'), [], {
-      // The server's V8 settings as bin/pulsegate runs it (see its first line).
+      // The server's V8 settings as bin/pulsegate runs it (see its launcher line).
       execArgv: ['--import', 'tsx', '--max-semi-space-size=32'],
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

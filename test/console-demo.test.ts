@@ -153,7 +153,7 @@ describe.skipIf(!chromiumAvailable)('console against the demo (Chromium)', () =>
     expect(await page.getByTestId('cert-expiry').textContent()).not.toBe('—');
     // Units as clinicians write them, not as UCUM codes (mm[Hg], Cel).
     await page.getByTestId('vital-nibp-systolic').waitFor({ timeout: 30_000 });
-    expect(await page.getByTestId('vital-nibp-systolic-latest').textContent()).toMatch(/^\d+ mmHg$/);
+    expect(await page.getByTestId('vital-nibp-systolic-latest').textContent()).toMatch(/^\d+(\.\d)? mmHg$/);
     await screenshot(page, 'device');
     expect(await contrastProblems(page), 'device').toEqual([]);
 

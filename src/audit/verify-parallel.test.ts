@@ -83,6 +83,7 @@ it('plans shrinking ranges that cover the log, the last reading on', () => {
     { start: 51, end: Number.POSITIVE_INFINITY },
   ]);
   expect(planRanges(101, 2, 13).map((r) => r.start)).toEqual([0, 13, 26, 39, 52, 65, 78, 91]);
+  for (const bad of [0, -5, 1.5, Number.NaN]) expect(() => planRanges(101, 2, bad)).toThrow(TypeError);
 });
 
 describeEachDialect('parallel audit verification', (open, dialect) => {

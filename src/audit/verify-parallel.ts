@@ -93,6 +93,8 @@ export function planRanges(
   threads: number,
   rangeEntries?: number,
 ): Array<{ start: number; end: number }> {
+  if (rangeEntries !== undefined && !(Number.isSafeInteger(rangeEntries) && rangeEntries > 0))
+    throw new TypeError('rangeEntries must be a positive integer');
   const ranges: Array<{ start: number; end: number }> = [];
   for (let start = 0; start < total; ) {
     const left = total - start;

@@ -556,6 +556,15 @@ export function startRangeWorker(store: Store, scan: RangeScan, consumerSource: 
     workerData: { scan: workerScan },
   });
   let busy = false;
+  // Listened to for the thread's whole life: an idle worker whose thread fails must not crash
+  // the process with an unhandled 'error', and a dead one answers at once.
+  let dead: Error | undefined;
+  worker.on('error', (e) => {
+    dead ??= e;
+  });
+  worker.on('exit', (code) => {
+    dead ??= new Error(`range worker exited (${code})`);
+  });
   /** Waits for the first message that `settle` accepts, an error or the thread's exit. */
   const until = <T>(
     settle: (m: { type: string }, resolve: (v: T) => void, reject: (e: Error) => void) => void,
@@ -599,6 +608,7 @@ export function startRangeWorker(store: Store, scan: RangeScan, consumerSource: 
       )
         throw new TypeError('a range needs integer bounds, start <= end');
       if (busy) throw new Error('this range worker is still reading a range');
+      if (dead) throw dead;
       busy = true;
       try {
         const result = until<unknown>((m, resolve, reject) => {
@@ -614,6 +624,7 @@ export function startRangeWorker(store: Store, scan: RangeScan, consumerSource: 
       }
     },
     async close() {
+      if (dead) return;
       const closed = until<void>((m, resolve) => {
         // A worker whose connection never opened answers the close with its error.
         if (m.type === 'closed' || m.type === 'error') resolve();

@@ -57,7 +57,9 @@ export function LineChart({
   const y = (v: number) => PAD.t + (1 - (v - lo) / (hi - lo)) * (H - PAD.t - PAD.b);
   let d = '';
   for (const p of points) d += `${d ? 'L' : 'M'}${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`;
-  const fmt = (v: number) => (ordinal || Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1));
+  // Whole values as whole numbers (72 /min, 95 mmHg), others to one decimal (37.4 °C).
+  const fmt = (v: number) =>
+    ordinal || Number.isInteger(v) || Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1);
   const shownUnit = displayUnit(unit);
   return (
     <figure className="chart" data-testid={testId}>
