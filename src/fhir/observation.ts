@@ -155,24 +155,23 @@ export function toObservation(reading: StoredReading, index: number): Observatio
   };
 }
 
-/** JSON text of the shared parts of Observations, by the key of the object they were made from. */
-const codeJson = new Map<string, string>();
-const categoryJson = new Map<string, string>();
+/** JSON text of the objects Observations share (memoised codes and categories), made once each. */
+const sharedText = new WeakMap<object, string>();
 const PROFILE_JSON = JSON.stringify(VITALSIGNS_PROFILES);
 const IMPLAUSIBLE_JSON = JSON.stringify(IMPLAUSIBLE);
 
-function cachedJson(cache: Map<string, string>, key: string, make: () => unknown): string {
-  let text = cache.get(key);
+function textOf(shared: object): string {
+  let text = sharedText.get(shared);
   if (text === undefined) {
-    text = JSON.stringify(make());
-    if (cache.size < 1000) cache.set(key, text);
+    text = JSON.stringify(shared);
+    sharedText.set(shared, text);
   }
   return text;
 }
 
 /**
- * `JSON.stringify(toObservation(reading, index))` (`obs`, when the caller has it already), written from text made once per code, category
- * and reading. A search page of 50 Observations repeats its codes, categories and references in
+ * `JSON.stringify(toObservation(reading, index))` (`obs`, when the caller has it already),
+ * written from text made once per code, category and reading. A search page of 50 Observations repeats its codes, categories and references in
  * every entry; serialising the page's objects was the largest single cost of a search (about
  * 110 of 700 us of CPU), this about half of it. toObservation stays the definition: a property
  * test holds the two to the same text.
@@ -182,7 +181,6 @@ export function observationJson(
   index: number,
   obs: Observation = toObservation(reading, index),
 ): string {
-  const o = reading.observations[index]!;
   const p = partsOf(reading);
   p.json ??= {
     received: JSON.stringify(p.receivedIso),
@@ -191,16 +189,15 @@ export function observationJson(
     performer: p.performer ? `,"performer":${JSON.stringify(p.performer)}` : '',
   };
   const j = p.json;
-  const category = obs.category![0]!.coding![0]!.code!;
   const { value, unit } = obs.valueQuantity!;
   const unitJson = JSON.stringify(unit);
   return (
     `{"resourceType":"Observation","id":${JSON.stringify(obs.id)},"meta":{"lastUpdated":${j.received}` +
     `${obs.meta!.profile ? `,"profile":${PROFILE_JSON}` : ''}},"status":"final",` +
-    `"category":${cachedJson(categoryJson, category, () => obs.category)},` +
-    `"code":${cachedJson(codeJson, `${o.system}|${o.code}`, () => obs.code)}${j.subject},` +
+    `"category":${textOf(obs.category!)},"code":${textOf(obs.code)}${j.subject},` +
     `"effectiveDateTime":${JSON.stringify(obs.effectiveDateTime)},"issued":${j.received}${j.performer},` +
-    `"valueQuantity":{"value":${JSON.stringify(value)},"unit":${unitJson},"system":"${UCUM}","code":${unitJson}},` +
+    `"valueQuantity":{"value":${JSON.stringify(value)},"unit":${unitJson},` +
+    `"system":"${UCUM}","code":${unitJson}},` +
     `"device":${j.device}${obs.interpretation ? `,"interpretation":${IMPLAUSIBLE_JSON}` : ''}}`
   );
 }
