@@ -7,6 +7,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 
+/**
+ * Node's settings as `bin/pulsegate` runs it (see its launcher line), for every bench child;
+ * flags given after them override.
+ */
+export const PULSEGATE_NODE_FLAGS = ['--max-semi-space-size=32'];
+
 /** A forked TypeScript child that answers IPC requests in order. */
 export class Child {
   readonly proc: ChildProcess;
@@ -14,8 +20,7 @@ export class Child {
 
   constructor(script: string, env: Record<string, string>, execArgv: string[] = []) {
     this.proc = fork(script, [], {
-      // The server's V8 settings as bin/pulsegate runs it (see its launcher line); later flags override.
-      execArgv: ['--import', 'tsx', '--max-semi-space-size=32', ...execArgv],
+      execArgv: ['--import', 'tsx', ...PULSEGATE_NODE_FLAGS, ...execArgv],
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

@@ -12,8 +12,9 @@
  *    learned, then one message 40x larger: the detector must raise `device.size-jump`. Latency runs
  *    from just before the trigger's PUBLISH is written to the moment the alert is observed, at two
  *    points (`AlertObserver`): on the live stream, as an alert console sees it (`GET
- *    /api/v1/stream?kinds=alert` over HTTPS with the admin's token): the target figure; and at the server's `alert.raised` bus event, sent over IPC with a
- *    sub-millisecond epoch time (both processes share the clock), to show what the stream adds.
+ *    /api/v1/stream?kinds=alert` over HTTPS with the admin's token), the target figure; and at
+ *    the server's `alert.raised` bus event, sent over IPC with a sub-millisecond epoch time (both
+ *    processes share the clock), to show what the stream adds.
  *
  * 2. Detector cost per message: bus events of a simulated ward (`wardTraffic`) fed straight into a
  *    BehaviourDetector with the shipped rules; CPU time (user + system) per event.
@@ -36,7 +37,7 @@ import { BehaviourDetector, HourOfDay, loadRules, type NewAlert } from '../src/m
 import { type WardEvent, wardTraffic } from '../src/sim/index.js';
 import { createTestPostgresDatabase } from '../src/testing/stores.js';
 import { openStream } from '../test/support/sse.js';
-import { Child } from './_ingest-procs.js';
+import { Child, PULSEGATE_NODE_FLAGS } from './_ingest-procs.js';
 import type { Measured, PublishReport, ServerReady, ServerRequest } from './_ingest-protocol.js';
 import { printResult, printTable, rate } from './_report.js';
 
@@ -145,8 +146,7 @@ class ServerProcess {
 
   constructor(env: Record<string, string>) {
     this.proc = fork(join(here, '_ingest-server.ts'), [], {
-      // The server's V8 settings as bin/pulsegate runs it (see its launcher line).
-      execArgv: ['--import', 'tsx', '--max-semi-space-size=32'],
+      execArgv: ['--import', 'tsx', ...PULSEGATE_NODE_FLAGS],
       env: { ...process.env, ...env },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

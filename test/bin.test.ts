@@ -1,4 +1,7 @@
-/** `bin/pulsegate` runs as a program (a sh launcher) and under node, with the Node settings the npm scripts use too. */
+/**
+ * `bin/pulsegate` runs as a program (a sh launcher) and under node, with the Node settings the
+ * npm scripts use too.
+ */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { expect, it } from 'vitest';

@@ -85,7 +85,8 @@ export const MIN_RANGE_ENTRIES = 16_384;
  * what is left but at least `MIN_RANGE_ENTRIES`, so the first ones amortise the per-range query
  * and the last ones are small, and a thread that ran slower (the cores are shared with the
  * database) leaves little for the others to wait for. With `rangeEntries` every range has that
- * many entries (the last may have fewer). The last range reads on to the end of the log (`end` Infinity): entries
+ * many entries (the last may have fewer). The last range reads on to the end of the log (`end`
+ * Infinity): entries
  * appended meanwhile are verified too, as by the walk.
  */
 export function planRanges(
