@@ -10,8 +10,8 @@ import {
   accessRoutes,
   CLIENT_ASSERTION_ALGORITHMS,
   createAccessService,
+  isCareUnitLimited,
 } from './access/index.js';
-import { CARE_UNIT_LIMITED } from './access/roles.js';
 import { type AuditLog, createAuditLog } from './audit/index.js';
 import { auditRoutes } from './audit/routes.js';
 import { dataPath, type LoadedConfig } from './config/index.js';
@@ -229,7 +229,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
     dataDir: config.dataDir,
     version: VERSION,
     access,
-    isCareUnitLimited: (p) => CARE_UNIT_LIMITED.has(p.role),
+    isCareUnitLimited,
     careUnitOf: async (deviceId) => (await devices.getRow(deviceId)).care_unit,
     telemetry,
     onError: (error) =>

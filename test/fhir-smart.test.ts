@@ -219,8 +219,17 @@ describeEachDialect('FHIR with SMART backend services', (_open, dialect) => {
   });
 
   it('enforces scopes, roles and care units, and every access shows up in /fhir/AuditEvent', async () => {
-    const client = async (role: 'integration' | 'security-analyst', scopes: string[]) => {
-      const c = await registerSmartClient(t.app, { alg: 'ES384', role, scopes });
+    const client = async (
+      role: 'integration' | 'security-analyst',
+      scopes: string[],
+      careUnits?: string[],
+    ) => {
+      const c = await registerSmartClient(t.app, {
+        alg: 'ES384',
+        role,
+        scopes,
+        ...(careUnits ? { careUnits } : {}),
+      });
       return { id: c.id, token: await smartToken(t.app, c) };
     };
     const principals = {
@@ -231,6 +240,7 @@ describeEachDialect('FHIR with SMART backend services', (_open, dialect) => {
       userCtx: await client('integration', ['user/Observation.rs']),
       allRs: await client('integration', ['system/*.rs']),
       analyst: await client('security-analyst', ['system/*.rs']),
+      clientIcu: await client('integration', ['system/*.rs'], ['ICU']),
       clinicianIcu: { id: '', token: await t.userToken('nurse-icu', 'clinician', ['ICU']) },
       auditor: { id: '', token: await t.userToken('auditor-1', 'auditor') },
     };
@@ -270,6 +280,11 @@ describeEachDialect('FHIR with SMART backend services', (_open, dialect) => {
       ['allRs', `/fhir/Patient/${ccuPatient}`, 200, 1],
       ['allRs', '/fhir/Device', 200, 2],
       ['allRs', '/fhir/AuditEvent?_count=1', 403, 'ACCESS_DENIED'],
+      ['clientIcu', searchIcu, 200, 12],
+      ['clientIcu', searchCcu, 200, 0],
+      ['clientIcu', `/fhir/Observation/${ccuObs.id}`, 403, 'ACCESS_CARE_UNIT_DENIED'],
+      ['clientIcu', `/fhir/Patient/${ccuPatient}`, 403, 'ACCESS_CARE_UNIT_DENIED'],
+      ['clientIcu', '/fhir/Device', 200, 1],
       ['analyst', searchIcu, 403, 'ACCESS_DENIED'],
       ['analyst', '/fhir/Device', 200, 2],
       ['analyst', '/fhir/AuditEvent?_count=1', 200, 1],
@@ -285,15 +300,41 @@ describeEachDialect('FHIR with SMART backend services', (_open, dialect) => {
       ['auditor', searchIcu, 403, 'ACCESS_DENIED'],
       ['auditor', '/fhir/AuditEvent?_count=2', 200, 2],
     ];
+    // The same tokens on the REST API: scopes of another context (patient/, user/ for a client)
+    // grant nothing there either, and a client registered for care units is held to them.
+    const from = new Date(now - 86_400_000).toISOString();
+    const icuTelemetry = `/api/v1/devices/mon-icu-7/telemetry?from=${from}`;
+    const ccuTelemetry = `/api/v1/devices/mon-ccu-7/telemetry?from=${from}`;
+    const api: Array<[Who, string, number, string | number]> = [
+      ['obsRs', icuTelemetry, 200, 12],
+      ['patientCtx', icuTelemetry, 403, 'ACCESS_DENIED'],
+      ['patientCtx', `/api/v1/patients/${MRN_ICU}/telemetry?from=${from}`, 403, 'ACCESS_DENIED'],
+      ['patientCtx', '/api/v1/devices', 403, 'ACCESS_DENIED'],
+      ['userCtx', icuTelemetry, 403, 'ACCESS_DENIED'],
+      ['clientIcu', icuTelemetry, 200, 12],
+      ['clientIcu', ccuTelemetry, 403, 'ACCESS_CARE_UNIT_DENIED'],
+      ['clientIcu', '/api/v1/devices', 200, 1],
+      ['allRs', ccuTelemetry, 200, 3],
+      ['allRs', '/api/v1/devices', 200, 2],
+    ];
     const requests = new Map<Who, string[]>();
-    for (const [who, url, status, expected] of matrix) {
+    for (const [who, url, status, expected] of [...matrix, ...api]) {
       const res = await fhir(t.app, 'GET', url, { token: principals[who].token });
       const label = `${who} GET ${url}`;
       expect(res.status, `${label}: ${JSON.stringify(res.body).slice(0, 300)}`).toBe(status);
+      const body = res.body as Record<string, unknown>;
       if (typeof expected === 'string')
-        expect(outcomeCode(res.body as OperationOutcome), label).toBe(expected);
+        expect(url.startsWith('/fhir') ? outcomeCode(res.body as OperationOutcome) : body.code, label).toBe(
+          expected,
+        );
       else if (res.body.resourceType === 'Bundle')
         expect(matches(res.body as Bundle), label).toHaveLength(expected);
+      else if (url.startsWith('/api')) {
+        const items = (body.items ?? body.readings ?? body.observations) as unknown[] | undefined;
+        expect(items, `${label}: ${JSON.stringify(body).slice(0, 300)}`).toHaveLength(expected);
+      }
+      // Listing the inventory is not a read of patient data: only its refusals are audited.
+      if (url === '/api/v1/devices' && status === 200) continue;
       requests.set(who, [...(requests.get(who) ?? []), String(res.headers['x-request-id'])]);
     }
     // Every one of those requests, allowed or refused, is in the audit log as seen through FHIR.

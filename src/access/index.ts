@@ -19,10 +19,16 @@ export type {
 export type { LoginResult } from './login.js';
 export type { TokenResult } from './oauth-token.js';
 export { JWT_BEARER_ASSERTION } from './oauth-token.js';
-export { breakGlassActive } from './policy.js';
+export { breakGlassActive, isCareUnitLimited } from './policy.js';
 export type { Principal, ResourceScope } from './principal.js';
 export * from './roles.js';
 export { type AccessRoutesDeps, accessRoutes } from './routes.js';
-export { parseSmartScope, type SmartScope, scopePermissions, scopesAllow } from './smart-scopes.js';
+export {
+  parseSmartScope,
+  type SmartScope,
+  scopeContextOf,
+  scopePermissions,
+  scopesAllow,
+} from './smart-scopes.js';
 export type { NewUser } from './users.js';
 export type { ClientView, UserView } from './views.js';

@@ -1,23 +1,37 @@
 import { PulsegateError } from '../errors.js';
 import type { Principal, ResourceScope } from './principal.js';
 import { CARE_UNIT_LIMITED, PERMISSIONS, type Permission, roleHas, VENDOR_LIMITED } from './roles.js';
-import { scopesAllow } from './smart-scopes.js';
+import { scopeContextOf, scopesAllow } from './smart-scopes.js';
 
 /**
- * Throws ACCESS_DENIED unless the principal's role holds the permission and, when the token
- * carries SMART scopes, one of them allows it too (scopes narrow, never widen).
+ * True when the token's SMART scopes allow the permission: scopes narrow, never widen, and only
+ * those of the principal's own context count (`scopeContextOf`). No scopes: the role alone rules.
  */
+function scopedAllows(principal: Principal, permission: Permission): boolean {
+  return (
+    principal.scopes.length === 0 || scopesAllow(principal.scopes, permission, scopeContextOf(principal.kind))
+  );
+}
+
+/** Throws ACCESS_DENIED unless the principal's role holds the permission and its scopes allow it. */
 export function authorize(principal: Principal, permission: Permission): void {
-  if (!roleHas(principal.role, permission)) throw new PulsegateError('ACCESS_DENIED');
-  if (principal.scopes.length > 0 && !scopesAllow(principal.scopes, permission)) {
+  if (!roleHas(principal.role, permission) || !scopedAllows(principal, permission)) {
     throw new PulsegateError('ACCESS_DENIED');
   }
 }
 
 /** Every permission `authorize` would grant the principal (for "who am I" and the console). */
 export function permissionsOf(principal: Principal): Permission[] {
-  return PERMISSIONS.filter(
-    (p) => roleHas(principal.role, p) && (principal.scopes.length === 0 || scopesAllow(principal.scopes, p)),
+  return PERMISSIONS.filter((p) => roleHas(principal.role, p) && scopedAllows(principal, p));
+}
+
+/**
+ * True when the principal sees only its care units: clinicians, and service clients registered
+ * for named care units (a client registered without any sees what its role allows).
+ */
+export function isCareUnitLimited(principal: Principal): boolean {
+  return (
+    CARE_UNIT_LIMITED.has(principal.role) || (principal.kind === 'client' && principal.careUnits.length > 0)
   );
 }
 
@@ -42,7 +56,7 @@ export function withinWindow(
  * touches only its listed devices, and only inside its access window.
  */
 export function checkResource(principal: Principal, scope: ResourceScope, now: number): void {
-  if (CARE_UNIT_LIMITED.has(principal.role)) {
+  if (isCareUnitLimited(principal)) {
     const unit = scope.careUnit ?? undefined;
     const inUnit = unit !== undefined && principal.careUnits.includes(unit);
     if (!inUnit && !breakGlassActive(principal, now)) throw new PulsegateError('ACCESS_CARE_UNIT_DENIED');

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { authorize } from './policy.js';
+import { authorize, permissionsOf } from './policy.js';
 import type { Principal } from './principal.js';
 import { PERMISSIONS, ROLES, roleHas } from './roles.js';
 import { grantScopes, parseSmartScope, scopePermissions, scopesAllow, splitScopes } from './smart-scopes.js';
@@ -76,8 +76,31 @@ describe('scope → permission mapping', () => {
       'break-glass:use',
       'tokens:create',
     ] as const) {
-      expect(scopesAllow(['system/*.*', 'user/*.cruds'], p)).toBe(false);
+      expect(scopesAllow(['system/*.*'], p, 'system')).toBe(false);
+      expect(scopesAllow(['user/*.cruds'], p, 'user')).toBe(false);
     }
+  });
+
+  it("counts only the scopes of the principal's context: patient/ and user/ scopes give a client nothing", () => {
+    const client = (scopes: string[]): Principal => ({
+      kind: 'client',
+      id: 'c',
+      name: 'c',
+      role: 'integration',
+      careUnits: [],
+      vendorDevices: [],
+      scopes,
+    });
+    for (const scopes of [['patient/*.rs'], ['patient/Observation.read'], ['user/Observation.rs']]) {
+      expect(() => authorize(client(scopes), 'telemetry:read')).toThrow(
+        expect.objectContaining({ code: 'ACCESS_DENIED' }),
+      );
+      expect(permissionsOf(client(scopes))).toEqual([]);
+    }
+    expect(() => authorize(client(['system/Observation.rs']), 'telemetry:read')).not.toThrow();
+    const user: Principal = { ...client(['user/Observation.rs']), kind: 'user', role: 'clinician' };
+    expect(() => authorize(user, 'telemetry:read')).not.toThrow();
+    expect(() => authorize({ ...user, scopes: ['system/Observation.rs'] }, 'telemetry:read')).toThrow();
   });
 
   it('scopes only ever narrow the role: for every role, scope set and permission', () => {
@@ -109,7 +132,7 @@ describe('scope → permission mapping', () => {
             allowed = false;
           }
           if (allowed) expect(roleHas(role, permission)).toBe(true);
-          if (allowed && scopes.length > 0) expect(scopesAllow(scopes, permission)).toBe(true);
+          if (allowed && scopes.length > 0) expect(scopesAllow(scopes, permission, 'system')).toBe(true);
         },
       ),
     );

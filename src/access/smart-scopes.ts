@@ -71,11 +71,27 @@ export function scopePermissions(scope: SmartScope): Set<Permission> {
   return out;
 }
 
-/** True when any of the scopes grants the permission. Unparseable scopes grant nothing. */
-export function scopesAllow(scopes: readonly string[], permission: Permission): boolean {
+/**
+ * The one SMART context a principal's scopes count in: `system/` for service clients, `user/` for
+ * users. `patient/` scopes need a launch patient context, which no token here carries, so they
+ * never count (a client registered with `patient/*.rs` reads nothing, on `/fhir` or `/api/v1`).
+ */
+export function scopeContextOf(kind: 'user' | 'client'): 'system' | 'user' {
+  return kind === 'client' ? 'system' : 'user';
+}
+
+/**
+ * True when any of the scopes, in `context`, grants the permission. Unparseable scopes and scopes
+ * of another context grant nothing.
+ */
+export function scopesAllow(
+  scopes: readonly string[],
+  permission: Permission,
+  context: SmartScope['context'],
+): boolean {
   return scopes.some((s) => {
     const parsed = parseSmartScope(s);
-    return parsed !== undefined && scopePermissions(parsed).has(permission);
+    return parsed !== undefined && parsed.context === context && scopePermissions(parsed).has(permission);
   });
 }
 

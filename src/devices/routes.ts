@@ -1,6 +1,6 @@
 import { Type as T } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { CARE_UNIT_LIMITED, type Principal, type ResourceScope, VENDOR_LIMITED } from '../access/index.js';
+import { isCareUnitLimited, type Principal, type ResourceScope, VENDOR_LIMITED } from '../access/index.js';
 import { requirePrincipal } from '../http/index.js';
 import type { DeviceService, DeviceVisibility } from './device-service.js';
 import {
@@ -20,7 +20,7 @@ export interface DeviceRouteAccess {
 
 /** The list filter a principal is held to (clinicians: care units; vendors: named devices). */
 export function visibilityOf(p: Principal): DeviceVisibility {
-  if (CARE_UNIT_LIMITED.has(p.role) && !p.breakGlass) return { careUnits: p.careUnits };
+  if (isCareUnitLimited(p) && !p.breakGlass) return { careUnits: p.careUnits };
   if (VENDOR_LIMITED.has(p.role)) return { deviceIds: p.vendorDevices };
   return {};
 }

@@ -4,7 +4,7 @@
  * device bindings are served with their identifier alone. The id is the hex blind index.
  */
 import type { Bundle, Patient } from '@medplum/fhirtypes';
-import { CARE_UNIT_LIMITED } from '../access/index.js';
+import { isCareUnitLimited } from '../access/index.js';
 import { PulsegateError } from '../errors.js';
 import { PATIENT_INDEX_PURPOSE } from '../patients/index.js';
 import { searchset } from './bundle.js';
@@ -32,7 +32,7 @@ export function patientApi(deps: FhirDeps) {
   /** A clinician sees a patient only through a device of its care units (or under break-glass). */
   async function checkReach(req: FhirRequest, index: string): Promise<void> {
     const p = req.principal;
-    if (!CARE_UNIT_LIMITED.has(p.role) || p.breakGlass) return;
+    if (!isCareUnitLimited(p) || p.breakGlass) return;
     for (const b of await deps.patients.bindingsOfIndex(index)) {
       const device = await deps.devices.getRow(b.deviceId).catch(() => undefined);
       if (device?.care_unit && p.careUnits.includes(device.care_unit)) return;

@@ -7,7 +7,7 @@
  * patient context, which backend-services tokens never carry, so they grant nothing here.
  * Tokens without scopes (console sessions, API tokens) are governed by role alone.
  */
-import { type Principal, parseSmartScope } from '../access/index.js';
+import { type Principal, parseSmartScope, scopeContextOf } from '../access/index.js';
 import { PulsegateError } from '../errors.js';
 
 export type Interaction = 'c' | 'r' | 'u' | 'd' | 's';
@@ -15,7 +15,7 @@ export type Interaction = 'c' | 'r' | 'u' | 'd' | 's';
 /** True when the principal's scopes allow the interaction on the resource type. */
 export function scopeAllows(principal: Principal, resourceType: string, interaction: Interaction): boolean {
   if (principal.scopes.length === 0) return true;
-  const context = principal.kind === 'client' ? 'system' : 'user';
+  const context = scopeContextOf(principal.kind);
   return principal.scopes.some((text) => {
     const scope = parseSmartScope(text);
     return (

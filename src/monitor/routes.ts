@@ -2,7 +2,7 @@ import { Type as T } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import {
   breakGlassActive,
-  CARE_UNIT_LIMITED,
+  isCareUnitLimited,
   type Permission,
   type Principal,
   type ResourceScope,
@@ -151,7 +151,7 @@ const CheckResult = T.Object(
 
 /** The alert-store viewer for a principal: care-unit limits, and whether it may read patients. */
 export function viewerOf(p: Principal, access: MonitorRoutesDeps['access']): AlertViewer {
-  const limited = CARE_UNIT_LIMITED.has(p.role) && !breakGlassActive(p, Date.now());
+  const limited = isCareUnitLimited(p) && !breakGlassActive(p, Date.now());
   return {
     ...(limited ? { careUnits: p.careUnits } : {}),
     mayReadPatient(careUnit) {
