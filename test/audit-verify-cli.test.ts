@@ -1,15 +1,21 @@
 /**
  * `pulsegate audit verify` against direct tampering with the database, on SQLite and PostgreSQL:
  * changed bytes, a deleted entry, an inserted entry, two swapped entries and a forged checkpoint
- * signature each make it exit 3 naming the first bad entry; the intact log exits 0.
+ * signature each make it exit 3 naming the first bad entry; the intact log exits 0. Checkpoint
+ * keys are trusted from outside the database (`pki/audit-verifier.vkey`, or keys that unwrap under
+ * the master key), a rewritten log whose checkpoints were deleted fails on its unproven tail, and a
+ * saved checkpoint (`--checkpoint`) catches a truncated log.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { createServices } from '../src/app.js';
+import { checkpointBody, ed25519Signer, signNote } from '../src/audit/checkpoint.js';
+import { leafHash } from '../src/audit/merkle.js';
 import { loadConfig } from '../src/config/index.js';
-import { createInstallation } from '../src/installation/index.js';
+import { createInstallation, installationLayout } from '../src/installation/index.js';
 import { createLogger } from '../src/logging/logger.js';
 import { openStore, type Store } from '../src/store/index.js';
 import type { AuditCheckpointsTable, AuditEntriesTable } from '../src/store/tables/audit.js';
@@ -86,15 +92,72 @@ describeEachDialect('audit verify CLI', (_open, dialect) => {
           .values(pristine.entries.slice(i, i + 200))
           .execute();
       await trx.insertInto('audit_checkpoints').values(pristine.checkpoints).execute();
+      await trx.deleteFrom('signing_keys').where('kid', 'like', 'forged-%').execute();
     });
   });
 
-  function verify(): {
+  function verify(...extra: string[]): {
     code: number | null;
-    result: { ok: boolean; firstBadSeq?: number; problem?: string };
+    result: { ok: boolean; firstBadSeq?: number; problem?: string; keys?: string; unproven?: number };
   } {
-    const r = cli(['audit', 'verify', '--data', data, '--json']);
+    const r = cli(['audit', 'verify', '--data', data, '--json', ...extra]);
     return { code: r.code, result: JSON.parse(r.stdout) };
+  }
+
+  /** Rewrites entry `seq` (bytes and leaf hash together) with `change` applied. */
+  async function rewrite(seq: number, change: (entry: string) => string): Promise<void> {
+    const forged = change(pristine.entries[seq]!.entry);
+    expect(forged).not.toBe(pristine.entries[seq]!.entry);
+    await store.db
+      .updateTable('audit_entries')
+      .set({ entry: forged, leaf_hash: Buffer.from(leafHash(Buffer.from(forged))) })
+      .where('seq', '=', seq)
+      .execute();
+  }
+
+  /**
+   * An attacker's own checkpoint key in the database, and every checkpoint replaced by one it
+   * signed over the current (rewritten) log. Its private half is random bytes: the attacker has
+   * no master key to wrap a real one with.
+   */
+  async function forgeCheckpoints(): Promise<void> {
+    const origin = loadConfig(data, {}).audit.origin;
+    const pair = generateKeyPairSync('ed25519');
+    const signer = ed25519Signer(origin, pair.privateKey, pair.publicKey);
+    const jwk = pair.publicKey.export({ format: 'jwk' });
+    const current = await store.db
+      .selectFrom('signing_keys')
+      .selectAll()
+      .where('use', '=', 'audit')
+      .executeTakeFirstOrThrow();
+    await store.db
+      .insertInto('signing_keys')
+      .values({
+        kid: `forged-${randomBytes(4).toString('hex')}`,
+        use: 'audit',
+        alg: 'EdDSA',
+        public_jwk: JSON.stringify({ ...jwk, alg: 'EdDSA', use: 'sig' }),
+        private_enc: randomBytes(80),
+        master_key_id: current.master_key_id,
+        created_at: Date.now(),
+        retired_at: null,
+      })
+      .execute();
+    const { CompactRange } = await import('../src/audit/merkle.js');
+    const rows = await store.db.selectFrom('audit_entries').select('leaf_hash').orderBy('seq').execute();
+    const range = new CompactRange();
+    for (const r of rows) range.append(Buffer.from(r.leaf_hash));
+    const root = range.root();
+    await store.db.deleteFrom('audit_checkpoints').execute();
+    await store.db
+      .insertInto('audit_checkpoints')
+      .values({
+        tree_size: rows.length,
+        root_hash: root,
+        note: await signNote(checkpointBody(origin, rows.length, root), signer),
+        created_at: Date.now(),
+      })
+      .execute();
   }
 
   it('exits 0 on the intact log', () => {
@@ -172,6 +235,56 @@ describeEachDialect('audit verify CLI', (_open, dialect) => {
     const { code, result } = verify();
     expect(code).toBe(3);
     expect(result).toMatchObject({ ok: false, firstBadSeq: 5 });
+  });
+
+  it('does not trust a checkpoint key added to the database, with or without pki/audit-verifier.vkey', async () => {
+    await rewrite(23, (e) => e.replace('"success"', '"failure"'));
+    await forgeCheckpoints();
+    const withFile = verify();
+    expect(withFile.code).toBe(3);
+    expect(withFile.result).toMatchObject({ ok: false, problem: 'bad-signature' });
+    const vkey = installationLayout(data).auditVerifierKey;
+    renameSync(vkey, `${vkey}.away`);
+    try {
+      const fromDatabase = verify();
+      expect(fromDatabase.code).toBe(3);
+      expect(fromDatabase.result).toMatchObject({ ok: false, problem: 'bad-signature' });
+      expect(fromDatabase.result.keys).toMatch(/unwrap under the master key \(1 rejected\)/);
+    } finally {
+      renameSync(`${vkey}.away`, vkey);
+    }
+  });
+
+  it('fails a rewritten log whose checkpoints were deleted: its unproven tail is older than the checkpoint interval', async () => {
+    const hourBefore = new Date(
+      Date.parse(JSON.parse(pristine.entries[0]!.entry).time) - 3_600_000,
+    ).toISOString();
+    await rewrite(0, (e) => e.replace(/"time":"[^"]+"/, `"time":"${hourBefore}"`));
+    await store.db.deleteFrom('audit_checkpoints').execute();
+    const { code, result } = verify();
+    expect(code).toBe(3);
+    expect(result).toMatchObject({ ok: false, firstBadSeq: 0, problem: 'unproven-entries' });
+  });
+
+  it('checks the log against a checkpoint saved earlier (--checkpoint): truncation is caught', async () => {
+    const saved = join(dir, 'witness.checkpoint');
+    writeFileSync(saved, pristine.checkpoints.at(-1)!.note);
+    expect(verify('--checkpoint', saved)).toMatchObject({ code: 0, result: { ok: true } });
+    const size = Number(pristine.checkpoints.at(-1)!.tree_size);
+    await store.db
+      .deleteFrom('audit_entries')
+      .where('seq', '>=', size - 3)
+      .execute();
+    await store.db
+      .deleteFrom('audit_checkpoints')
+      .where('tree_size', '>', size - 3)
+      .execute();
+    // Without the saved checkpoint the shorter log looks whole.
+    expect(verify().code).toBe(0);
+    const { code, result } = verify('--checkpoint', saved);
+    expect(code).toBe(3);
+    expect(result).toMatchObject({ ok: false, problem: 'truncated', firstBadSeq: size - 3 });
+    expect(existsSync(saved)).toBe(true);
   });
 
   it('detects a forged checkpoint signature', async () => {

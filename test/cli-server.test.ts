@@ -56,6 +56,20 @@ describe('init and serve', () => {
     expect(readFileSync(join(data, 'pki/ca.pem'), 'utf8')).toContain('BEGIN CERTIFICATE');
   });
 
+  it('init keeps the audit verifier key outside the database, the same key the server publishes', () => {
+    const vkey = readFileSync(join(data, 'pki/audit-verifier.vkey'), 'utf8').trim();
+    const token = readFileSync(join(data, 'secrets/admin.token'), 'utf8').trim();
+    const res = curl([
+      '--cacert',
+      join(data, 'pki/ca.pem'),
+      '-H',
+      `Authorization: Bearer ${token}`,
+      `https://localhost:${port}/api/v1/audit/verifier`,
+    ]);
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body).vkey).toBe(vkey);
+  });
+
   it('answers /healthz over HTTPS with the installation CA, and refuses TLS below 1.2', () => {
     const res = curl(['--cacert', join(data, 'pki/ca.pem'), `https://localhost:${port}/healthz`]);
     expect(res.status).toBe(200);

@@ -188,7 +188,7 @@ describeEachDialect('audit log', (open) => {
       Array.from({ length: 8 }, (_, b) => b * 25),
     );
     await log.close();
-    expect(await verify(store)).toEqual({ ok: true, size: 200, checkpoints: 1 });
+    expect(await verify(store)).toEqual({ ok: true, size: 200, checkpoints: 1, unproven: 0 });
   });
 
   it('refuses an invalid event with VALIDATION_FAILED and stores nothing', async () => {
@@ -213,7 +213,7 @@ describeEachDialect('audit log', (open) => {
       Array.from({ length: 500 }, (_, i) => i),
     );
     await log.close();
-    expect(await verify(store)).toEqual({ ok: true, size: 500, checkpoints: 1 });
+    expect(await verify(store)).toEqual({ ok: true, size: 500, checkpoints: 1, unproven: 0 });
   });
 
   it('two AuditLog instances on separate connections never assign the same seq', async () => {
@@ -242,7 +242,7 @@ describeEachDialect('audit log', (open) => {
     await a.append(event(8)); // a re-reads b's entry before sequencing
     await a.close();
     await b.close();
-    expect(await verify(t.store)).toEqual({ ok: true, size: 402, checkpoints: 3 });
+    expect(await verify(t.store)).toEqual({ ok: true, size: 402, checkpoints: 3, unproven: 0 });
   });
 
   it('recovers its frontier from the database after a restart', async () => {
@@ -252,7 +252,7 @@ describeEachDialect('audit log', (open) => {
     expect((await again.append(event(99))).seq).toBe(37);
     const cp = await again.checkpoint();
     expect(cp?.treeSize).toBe(38);
-    expect(await verify(store)).toEqual({ ok: true, size: 38, checkpoints: 3 });
+    expect(await verify(store)).toEqual({ ok: true, size: 38, checkpoints: 3, unproven: 0 });
   });
 
   it('checkpoints every N entries on its own and once more on close', async () => {
@@ -309,9 +309,56 @@ describeEachDialect('audit log', (open) => {
         batchSize: 16,
         onProgress: (checked) => progress.push(checked),
       });
-      expect(result).toEqual({ ok: true, size: 60, checkpoints: 3 });
+      expect(result).toEqual({ ok: true, size: 60, checkpoints: 3, unproven: 0 });
       expect(progress.at(-1)).toBe(60);
       expect(progress.length).toBeGreaterThan(2);
+    });
+
+    it('counts the entries after the last checkpoint, and fails a tail older than the checkpoint interval', async () => {
+      t = await open();
+      let clock = Date.parse('2026-11-01T00:00:00Z');
+      const log = makeLog(t.store, { now: () => clock });
+      await log.appendMany(Array.from({ length: 20 }, (_, i) => event(i)));
+      await log.checkpoint();
+      // Ten more entries over 50 s, as if the checkpoints over them had been deleted.
+      for (let i = 0; i < 10; i++, clock += 5_000) await log.append(event(20 + i));
+      const check = (maxUnprovenSeconds?: number) =>
+        verifyAuditLog({ store: t!.store, origin: ORIGIN, publicKey: keys.publicKey, maxUnprovenSeconds });
+      expect(await check()).toEqual({ ok: true, size: 30, checkpoints: 1, unproven: 10 });
+      expect(await check(60)).toEqual({ ok: true, size: 30, checkpoints: 1, unproven: 10 });
+      expect(await check(40)).toMatchObject({ ok: false, firstBadSeq: 20, problem: 'unproven-entries' });
+      // With every checkpoint gone the whole log is the unproven tail.
+      await t.store.db.deleteFrom('audit_checkpoints').execute();
+      expect(await check(40)).toMatchObject({ ok: false, firstBadSeq: 0, problem: 'unproven-entries' });
+    });
+
+    it('checks the log against a witnessed checkpoint even when the stored ones are gone', async () => {
+      const { store, log } = await seeded(40, [20]);
+      const witnessed = (await log.latestCheckpoint())!.note;
+      const check = () =>
+        verifyAuditLog({ store, origin: ORIGIN, publicKey: keys.publicKey, witnessed: [witnessed] });
+      expect(await check()).toEqual({ ok: true, size: 40, checkpoints: 2, unproven: 0 });
+      // Rewritten behind the witness: entry 31 and its leaf hash changed, stored checkpoints removed.
+      const row = await store.db
+        .selectFrom('audit_entries')
+        .select('entry')
+        .where('seq', '=', 31)
+        .executeTakeFirstOrThrow();
+      expect(row.entry).toContain('"success"');
+      const forged = row.entry.replace('"success"', '"failure"');
+      await store.db
+        .updateTable('audit_entries')
+        .set({ entry: forged, leaf_hash: Buffer.from(leafHash(Buffer.from(forged))) })
+        .where('seq', '=', 31)
+        .execute();
+      await store.db.deleteFrom('audit_checkpoints').execute();
+      expect(await check()).toMatchObject({ ok: false, problem: 'root-mismatch', firstBadSeq: 0 });
+      // Truncated behind the witness.
+      await store.db.deleteFrom('audit_entries').where('seq', '>=', 35).execute();
+      expect(await check()).toMatchObject({ ok: false, problem: 'truncated', firstBadSeq: 35 });
+      await expect(
+        verifyAuditLog({ store, origin: ORIGIN, publicKey: keys.publicKey, witnessed: ['not a note'] }),
+      ).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
     });
 
     it('names the entry whose bytes changed', async () => {

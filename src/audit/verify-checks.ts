@@ -14,10 +14,17 @@ export type VerifyProblem =
   | 'root-mismatch'
   | 'bad-signature'
   | 'bad-checkpoint'
-  | 'truncated';
+  | 'truncated'
+  | 'unproven-entries';
 
 export type VerifyResult =
-  | { ok: true; size: number; checkpoints: number }
+  | {
+      ok: true;
+      size: number;
+      checkpoints: number;
+      /** Entries after the last checkpoint: intact as stored, but not yet under a signed root. */
+      unproven?: number;
+    }
   | { ok: false; firstBadSeq: number; problem: VerifyProblem; detail: string };
 
 /** A stored checkpoint row as the verifier reads it. */

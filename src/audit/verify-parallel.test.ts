@@ -139,7 +139,12 @@ describeEachDialect('parallel audit verification', (open, dialect) => {
 
   it('accepts the intact log, with a checkpoint on the seam, and aggregates progress', async () => {
     const store = await seeded();
-    expect(await verifyAll(store)).toEqual({ ok: true, size: SIZE, checkpoints: CHECKPOINTS.length });
+    expect(await verifyAll(store)).toEqual({
+      ok: true,
+      size: SIZE,
+      checkpoints: CHECKPOINTS.length,
+      unproven: 0,
+    });
     for (const rangeEntries of [SEAM, 13]) {
       const progress: number[] = [];
       await run(store, 2, rangeEntries, { onProgress: (done) => progress.push(done) });
@@ -270,7 +275,7 @@ describeEachDialect('parallel audit verification', (open, dialect) => {
     );
     await log.checkpoint();
     await log.close();
-    expect(await verifyAll(store)).toEqual({ ok: true, size: 60, checkpoints: 1 });
+    expect(await verifyAll(store)).toEqual({ ok: true, size: 60, checkpoints: 1, unproven: 0 });
     const original = await entryAt(store, 43);
     const forged = original.replace('日本語', '日本誤');
     expect(forged).not.toBe(original);
@@ -290,7 +295,7 @@ describeEachDialect('parallel audit verification', (open, dialect) => {
       expect(await run(store, 2, 150)).toEqual(single);
       return single;
     };
-    expect(await atSeams()).toEqual({ ok: true, size: 300, checkpoints: 1 });
+    expect(await atSeams()).toEqual({ ok: true, size: 300, checkpoints: 1, unproven: 0 });
     for (const seq of [127, 128, 277, 278]) {
       const original = await entryAt(store, seq);
       await alter(store, seq, false);

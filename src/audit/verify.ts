@@ -3,11 +3,13 @@
  * contiguity, each entry's own `seq`, and the tree root and signature of every checkpoint.
  */
 import { availableParallelism } from 'node:os';
+import { PulsegateError } from '../errors.js';
 import { rangeWorkersSupported, type Store, scanOrdered } from '../store/index.js';
-import type { CheckpointVerifierKey } from './checkpoint.js';
+import { type CheckpointVerifierKey, parseCheckpointBody } from './checkpoint.js';
 import { CompactRange, leafHashLatin1 } from './merkle.js';
 import { readSize } from './tree-reader.js';
 import {
+  type CheckpointRow,
   type CheckpointTrust,
   checkpointProblem,
   fail,
@@ -38,6 +40,18 @@ export interface VerifyAuditLogOptions {
   parallelMinEntries?: number;
   /** Entries per range handed to a worker; by default shrinking ranges (see planRanges). */
   rangeEntries?: number;
+  /**
+   * Checkpoints held outside the database (signed notes a witness or auditor saved earlier): each
+   * must verify against the trusted keys and match the log's root at its size, so a log that was
+   * truncated or rewritten behind it fails even where the stored checkpoints were replaced.
+   */
+  witnessed?: readonly string[];
+  /**
+   * The longest time, in seconds, the entries after the last checkpoint may span. The writer
+   * signs a checkpoint every `checkpointIntervalSeconds` while entries arrive, so a longer
+   * unproven tail means checkpoints were removed ('unproven-entries', naming its first entry).
+   */
+  maxUnprovenSeconds?: number;
 }
 
 /** Below this many entries, starting workers (~tens of ms) costs more than it saves. */
@@ -76,11 +90,18 @@ export async function verifyAuditLog(options: VerifyAuditLogOptions): Promise<Ve
   const batchSize = options.batchSize ?? 4_096;
 
   const total = await readSize(db);
-  const checkpoints = await db
+  let checkpoints: CheckpointRow[] = await db
     .selectFrom('audit_checkpoints')
     .select(['tree_size', 'root_hash', 'note'])
     .orderBy('tree_size')
     .execute();
+
+  for (const note of options.witnessed ?? []) {
+    const cp = witnessRow(note);
+    checkpoints = checkpoints.filter((c) => Number(c.tree_size) !== Number(cp.tree_size));
+    checkpoints.push(cp);
+    checkpoints.sort((a, b) => Number(a.tree_size) - Number(b.tree_size));
+  }
 
   const trust: CheckpointTrust = { origin, keyName, keys };
   const threads = Math.max(1, Math.floor(options.threads ?? availableParallelism()));
@@ -89,7 +110,7 @@ export async function verifyAuditLog(options: VerifyAuditLogOptions): Promise<Ve
     total >= (options.parallelMinEntries ?? PARALLEL_MIN_ENTRIES) &&
     rangeWorkersSupported(store)
   ) {
-    return verifyInWorkers({
+    const result = await verifyInWorkers({
       store,
       total,
       checkpoints,
@@ -99,8 +120,64 @@ export async function verifyAuditLog(options: VerifyAuditLogOptions): Promise<Ve
       rangeEntries: options.rangeEntries,
       onProgress: options.onProgress,
     });
+    return unprovenTail(store, result, checkpoints, options.maxUnprovenSeconds);
   }
+  const result = await walk(store, checkpoints, trust, batchSize, total, options.onProgress);
+  return unprovenTail(store, result, checkpoints, options.maxUnprovenSeconds);
+}
 
+/** A witnessed checkpoint note as a row to check like the stored ones (VALIDATION_FAILED if it is none). */
+function witnessRow(note: string): CheckpointRow {
+  const split = note.lastIndexOf('\n\n');
+  const body = split < 0 ? undefined : parseCheckpointBody(note.slice(0, split + 1));
+  if (!body)
+    throw new PulsegateError('VALIDATION_FAILED', 'a witnessed checkpoint is not a signed checkpoint note');
+  return { tree_size: body.size, root_hash: body.root, note };
+}
+
+/** Adds the size of the unproven tail to a good result, or fails when the tail is too old (see options). */
+async function unprovenTail(
+  store: Store,
+  result: VerifyResult,
+  checkpoints: readonly CheckpointRow[],
+  maxSeconds: number | undefined,
+): Promise<VerifyResult> {
+  if (!result.ok) return result;
+  const proven = checkpoints.reduce((m, c) => Math.max(m, Number(c.tree_size)), 0);
+  const unproven = result.size - proven;
+  if (unproven > 0 && maxSeconds !== undefined) {
+    const timeOf = async (seq: number) => {
+      const row = await store.db
+        .selectFrom('audit_entries')
+        .select('entry')
+        .where('seq', '=', seq)
+        .executeTakeFirst();
+      const time = row ? (JSON.parse(row.entry) as { time?: unknown }).time : undefined;
+      return typeof time === 'string' ? Date.parse(time) : Number.NaN;
+    };
+    const span = ((await timeOf(result.size - 1)) - (await timeOf(proven))) / 1000;
+    if (!(span <= maxSeconds)) {
+      return fail(
+        proven,
+        'unproven-entries',
+        `entries ${proven}..${result.size - 1} span ${Number.isNaN(span) ? 'an unknown time' : `${Math.round(span)} s`} ` +
+          `with no signed checkpoint over them (the writer signs one at least every ${maxSeconds} s): ` +
+          'checkpoints were removed or entries added behind the log writer',
+      );
+    }
+  }
+  return { ...result, unproven };
+}
+
+/** The single-threaded walk over every entry in seq order. */
+async function walk(
+  store: Store,
+  checkpoints: readonly CheckpointRow[],
+  trust: CheckpointTrust,
+  batchSize: number,
+  total: number,
+  onProgress: VerifyAuditLogOptions['onProgress'],
+): Promise<VerifyResult> {
   const range = new CompactRange();
   let expected = 0;
   let lastGood = 0;
@@ -154,7 +231,7 @@ export async function verifyAuditLog(options: VerifyAuditLogOptions): Promise<Ve
       const bad = checkCheckpoints();
       if (bad) return bad;
     }
-    options.onProgress?.(expected, total);
+    onProgress?.(expected, total);
   }
   if (cpIndex < checkpoints.length) return truncated(Number(checkpoints[cpIndex]!.tree_size), expected);
   return { ok: true, size: expected, checkpoints: checkpoints.length };

@@ -1,11 +1,19 @@
-import { createPublicKey } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import type { KeyObject } from 'node:crypto';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { openConfiguredStore } from '../app.js';
-import { createSyslogSender, toFhirAuditEvent, toSyslog, verifyAuditLog } from '../audit/index.js';
-import { dataPath } from '../config/index.js';
+import {
+  createSyslogSender,
+  parseVerifierKey,
+  toFhirAuditEvent,
+  toSyslog,
+  verifyAuditLog,
+} from '../audit/index.js';
+import { dataPath, type LoadedConfig } from '../config/index.js';
 import { PulsegateError } from '../errors.js';
+import { installationLayout } from '../installation/index.js';
 import { openKeyService, readMasterKey } from '../keys/index.js';
+import type { Store } from '../store/index.js';
 import { loadInstallationConfig, withDataOptions, withServices } from './context.js';
 import { EXIT, print } from './output.js';
 import { createProgress } from './progress.js';
@@ -17,41 +25,49 @@ export function registerAudit(program: Command): void {
     audit
       .command('verify')
       .description('recompute every leaf and checkpoint; exit 0 if intact, 3 naming the first bad entry'),
-  ).action(async (opts: { data: string; json?: boolean }) => {
-    const config = loadInstallationConfig(opts.data);
-    const store = openConfiguredStore(config);
-    try {
-      // Verification only reads: it opens the store and the public keys, never the audit writer.
-      const keys = await openKeyService({
-        store,
-        masterKey: readMasterKey({ file: dataPath(config, config.keys.masterKeyFile), env: process.env }),
-        dataKeyMaxUses: config.keys.dataKeyMaxUses,
-      });
-      const jwks = await keys.verificationKeys('audit');
-      const publicKeys = jwks.map((jwk) => createPublicKey({ key: jwk as never, format: 'jwk' }));
-      let progress: ReturnType<typeof createProgress> | undefined;
-      const result = await verifyAuditLog({
-        store,
-        publicKeys,
-        origin: config.audit.origin,
-        onProgress: opts.json
-          ? undefined
-          : (done: number, total: number) => {
-              progress ??= createProgress('verifying', total);
-              progress.update(done);
-            },
-      });
-      progress?.finish(result.ok ? result.size : result.firstBadSeq);
-      print(opts, result, () =>
-        result.ok
-          ? `audit log intact: ${result.size} entries, ${result.checkpoints} signed checkpoints verified`
-          : `AUDIT LOG TAMPERED: first bad entry seq ${result.firstBadSeq} (${result.problem}): ${result.detail}`,
-      );
-      if (!result.ok) process.exitCode = EXIT.verifyFailed;
-    } finally {
-      await store.close();
-    }
-  });
+  )
+    .option(
+      '--verifier-key <file>',
+      'trusted checkpoint key(s), one signed-note vkey per line (default: pki/audit-verifier.vkey)',
+    )
+    .option(
+      '--checkpoint <file>',
+      'a checkpoint note saved earlier (GET /api/v1/audit/checkpoint): the log must still extend it',
+    )
+    .action(async (opts: { data: string; json?: boolean; verifierKey?: string; checkpoint?: string }) => {
+      const config = loadInstallationConfig(opts.data);
+      const witnessed = opts.checkpoint ? [readText(opts.checkpoint, '--checkpoint')] : [];
+      const store = openConfiguredStore(config);
+      try {
+        const trusted = await trustedKeys(config, store, opts.verifierKey);
+        if (!opts.json) process.stderr.write(`checkpoint keys: ${trusted.source}\n`);
+        let progress: ReturnType<typeof createProgress> | undefined;
+        const result = await verifyAuditLog({
+          store,
+          publicKeys: trusted.keys,
+          origin: config.audit.origin,
+          witnessed,
+          // The writer signs a checkpoint at least every interval while entries arrive; a minute of slack.
+          maxUnprovenSeconds: config.audit.checkpointIntervalSeconds + 60,
+          onProgress: opts.json
+            ? undefined
+            : (done: number, total: number) => {
+                progress ??= createProgress('verifying', total);
+                progress.update(done);
+              },
+        });
+        progress?.finish(result.ok ? result.size : result.firstBadSeq);
+        print(opts, { ...result, keys: trusted.source }, () =>
+          result.ok
+            ? `audit log intact: ${result.size} entries, ${result.checkpoints} signed checkpoints verified` +
+              (result.unproven ? `; the newest ${result.unproven} not yet under a checkpoint` : '')
+            : `AUDIT LOG TAMPERED: first bad entry seq ${result.firstBadSeq} (${result.problem}): ${result.detail}`,
+        );
+        if (!result.ok) process.exitCode = EXIT.verifyFailed;
+      } finally {
+        await store.close();
+      }
+    });
 
   withDataOptions(
     audit.command('export').description('export entries as FHIR AuditEvent (NDJSON) or RFC 5424 syslog'),
@@ -107,4 +123,59 @@ export function registerAudit(program: Command): void {
         });
       },
     );
+}
+
+function readText(file: string, option: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    throw new PulsegateError('VALIDATION_FAILED', `${option}: cannot read ${file}`);
+  }
+}
+
+/**
+ * The checkpoint keys `audit verify` trusts, and where they came from: the `--verifier-key` file,
+ * else the installation's `pki/audit-verifier.vkey` (written by `init`), else (an installation
+ * from before that file) the database's keys whose private half unwraps under the master key.
+ */
+async function trustedKeys(
+  config: LoadedConfig,
+  store: Store,
+  file: string | undefined,
+): Promise<{ keys: KeyObject[]; source: string }> {
+  const own = installationLayout(config.dataDir).auditVerifierKey;
+  const path = file ?? (existsSync(own) ? own : undefined);
+  if (path) {
+    const lines = readText(path, '--verifier-key')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l.length > 0 && !l.startsWith('#'));
+    const keys = lines.map((line) => {
+      let parsed: ReturnType<typeof parseVerifierKey>;
+      try {
+        parsed = parseVerifierKey(line);
+      } catch {
+        throw new PulsegateError('VALIDATION_FAILED', `${path}: not a signed-note verifier key`);
+      }
+      if (parsed.name !== config.audit.origin)
+        throw new PulsegateError(
+          'VALIDATION_FAILED',
+          `${path}: key ${parsed.name} is not for origin ${config.audit.origin}`,
+        );
+      return parsed.publicKey;
+    });
+    if (keys.length === 0) throw new PulsegateError('VALIDATION_FAILED', `${path}: no verifier key`);
+    return { keys, source: path };
+  }
+  // Verification only reads: it opens the store and the keys, never the audit writer.
+  const service = await openKeyService({
+    store,
+    masterKey: readMasterKey({ file: dataPath(config, config.keys.masterKeyFile), env: process.env }),
+    dataKeyMaxUses: config.keys.dataKeyMaxUses,
+  });
+  const { keys, rejected } = await service.provenPublicKeys('audit');
+  return {
+    keys,
+    source: `database keys that unwrap under the master key${rejected > 0 ? ` (${rejected} rejected)` : ''}`,
+  };
 }

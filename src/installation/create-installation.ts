@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { stringify } from 'yaml';
 import { createServices, openConfiguredStore } from '../app.js';
+import { verifierKeyString } from '../audit/index.js';
 import { loadConfig } from '../config/index.js';
 import { PulsegateError } from '../errors.js';
 import { generateMasterKey, initializeKeys, writeMasterKeyFile } from '../keys/index.js';
@@ -113,6 +114,14 @@ export async function createInstallation(opts: InitOptions): Promise<InitResult>
       outcome: 'success',
     });
     await services.audit.checkpoint();
+    // The checkpoint key's public half outside the database: `audit verify` trusts this copy,
+    // not the database's, which an attacker with write access to it could replace.
+    const auditKey = await services.keys.signingKey('audit');
+    writeNew(
+      layout.auditVerifierKey,
+      `${verifierKeyString(config.audit.origin, auditKey.publicKey)}\n`,
+      0o644,
+    );
   } finally {
     await services.close();
   }

@@ -11,6 +11,8 @@ export function installationLayout(dataDir: string) {
     adminToken: join(dataDir, 'secrets', 'admin.token'),
     adminPassword: join(dataDir, 'secrets', 'admin.password'),
     rootCaCert: join(dataDir, 'pki', 'ca.pem'),
+    /** The audit checkpoint verifier key (signed-note vkey), kept outside the database. */
+    auditVerifierKey: join(dataDir, 'pki', 'audit-verifier.vkey'),
     rootCaKey: join(dataDir, 'secrets', 'root-ca.key'),
     issuingCaCert: join(dataDir, 'pki', 'issuing-ca.pem'),
     issuingCaKey: join(dataDir, 'secrets', 'issuing-ca.key'),

@@ -47,6 +47,8 @@ export interface KeyService {
   signingKey(use: 'jwt' | 'audit'): Promise<SigningKey>;
   /** All public keys for `use`, retired ones included. */
   verificationKeys(use: 'jwt' | 'audit'): Promise<SigningKey['publicJwk'][]>;
+  /** Public keys for `use` whose private half unwraps under the master key (see SigningKeys). */
+  provenPublicKeys(use: 'jwt' | 'audit'): Promise<{ keys: KeyObject[]; rejected: number }>;
   /** Retires the current signing key for `use` and returns its successor. */
   rotateSigningKey(use: 'jwt' | 'audit'): Promise<SigningKey>;
   /** Returns unspent usage reservations to the database and forgets cached keys. */
@@ -257,6 +259,7 @@ export async function openKeyService(opts: KeyServiceOptions): Promise<KeyServic
     },
     signingKey: (use: SigningUse) => signing.current(use),
     verificationKeys: (use: SigningUse) => signing.verificationKeys(use),
+    provenPublicKeys: (use: SigningUse) => signing.provenPublicKeys(use),
     rotateSigningKey: (use: SigningUse) => signing.rotate(use),
     async close() {
       await idle();

@@ -97,6 +97,33 @@ export class SigningKeys {
     return rows.map((r) => JSON.parse(r.public_jwk) as SigningKey['publicJwk']);
   }
 
+  /**
+   * The public keys for `use` that the master key vouches for: each row's private key is unwrapped
+   * (its wrapping binds kid, use and alg) and its public key derived from it and checked against
+   * the kid (an RFC 7638 thumbprint). A row written by someone without the master key, or a
+   * `public_jwk` swapped for another key, is left out and counted as rejected. For verifiers that
+   * have no trusted copy of the key outside the database.
+   */
+  async provenPublicKeys(use: SigningUse): Promise<{ keys: KeyObject[]; rejected: number }> {
+    assertUse(use);
+    const rows = await this.#store.db
+      .selectFrom('signing_keys')
+      .selectAll()
+      .where('use', '=', use)
+      .orderBy('seq', 'desc')
+      .execute();
+    const keys: KeyObject[] = [];
+    for (const row of rows) {
+      try {
+        const { publicKey } = this.#open(row);
+        if (thumbprint(publicKey.export({ format: 'jwk' })) === row.kid) keys.push(publicKey);
+      } catch {
+        // Does not unwrap under the master key: not ours.
+      }
+    }
+    return { keys, rejected: rows.length - keys.length };
+  }
+
   /** Forgets cached keys. */
   clear(): void {
     this.#current.clear();
