@@ -179,7 +179,7 @@ describe('external broker mode (Mosquitto as in docs/external-broker.md)', () =>
     const byDevice = await inst.admin.api('GET', `/api/v1/devices/${DEVICE}/telemetry`);
     expect(byDevice.status).toBe(200);
     expect(byDevice.json.observations).toEqual(expect.arrayContaining(expected));
-    const byPatient = await inst.admin.api('GET', `/api/v1/patients/${PATIENT}/telemetry`);
+    const byPatient = await inst.admin.patientTelemetry(PATIENT);
     expect(byPatient.status).toBe(200);
     expect(byPatient.json.observations).toEqual(expect.arrayContaining(expected));
   });

@@ -257,6 +257,42 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
     expectValid(p.body);
     expect(await q(`/fhir/Patient?identifier=${MRN_A}`)).toEqual([patientA]);
     expect(await q('/fhir/Patient?identifier=NO-SUCH-MRN')).toEqual([]);
+    expect(await q(`/fhir/Patient?_id=${patientA}`)).toEqual([patientA]);
+    // The identifier can travel in a form body (POST _search) and never comes back in a link.
+    const form = (body: string, url = '/fhir/Patient/_search') =>
+      fhir(t.app, 'POST', url, {
+        token: admin,
+        raw: body,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+    const posted = await form(`identifier=${encodeURIComponent(MRN_A)}`);
+    expect(posted.status).toBe(200);
+    expectValid(posted.body);
+    expect(entries(posted.body as Bundle).map((r) => r.id)).toEqual([patientA]);
+    const links = JSON.stringify((posted.body as Bundle).link);
+    expect(links).not.toContain(MRN_A);
+    expect(links).toContain(`_id=${patientA}`);
+    expect(
+      JSON.stringify(
+        (await fhir(t.app, 'GET', `/fhir/Patient?identifier=${MRN_A}`, { token: admin })).body.link,
+      ),
+    ).not.toContain(MRN_A);
+    // URL and body parameters together; a repeated parameter is an AND, as in a query string.
+    const both = await form(
+      `date=ge2000-01-01&date=le2999-01-01`,
+      `/fhir/Observation/_search?patient=${patientA}&_count=2`,
+    );
+    expect(both.status).toBe(200);
+    expect(entries(both.body as Bundle)).toHaveLength(2);
+    // Anything but a form body is refused, and so is a search that names two patients at once.
+    const json = await fhir(t.app, 'POST', '/fhir/Patient/_search', {
+      token: admin,
+      body: { identifier: MRN_A },
+    });
+    expect(json.status).toBe(400);
+    expect(outcomeCode(json.body as OperationOutcome)).toBe('FHIR_PARAM_INVALID');
+    const two = await form(`identifier=${MRN_A}&_id=${patientA}`);
+    expect(two.status).toBe(400);
 
     const audit = await fhir(t.app, 'GET', `/fhir/AuditEvent?entity=Patient/${patientA}&_count=200`, {
       token: admin,

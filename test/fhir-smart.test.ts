@@ -308,7 +308,8 @@ describeEachDialect('FHIR with SMART backend services', (_open, dialect) => {
     const api: Array<[Who, string, number, string | number]> = [
       ['obsRs', icuTelemetry, 200, 12],
       ['patientCtx', icuTelemetry, 403, 'ACCESS_DENIED'],
-      ['patientCtx', `/api/v1/patients/${MRN_ICU}/telemetry?from=${from}`, 403, 'ACCESS_DENIED'],
+      ['patientCtx', `/api/v1/patients/${icuPatient}/telemetry?from=${from}`, 403, 'ACCESS_DENIED'],
+      ['obsRs', `/api/v1/patients/${icuPatient}/telemetry?from=${from}`, 200, 12],
       ['patientCtx', '/api/v1/devices', 403, 'ACCESS_DENIED'],
       ['userCtx', icuTelemetry, 403, 'ACCESS_DENIED'],
       ['clientIcu', icuTelemetry, 200, 12],

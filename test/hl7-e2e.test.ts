@@ -160,7 +160,7 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         ]),
       );
       expect(got).toHaveLength(7);
-      const byPatient = await e2e.admin.api('GET', `/api/v1/patients/${PATIENT}/telemetry?code=spo2`);
+      const byPatient = await e2e.admin.patientTelemetry(PATIENT, '?code=spo2');
       expect(byPatient.status).toBe(200);
       expect(byPatient.json.observations).toEqual([
         expect.objectContaining({

@@ -113,7 +113,7 @@ describe('QoS 1 durability of pulsegate serve', () => {
     // Nothing was stored that the device did not send.
     expect([...stored].every((seq) => seq >= 1 && seq <= sent)).toBe(true);
     // Also through the patient the device is bound to.
-    const byPatient = await inst.admin.api('GET', `/api/v1/patients/${PATIENT}/telemetry?limit=5000`);
+    const byPatient = await inst.admin.patientTelemetry(PATIENT, '?limit=5000');
     const patientSeqs = new Set((byPatient.json.observations as Array<{ seq: number }>).map((o) => o.seq));
     expect(ackedAtKill.filter((seq) => !patientSeqs.has(seq))).toEqual([]);
 

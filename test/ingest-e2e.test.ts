@@ -94,7 +94,7 @@ describe('a vital sign from a real device, end to end', () => {
     expect(deviceObs).toHaveLength(2);
     expect(deviceObs).toEqual(expect.arrayContaining(expected));
 
-    const byPatient = await e2e.admin.api('GET', `/api/v1/patients/${PATIENT}/telemetry`);
+    const byPatient = await e2e.admin.patientTelemetry(PATIENT);
     expect(byPatient.status).toBe(200);
     expect(byPatient.json.partial).toBe(false);
     expect(byPatient.json.observations as Observation[]).toEqual(expect.arrayContaining(expected));
@@ -177,7 +177,7 @@ describe('HTTPS ingest with the device certificate (same pipeline, other transpo
     const ok = await post(vitalsPayload(10, { hr: 77 }));
     expect({ status: ok.status, body: ok.json }).toEqual({ status: 202, body: { stored: 2, flagged: 0 } });
     expect(await telemetryRows(e2e.app.store, MONITOR)).toBe(before + 1);
-    const page = await e2e.admin.api('GET', `/api/v1/patients/${PATIENT}/telemetry`);
+    const page = await e2e.admin.patientTelemetry(PATIENT);
     expect(page.json.observations).toContainEqual(expect.objectContaining({ seq: 10, value: 77 }));
   });
 

@@ -393,7 +393,7 @@ describe('PUBLISH refusals: the connection is closed without PUBACK, nothing sto
     const r = await pub(publisher, topic, vitalsPayload(++seq, { spo2: 95 }));
     expect(r.code, r.stderr).toBe(0);
     expect(await telemetryRows(e2e.app.store, 'mon-pub-01')).toBe(1);
-    const page = await e2e.admin.api('GET', '/api/v1/patients/MRN-7001/telemetry');
+    const page = await e2e.admin.patientTelemetry('MRN-7001');
     expect(page.json.observations).toContainEqual(expect.objectContaining({ kind: 'spo2', value: 95, seq }));
   });
 });

@@ -25,7 +25,7 @@ export const RESOURCES: ReadonlyArray<{
     interactions: ['read', 'search-type', 'create', 'update'],
     search: PATIENT_SEARCH,
     documentation:
-      'Id is the hex blind index of the first identifier. Search needs exactly one identifier. Create/update by integration clients (ADT).',
+      'Id is the hex blind index of the first identifier. Search needs exactly one identifier or _id; POST Patient/_search takes the identifier in a form body, and Bundle links name the patient by _id, never by identifier. Create/update by integration clients (ADT).',
   },
   {
     type: 'Observation',
@@ -58,6 +58,7 @@ export const RESOURCES: ReadonlyArray<{
 
 const DEFINITIONS: Record<string, string> = {
   _lastUpdated: 'http://hl7.org/fhir/SearchParameter/Resource-lastUpdated',
+  _id: 'http://hl7.org/fhir/SearchParameter/Resource-id',
 };
 
 function searchParams(spec: ParamSpec, type: string): CapabilityStatementRestResource['searchParam'] {

@@ -6,14 +6,8 @@
  */
 export const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 
-/** Patient id <-> blind index (base64url of 32 bytes <-> 64 hex digits). */
-export function patientIdOf(blindIndex: string): string {
-  return Buffer.from(blindIndex, 'base64url').toString('hex');
-}
-
-export function blindIndexOf(patientId: string): string | undefined {
-  return /^[0-9a-f]{64}$/.test(patientId) ? Buffer.from(patientId, 'hex').toString('base64url') : undefined;
-}
+/** A Patient id is the patients capability's patient reference (hex of the blind index). */
+export { blindIndexOf, patientIdOf } from '../patients/index.js';
 
 /** Where one observation sits: its reading's identity and its index in the reading. */
 export interface ObservationKey {

@@ -14,7 +14,7 @@ import { checkPatientBody, demographicsOf } from './patient-resource.js';
 import { requireScope } from './scopes.js';
 import { type ParamSpec, parseSearch } from './search-params.js';
 
-export const PATIENT_SEARCH: ParamSpec = { identifier: 'token', _count: 'number' };
+export const PATIENT_SEARCH: ParamSpec = { _id: 'token', identifier: 'token', _count: 'number' };
 const RECORD_PURPOSE = 'patient-record';
 const MR = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MR' }] };
 
@@ -156,26 +156,23 @@ export function patientApi(deps: FhirDeps) {
     async search(req: FhirRequest, query: Record<string, unknown>): Promise<Bundle> {
       requireScope(req.principal, 'Patient', 's');
       const parsed = parseSearch(query, PATIENT_SEARCH, { lenient: req.lenient });
-      const occurrences = parsed.tokens.get('identifier') ?? [];
-      if (
-        occurrences.length !== 1 ||
-        occurrences[0]!.length !== 1 ||
-        occurrences[0]![0]!.code === undefined
-      ) {
-        throw new PulsegateError(
-          'FHIR_PARAM_INVALID',
-          'identifier: exactly one identifier value is required',
-          {
-            fields: [{ pointer: 'identifier', problem: 'exactly one identifier value is required' }],
-          },
-        );
+      const identifiers = parsed.tokens.get('identifier') ?? [];
+      const ids = parsed.tokens.get('_id') ?? [];
+      const [occurrence, ...more] = [...identifiers, ...ids];
+      const token = occurrence?.length === 1 ? occurrence[0] : undefined;
+      if (more.length > 0 || token?.code === undefined) {
+        throw new PulsegateError('FHIR_PARAM_INVALID', 'identifier or _id: exactly one value is required', {
+          fields: [{ pointer: 'identifier', problem: 'exactly one identifier or _id value is required' }],
+        });
       }
-      const token = occurrences[0]![0]!;
       let index: string | undefined;
-      try {
-        index = deps.keys.blindIndex(PATIENT_INDEX_PURPOSE, token.code!);
-      } catch {
-        index = undefined;
+      if (ids.length > 0) index = token.system === undefined ? blindIndexOf(token.code) : undefined;
+      else {
+        try {
+          index = deps.keys.blindIndex(PATIENT_INDEX_PURPOSE, token.code);
+        } catch {
+          index = undefined;
+        }
       }
       let found: Patient | undefined;
       if (index) {
@@ -190,10 +187,12 @@ export function patientApi(deps: FhirDeps) {
           found = undefined;
       }
       await audit(req, 'patient.search', found ? index : undefined, `${found ? 1 : 0} patients`);
+      // The links name the patient by its reference, never by the identifier searched with.
+      const accepted = parsed.accepted.filter(([name]) => name !== 'identifier' && name !== '_id');
       return searchset({
         base: req.base,
         resourceType: 'Patient',
-        accepted: parsed.accepted,
+        accepted: index ? [['_id', patientIdOf(index)], ...accepted] : accepted,
         resources: found ? [found] : [],
         ignored: parsed.ignored,
       });

@@ -55,6 +55,19 @@ function negotiate(request: FastifyRequest): void {
   if (!ranges.some((r) => ACCEPTABLE.has(r))) throw new PulsegateError('FHIR_FORMAT_UNSUPPORTED');
 }
 
+/** The parameters of a POST search: the URL's and the form body's together (R4 http.html#search). */
+function searchParamsOf(request: FastifyRequest): Record<string, unknown> {
+  const body = request.body;
+  const type = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
+  if (body !== undefined && body !== null && type !== 'application/x-www-form-urlencoded')
+    throw new PulsegateError('FHIR_PARAM_INVALID', 'a search body must be application/x-www-form-urlencoded');
+  const out: Record<string, unknown> = { ...(request.query as Record<string, unknown>) };
+  for (const [k, v] of Object.entries((body ?? {}) as Record<string, unknown>)) {
+    out[k] = out[k] === undefined ? v : [out[k], v].flat();
+  }
+  return out;
+}
+
 function send(reply: FastifyReply, status: number, body: unknown): FastifyReply {
   return reply.status(status).type(FHIR_CONTENT_TYPE).send(fhirJsonBody(body));
 }
@@ -92,6 +105,21 @@ export function fhirRoutes(deps: FhirRoutesDeps): FastifyPluginAsync {
             } catch {
               done(new PulsegateError('FHIR_JSON_INVALID'), undefined);
             }
+          },
+        );
+        // Search by POST (R4 http.html#search: `POST [type]/_search`, form-encoded): identifiers
+        // travel in the body instead of the URL. Unlike OAuth forms, a repeated parameter is an AND.
+        app.removeContentTypeParser('application/x-www-form-urlencoded');
+        app.addContentTypeParser(
+          'application/x-www-form-urlencoded',
+          { parseAs: 'string' },
+          (_request, body, done) => {
+            const out: Record<string, string | string[]> = {};
+            for (const [k, v] of new URLSearchParams(body as string)) {
+              const had = out[k];
+              out[k] = had === undefined ? v : [had, v].flat();
+            }
+            done(null, out);
           },
         );
         app.addHook('preHandler', async (request) => negotiate(request));
@@ -176,6 +204,11 @@ export function fhirRoutes(deps: FhirRoutesDeps): FastifyPluginAsync {
         for (const r of readable) {
           app.get(`/${r.type}`, { config: { access: r.access }, schema: hidden }, async (request, reply) =>
             send(reply, 200, await r.search(ctx(request), request.query as Record<string, unknown>)),
+          );
+          app.post(
+            `/${r.type}/_search`,
+            { config: { access: r.access }, schema: hidden },
+            async (request, reply) => send(reply, 200, await r.search(ctx(request), searchParamsOf(request))),
           );
           app.get(
             `/${r.type}/:id`,

@@ -9,4 +9,5 @@ export {
   type PatientBindings,
   type PatientBindingsOptions,
 } from './patient-bindings.js';
+export { blindIndexOf, patientIdOf } from './patient-ref.js';
 export { type PatientRoutesDeps, patientRoutes } from './routes.js';

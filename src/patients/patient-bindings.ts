@@ -100,6 +100,24 @@ export function createPatientBindings(opts: PatientBindingsOptions) {
 
   const indexOf = (patientId: string) => keys.blindIndex(PATIENT_INDEX_PURPOSE, checkPatientId(patientId));
 
+  /** The devices bound to the patient with this blind index, optionally only bindings overlapping [from, to). */
+  async function devicesForIndex(
+    index: string,
+    range: { from?: number; to?: number } = {},
+  ): Promise<Binding[]> {
+    const rows = await store.db
+      .selectFrom('patient_bindings')
+      .selectAll()
+      .where('patient_index', '=', index)
+      .$if(range.to !== undefined, (q) => q.where('bound_from', '<', range.to!))
+      .$if(range.from !== undefined, (q) =>
+        q.where((eb) => eb.or([eb('bound_until', 'is', null), eb('bound_until', '>', range.from!)])),
+      )
+      .orderBy('bound_from')
+      .execute();
+    return rows.map(toBinding);
+  }
+
   async function open(rows: PatientBindingsTable[]): Promise<BindingWithPatient[]> {
     if (rows.length === 0) return [];
     const plain = await keys.decryptMany(
@@ -268,19 +286,10 @@ export function createPatientBindings(opts: PatientBindingsOptions) {
       patientId: string,
       range: { from?: number; to?: number } = {},
     ): Promise<Binding[]> {
-      const index = indexOf(patientId);
-      const rows = await store.db
-        .selectFrom('patient_bindings')
-        .selectAll()
-        .where('patient_index', '=', index)
-        .$if(range.to !== undefined, (q) => q.where('bound_from', '<', range.to!))
-        .$if(range.from !== undefined, (q) =>
-          q.where((eb) => eb.or([eb('bound_until', 'is', null), eb('bound_until', '>', range.from!)])),
-        )
-        .orderBy('bound_from')
-        .execute();
-      return rows.map(toBinding);
+      return devicesForIndex(indexOf(patientId), range);
     },
+
+    devicesForIndex,
 
     /**
      * The patient identifier behind a blind index, from the most recent binding that carries it;

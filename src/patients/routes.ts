@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Principal, ResourceScope } from '../access/index.js';
 import { requirePrincipal } from '../http/index.js';
 import type { Binding, PatientAudit, PatientBindings } from './patient-bindings.js';
+import { patientIdOf } from './patient-ref.js';
 
 export interface PatientRoutesDeps {
   patients: PatientBindings;
@@ -29,6 +30,7 @@ const BindingView = T.Object(
     until: T.Union([T.String({ format: 'date-time' }), T.Null()]),
     createdAt: T.String({ format: 'date-time' }),
     createdBy: T.String(),
+    patientRef: T.String({ description: 'patient reference (hex of the blind index), for URLs' }),
   },
   { additionalProperties: false },
 );
@@ -52,6 +54,7 @@ const view = (b: Binding) => ({
   until: b.until === null ? null : iso(b.until),
   createdAt: iso(b.createdAt),
   createdBy: b.createdBy,
+  patientRef: patientIdOf(b.patientIndex),
 });
 
 function actorOf(p: Principal) {
@@ -70,6 +73,42 @@ export function patientRoutes(deps: PatientRoutesDeps): FastifyPluginAsync {
   };
 
   return async (app) => {
+    app.post(
+      '/api/v1/patients/lookup',
+      {
+        config: { access: 'patients:read' },
+        schema: {
+          tags: ['patients'],
+          summary: "A patient's reference, from its identifier",
+          description:
+            'The reference (hex of the blind index; also the FHIR Patient id) names the patient in ' +
+            'URLs such as `/api/v1/patients/{id}/telemetry`, so the identifier travels only in a body.',
+          body: T.Object({ identifier: PatientId }, { additionalProperties: false }),
+          response: {
+            200: T.Object(
+              { id: T.String({ description: 'patient reference' }), bound: T.Boolean() },
+              { additionalProperties: false },
+            ),
+          },
+        },
+      },
+      async (request) => {
+        const principal = requirePrincipal(request.principal);
+        const { identifier } = request.body as { identifier: string };
+        const index = deps.patients.patientIndex(identifier);
+        const bound = (await deps.patients.devicesForIndex(index)).length > 0;
+        await deps.audit.append({
+          actor: actorOf(principal),
+          action: 'patient.lookup',
+          resource: { type: 'patient', id: index },
+          outcome: 'success',
+          reason: bound ? 'bound to a device' : 'no binding',
+          ...(principal.breakGlass ? { breakGlass: true } : {}),
+        });
+        return { id: patientIdOf(index), bound };
+      },
+    );
+
     app.post(
       '/api/v1/devices/:id/bindings',
       {

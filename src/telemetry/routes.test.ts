@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Principal } from '../access/index.js';
 import { isPulsegateError, PulsegateError } from '../errors.js';
-import { patientRoutes } from '../patients/index.js';
+import { patientIdOf, patientRoutes } from '../patients/index.js';
 import { DIALECTS } from '../testing/stores.js';
 import { telemetryRoutes } from './routes.js';
 import { deviceId, message, payload, T0, type TelemetryFixture, telemetryFixture } from './test-fixture.js';
@@ -77,7 +77,11 @@ describe('telemetry and patient routes', () => {
     const index = fx.patients.patientIndex('MRN-ROUTE-1');
     expect(fx.audit.of('patient.read').at(-1)!.resource).toEqual({ type: 'patient', id: index });
 
-    const byPatient = await app.inject({ url: '/api/v1/patients/MRN-ROUTE-1/telemetry?code=spo2' });
+    const ref = patientIdOf(index);
+    // The identifier never goes in a URL: only the patient reference (hex of the blind index).
+    expect(list.json().items[0].patientRef).toBe(ref);
+    expect((await app.inject({ url: '/api/v1/patients/MRN-ROUTE-1/telemetry' })).statusCode).toBe(400);
+    const byPatient = await app.inject({ url: `/api/v1/patients/${ref}/telemetry?code=spo2` });
     expect(byPatient.statusCode).toBe(200);
     expect(byPatient.json()).toMatchObject({ partial: false, observations: [{ kind: 'spo2', value: 97 }] });
     expect(fx.audit.of('patient.read').at(-1)).toMatchObject({ resource: { type: 'patient', id: index } });
@@ -91,7 +95,7 @@ describe('telemetry and patient routes', () => {
     expect((await app.inject({ url: `/api/v1/devices/${deviceId(0)}/telemetry` })).json()).toEqual({
       code: 'ACCESS_CARE_UNIT_DENIED',
     });
-    expect((await app.inject({ url: '/api/v1/patients/MRN-ROUTE-1/telemetry' })).json()).toEqual({
+    expect((await app.inject({ url: `/api/v1/patients/${ref}/telemetry` })).json()).toEqual({
       code: 'ACCESS_CARE_UNIT_DENIED',
     });
 

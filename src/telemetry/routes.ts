@@ -3,7 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Principal, ResourceScope } from '../access/index.js';
 import { PulsegateError } from '../errors.js';
 import { type HttpAudit, requirePrincipal } from '../http/index.js';
-import type { PatientBindings } from '../patients/index.js';
+import { blindIndexOf, type PatientBindings } from '../patients/index.js';
 import type { TelemetryQuery } from './telemetry-reader.js';
 import type { TelemetryService } from './telemetry-service.js';
 
@@ -126,15 +126,11 @@ export function telemetryRoutes(deps: TelemetryRoutesDeps): FastifyPluginAsync {
         schema: {
           tags: ['telemetry'],
           summary: "A patient's observations from every device bound to them, newest first",
+          description:
+            'The patient is named by its reference (the FHIR Patient id: hex of the blind index, from ' +
+            '`POST /api/v1/patients/lookup` or a binding), never by its identifier: no MRN in a URL.',
           params: T.Object(
-            {
-              id: T.String({
-                minLength: 1,
-                maxLength: 64,
-                pattern:
-                  '^[^\\s\\u0000-\\u001f\\u007f]([^\\u0000-\\u001f\\u007f]*[^\\s\\u0000-\\u001f\\u007f])?$',
-              }),
-            },
+            { id: T.String({ pattern: '^[0-9a-f]{64}$', description: 'patient reference' }) },
             { additionalProperties: false },
           ),
           querystring: Query,
@@ -145,8 +141,11 @@ export function telemetryRoutes(deps: TelemetryRoutesDeps): FastifyPluginAsync {
         const principal = requirePrincipal(request.principal);
         const { id } = request.params as { id: string };
         const query = toQuery(request.query as never);
-        const patientIndex = deps.patients.patientIndex(id);
-        const bindings = await deps.patients.devicesForPatient(id, { from: query.from, to: query.to });
+        const patientIndex = blindIndexOf(id)!;
+        const bindings = await deps.patients.devicesForIndex(patientIndex, {
+          from: query.from,
+          to: query.to,
+        });
         const allowed: string[] = [];
         let denied: PulsegateError | undefined;
         for (const deviceId of new Set(bindings.map((b) => b.deviceId))) {

@@ -92,6 +92,16 @@ export class HttpsClient {
       args.push('-H', 'Content-Type: application/json', '--data-binary', JSON.stringify(body));
     return this.request(method, path, args);
   }
+
+  /**
+   * A patient's telemetry by identifier, as a client should fetch it: the identifier goes in a
+   * body (`POST /api/v1/patients/lookup`), only the returned reference in the URL.
+   */
+  async patientTelemetry(identifier: string, query = ''): Promise<HttpReply> {
+    const lookup = await this.api('POST', '/api/v1/patients/lookup', { identifier });
+    if (lookup.status !== 200) return lookup;
+    return this.api('GET', `/api/v1/patients/${String(lookup.json.id)}/telemetry${query}`);
+  }
 }
 
 /** A device's credentials as openssl and the EST reply left them on disk. */
