@@ -244,8 +244,8 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
         expect(ack.code, what).toBe(code);
         expect(ack.errors, what).toEqual([expect.objectContaining({ hl7, code: ours })]);
       }
-      // The ERR names the place: the non-numeric value is OBX-5 of segment 5.
-      expect(readAck(await client.send(pcd01('nm2', { value: 'x' }))).errors[0]!.location).toBe('OBX^5^5^1');
+      // The ERR names the place (ERL, v2.6 §2.A.27): OBX-5 of the message's 2nd OBX (its 5th line).
+      expect(readAck(await client.send(pcd01('nm2', { value: 'x' }))).errors[0]!.location).toBe('OBX^2^5^1');
       expect(await telemetryRows(e2e.app.store)).toBe(before);
       expect(
         e2e.events.of('ingest.refused').filter((e) => e.topic === 'hl7:mllp').length,

@@ -99,7 +99,7 @@ export function buildAck(
     const erl = l
       ? [
           l.segment,
-          l.position || '',
+          l.sequence || '',
           l.field ?? '',
           l.field ? (l.repetition ?? 1) : '',
           l.component ?? '',

@@ -50,7 +50,9 @@ function check(text: string): void {
   expect(() => parseEr7(buildAck(message, 'AA'))).not.toThrow();
 }
 
-const runs = { numRuns: 3000, interruptAfterTimeLimit: 20_000 };
+// 3,000 runs take about 1 s each here; a parser that hangs or turns quadratic runs into the limit,
+// and running out of time fails the test (by default fast-check would stop quietly and pass).
+const runs = { numRuns: 3000, interruptAfterTimeLimit: 60_000, markInterruptAsFailure: true };
 
 describe('ER7 parser, fuzzed', () => {
   it('arbitrary text after a valid MSH start: typed errors only', () => {

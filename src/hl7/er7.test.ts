@@ -89,12 +89,12 @@ describe('ER7 parser', () => {
     expect(refusal('MSH|^~\\&\r').code).toBe('HL7_ENCODING_INVALID');
     const seg = refusal('MSH|^~\\&|A\rPID|||1\rob|x\r');
     expect(seg.code).toBe('HL7_SEGMENT_INVALID');
-    expect(seg.location).toEqual({ segment: '???', position: 3 });
+    expect(seg.location).toEqual({ segment: '???', sequence: 0 });
     const esc = refusal('MSH|^~\\&|A\rPID|||1^2\\Q\\\r');
     expect(esc.code).toBe('HL7_ESCAPE_INVALID');
     expect(esc.location).toMatchObject({
       segment: 'PID',
-      position: 2,
+      sequence: 1,
       field: 3,
       repetition: 1,
       component: 2,
@@ -135,7 +135,7 @@ describe('ACK', () => {
           hl7Code: 102,
           code: 'HL7_DATA_TYPE',
           message: 'OBX-5 is not a valid NM value',
-          location: { segment: 'OBX', position: 5, field: 5 },
+          location: { segment: 'OBX', sequence: 2, field: 5 },
         },
       ],
       { now: Date.UTC(2026, 10, 29, 9), controlId: 'ACK1' },
@@ -149,7 +149,7 @@ describe('ACK', () => {
     expect(value(msh!, 7)).toBe('20261129090000+0000');
     expect([value(msa!, 1), value(msa!, 2)]).toEqual(['AE', 'ID|1']);
     expect(err!.id).toBe('ERR');
-    expect([value(err!, 2, 1), value(err!, 2, 2), value(err!, 2, 3)]).toEqual(['OBX', '5', '5']);
+    expect([value(err!, 2, 1), value(err!, 2, 2), value(err!, 2, 3)]).toEqual(['OBX', '2', '5']);
     expect([value(err!, 3, 1), value(err!, 3, 3)]).toEqual(['102', 'HL70357']);
     expect(value(err!, 4)).toBe('E');
     expect(value(err!, 5, 1)).toBe('HL7_DATA_TYPE');

@@ -22,6 +22,8 @@ export interface Hl7Segment {
   readonly id: string;
   /** 1-based position of the segment in the message. */
   readonly position: number;
+  /** Which occurrence of its segment id this is, 1-based (the ERL-2 "segment sequence"). */
+  readonly sequence: number;
   /** `fields[n]` is field n (fields[0] is unused); a missing field is `undefined`. */
   readonly fields: readonly (Hl7Field | undefined)[];
 }
@@ -34,8 +36,11 @@ export interface Hl7Message {
 /** Where in a message something is (HL7 ERR-2 ERL: segment id, sequence, field, repetition, component). */
 export interface Hl7Location {
   segment: string;
-  /** 1-based segment position in the message. */
-  position: number;
+  /**
+   * ERL-2 segment sequence (HL7 v2.6 §2.A.27): the occurrence of this segment id in the message,
+   * 1 for the first (the 2nd OBX is OBX^2, wherever it stands); 0 when unknown.
+   */
+  sequence: number;
   field?: number;
   repetition?: number;
   component?: number;
@@ -81,18 +86,19 @@ export function parseEr7(text: string, limits: ParseLimits = {}): Hl7Message {
   // Plain CR (what MLLP carries) splits without a regular expression.
   const lines = text.includes('\n') ? text.split(/\r\n|\r|\n/) : text.split('\r');
   const segments: Hl7Segment[] = [];
+  const seen = new Map<string, number>();
   for (const line of lines) {
     if (line.length === 0) continue;
     const position = segments.length + 1;
     if (position > maxSegments)
       throw new Hl7Error('HL7_MESSAGE_TOO_LARGE', `more than ${maxSegments} segments`);
-    segments.push(parseSegment(line, position, delimiters, maxFields));
+    segments.push(parseSegment(line, position, seen, delimiters, maxFields));
   }
   return { delimiters, segments };
 }
 
 function readDelimiters(text: string): Delimiters {
-  const location = { segment: 'MSH', position: 1, field: 2 };
+  const location = { segment: 'MSH', sequence: 1, field: 2 };
   const field = text.charAt(3);
   if (!isDelimiter(field))
     throw new Hl7Error('HL7_ENCODING_INVALID', 'MSH-1 is not a valid field separator', {
@@ -128,20 +134,28 @@ function isDelimiter(c: string): boolean {
   return c.length === 1 && c > ' ' && c <= '~' && !/[A-Za-z0-9]/.test(c);
 }
 
-function parseSegment(line: string, position: number, d: Delimiters, maxFields: number): Hl7Segment {
+function parseSegment(
+  line: string,
+  position: number,
+  seen: Map<string, number>,
+  d: Delimiters,
+  maxFields: number,
+): Hl7Segment {
   const id = line.slice(0, 3);
   if (!SEGMENT_ID.test(id) || (line.length > 3 && line[3] !== d.field))
     throw new Hl7Error('HL7_SEGMENT_INVALID', `segment ${position} has no valid segment id`, {
       segment: SEGMENT_ID.test(id) ? id : '???',
-      position,
+      sequence: 0,
     });
+  const sequence = (seen.get(id) ?? 0) + 1;
+  seen.set(id, sequence);
   if (id === 'MSH' && position !== 1)
-    throw new Hl7Error('HL7_SEGMENT_INVALID', 'MSH may only be the first segment', { segment: id, position });
+    throw new Hl7Error('HL7_SEGMENT_INVALID', 'MSH may only be the first segment', { segment: id, sequence });
   const raw = line.split(d.field);
   if (raw.length > maxFields + 1)
     throw new Hl7Error('HL7_MESSAGE_TOO_LARGE', `segment ${position} has more than ${maxFields} fields`, {
       segment: id,
-      position,
+      sequence,
     });
   const fields: (Hl7Field | undefined)[] = [undefined];
   if (id === 'MSH') {
@@ -149,12 +163,12 @@ function parseSegment(line: string, position: number, d: Delimiters, maxFields: 
     // nor unescaped (§2.5.4). raw[1] is MSH-2, raw[2] is MSH-3, ...
     fields.push([[[d.field]]], [[[raw[1] ?? '']]]);
     for (let n = 2; n < raw.length; n++)
-      fields.push(parseField(raw[n]!, d, { segment: id, position, field: n + 1 }));
+      fields.push(parseField(raw[n]!, d, { segment: id, sequence, field: n + 1 }));
   } else {
     for (let n = 1; n < raw.length; n++)
-      fields.push(parseField(raw[n]!, d, { segment: id, position, field: n }));
+      fields.push(parseField(raw[n]!, d, { segment: id, sequence, field: n }));
   }
-  return { id, position, fields };
+  return { id, position, sequence, fields };
 }
 
 function parseField(raw: string, d: Delimiters, at: Hl7Location): Hl7Field | undefined {

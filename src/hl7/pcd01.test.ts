@@ -78,12 +78,12 @@ describe('IHE PCD-01 mapping', () => {
     });
   });
 
-  it('refuses bad content with a code and the OBX position', () => {
+  it('refuses bad content with a code and the OBX it is in (ERL-2 counts OBX segments, not lines)', () => {
     const nm = (v: string, code = '150021^MDC_PRESS_BLD_NONINV_SYS^MDC', unit = '266016^MDC_DIM_MMHG^MDC') =>
       `${HEAD}${DEVICE}OBX|2|NM|${code}|1.0.1.1|${v}|${unit}|||||R\r`;
     const notNumeric = refusal(nm('12O'));
     expect(notNumeric.code).toBe('HL7_DATA_TYPE');
-    expect(notNumeric.location).toEqual({ segment: 'OBX', position: 5, field: 5 });
+    expect(notNumeric.location).toEqual({ segment: 'OBX', sequence: 2, field: 5 });
     expect(refusal(nm('120', '999999^MDC_UNKNOWN^MDC')).code).toBe('HL7_UNKNOWN_CODE');
     expect(refusal(nm('120', '150021^X^SNM')).code).toBe('HL7_UNKNOWN_CODE');
     expect(refusal(nm('120', undefined, '1^MDC_DIM_X^MDC')).code).toBe('HL7_UNIT_UNKNOWN');

@@ -56,7 +56,7 @@ const SUPPORTED_VERSION = /^2\.(?:5(?:\.1)?|6|7(?:\.1)?|8(?:\.[12])?|9)$/;
 
 const at = (s: Hl7Segment, field?: number, component?: number): Hl7Location => ({
   segment: s.id,
-  position: s.position,
+  sequence: s.sequence,
   ...(field === undefined ? {} : { field }),
   ...(component === undefined ? {} : { component }),
 });
@@ -250,7 +250,7 @@ export function mapPcd01(message: Hl7Message, header: Hl7Header = readHeader(mes
       location: at(s),
     });
   }
-  if (!pid) throw new Hl7Error('HL7_SEGMENT_SEQUENCE', 'PID is required', { segment: 'PID', position: 0 });
+  if (!pid) throw new Hl7Error('HL7_SEGMENT_SEQUENCE', 'PID is required', { segment: 'PID', sequence: 0 });
   return {
     header,
     devices: [...devices.values()],
