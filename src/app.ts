@@ -146,9 +146,21 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
       layout: installationLayout(config.dataDir),
     });
     const patients = createPatientBindings({ store, keys, audit });
-    const telemetry = await createTelemetryService({ store, keys, audit, bus, devices, patients, config });
-    const response = createResponseActions({ devices, pki, bus });
     const monitor = createMonitor({ store, keys, audit, bus, config, logger });
+    const telemetry = await createTelemetryService({
+      store,
+      keys,
+      audit,
+      bus,
+      devices,
+      patients,
+      config,
+      // A clinical alert's evidence is vitals: it is kept exactly as long as the telemetry.
+      retentionFollowers: [
+        { name: 'alerts', expirePatientData: (before) => monitor.alerts.expirePatientData(before) },
+      ],
+    });
+    const response = createResponseActions({ devices, pki, bus });
     logger.debug(
       { database: config.database.url ? redactDatabaseUrl(config.database.url) : store.dialect },
       'services ready',

@@ -175,6 +175,21 @@ describe('init and serve', () => {
     expect(await exited(server!)).toBe(0);
   });
 
+  it('runs retention from the command line over telemetry and alerts, and audits it', () => {
+    const run = cli(['retention', 'run', '--data', data, '--json']);
+    expect(run.code, run.stderr).toBe(0);
+    const report = JSON.parse(run.stdout);
+    expect(report).toMatchObject({
+      deletedReadings: 0,
+      followers: { alerts: { cleared: 0, shreddedKeys: 0 } },
+    });
+    expect(report.shreddedBefore).toMatch(/^\d{4}-\d\d$/);
+    const verified = cli(['audit', 'verify', '--data', data, '--json']);
+    expect(verified.code).toBe(0);
+    const exported = cli(['audit', 'export', '--data', data]);
+    expect(exported.stdout).toContain('telemetry.retention');
+  });
+
   it('exits 2 on a bad command line and 1 with a code on a missing installation', () => {
     expect(cli(['frobnicate']).code).toBe(2);
     const missing = cli(['migrate', '--data', join(dir, 'nowhere')]);

@@ -1,7 +1,4 @@
 import type { Command } from 'commander';
-import { EventBus } from '../events/index.js';
-import { createPatientBindings } from '../patients/index.js';
-import { createTelemetryService } from '../telemetry/index.js';
 import { withDataOptions, withServices } from './context.js';
 import { print } from './output.js';
 
@@ -12,34 +9,25 @@ export function registerRetention(program: Command): void {
     retention
       .command('run')
       .description(
-        'delete telemetry older than telemetry.retentionDays and destroy the keys of ended periods',
+        'delete telemetry older than telemetry.retentionDays, remove the patient data of alerts of those periods, and destroy their keys',
       ),
   ).action(async (opts: { data: string; json?: boolean }) => {
-    await withServices(opts.data, async (services) => {
-      const { store, keys, audit, devices, config } = services;
-      const patients = createPatientBindings({ store, keys, audit });
-      const telemetry = await createTelemetryService({
-        store,
-        keys,
-        audit,
-        bus: new EventBus(),
-        devices,
-        patients,
-        config,
-      });
-      try {
-        const report = await telemetry.runRetention();
-        print(
-          opts,
-          report,
-          () =>
-            `retention: deleted ${report.deletedReadings} readings before ${report.cutoff}; ` +
-            `shredded ${report.shreddedKeys} data keys of periods before ${report.shreddedBefore}` +
-            (report.periodKeysDestroyed ? '; period keys destroyed' : ''),
-        );
-      } finally {
-        await telemetry.close();
-      }
+    await withServices(opts.data, async ({ telemetry }) => {
+      const report = await telemetry.runRetention();
+      print(
+        opts,
+        report,
+        () =>
+          `retention: deleted ${report.deletedReadings} readings before ${report.cutoff}; ` +
+          `shredded ${report.shreddedKeys} data keys of periods before ${report.shreddedBefore}` +
+          (report.periodKeysDestroyed ? '; period keys destroyed' : '') +
+          Object.entries(report.followers)
+            .map(
+              ([name, f]) =>
+                `; ${name}: patient data removed from ${f.cleared}, ${f.shreddedKeys} keys shredded`,
+            )
+            .join(''),
+      );
     });
   });
 }

@@ -287,6 +287,52 @@ describeEachDialect('alert store', (open) => {
     expect((await m.alerts.list({}, clinicianViewer('ward-3'))).items).toEqual([]);
   });
 
+  it("retention removes a clinical alert's patient data of past periods and shreds its keys; the alert stays", async () => {
+    const raise = async (at: number, key: string) =>
+      (
+        (await m.alerts.raise(
+          alert({
+            category: 'clinical',
+            rule: 'clinical.news2',
+            careUnit: 'icu',
+            patientId: 'MRN-4711',
+            evidence: { score: 7, spo2: 88 },
+            dedupKey: key,
+            at,
+          }),
+        )) as { alertId: string }
+      ).alertId;
+    const january = await raise(T0, 'news2:jan');
+    const february = await raise(Date.UTC(2026, 1, 3), 'news2:feb');
+    const security = (await m.alerts.raise(alert({ dedupKey: 'sec' }))) as { alertId: string };
+    const securityBefore = await m.alerts.get(security.alertId, SECURITY_VIEWER);
+    const before = await m.t.store.db
+      .selectFrom('alerts')
+      .selectAll()
+      .where('id', '=', january)
+      .executeTakeFirstOrThrow();
+
+    expect(await m.alerts.expirePatientData('2026-02')).toEqual({ cleared: 1, shreddedKeys: 1 });
+    const gone = await m.alerts.get(january, clinicianViewer('icu'));
+    expect(gone.patientId).toBeUndefined();
+    expect(gone.evidence).toEqual({ removed: 'patient data past its retention period' });
+    expect(gone).toMatchObject({ rule: 'clinical.news2', severity: before.severity, careUnit: 'icu' });
+    const row = await m.t.store.db
+      .selectFrom('alerts')
+      .selectAll()
+      .where('id', '=', january)
+      .executeTakeFirstOrThrow();
+    expect([row.sealed, row.patient_index, row.key_period]).toEqual([null, null, null]);
+    // A copy of the sealed bytes taken before cannot be opened any more: its key is gone.
+    await expect(m.f.keys.decrypt(before.sealed!, Buffer.from('x'))).rejects.toMatchObject({
+      code: 'KEY_SHREDDED',
+    });
+    // February's alert and the security alert are untouched.
+    expect((await m.alerts.get(february, clinicianViewer('icu'))).patientId).toBe('MRN-4711');
+    expect(await m.alerts.get(security.alertId, SECURITY_VIEWER)).toEqual(securityBefore);
+    expect(await m.alerts.expirePatientData('2026-02')).toEqual({ cleared: 0, shreddedKeys: 0 });
+  });
+
   it('lists newest first with filters and a keyset cursor; a bad cursor has a stable code', async () => {
     for (let i = 0; i < 5; i++)
       await m.alerts.raise(

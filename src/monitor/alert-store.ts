@@ -55,6 +55,8 @@ export type AlertChange = keyof typeof TRANSITIONS;
 const RULE = /^[a-z][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)+$/;
 const LOCK = 'monitor-alerts';
 const SEAL_PURPOSE = 'alert';
+/** The evidence of an alert whose patient data retention removed. */
+const EXPIRED_EVIDENCE = JSON.stringify({ removed: 'patient data past its retention period' });
 const newId = (prefix: string) => `${prefix}${randomBytes(10).toString('base64url')}`;
 const monthOf = (ms: number) => new Date(ms).toISOString().slice(0, 7);
 const sealAad = (dedupKey: string, patientIndex: string) =>
@@ -381,6 +383,24 @@ export class AlertStore implements AlertSink {
       if (opened[i]) v.patientId = opened[i].patientId;
       return v;
     });
+  }
+
+  /**
+   * Retention: forgets the patient data of clinical alerts from periods before `periodBefore`
+   * ('YYYY-MM'): the sealed patient identifier and vital evidence and the patient's blind index
+   * are cleared, then that period's alert data keys are shredded, so no copy of the database taken
+   * before can read them either. The alert itself (rule, severity, device, care unit, status,
+   * history) stays for the record. Returns the number of alerts whose patient data was dropped.
+   */
+  async expirePatientData(periodBefore: string): Promise<{ cleared: number; shreddedKeys: number }> {
+    const { store, keys } = this.#o;
+    const cleared = await store.db
+      .updateTable('alerts')
+      .set({ sealed: null, patient_index: null, key_period: null, evidence: EXPIRED_EVIDENCE })
+      .where('key_period', '<', periodBefore)
+      .executeTakeFirst();
+    const shreddedKeys = await keys.shred({ purpose: SEAL_PURPOSE, periodBefore });
+    return { cleared: Number(cleared.numUpdatedRows), shreddedKeys };
   }
 
   #visible(row: AlertsTable, viewer: AlertViewer): boolean {

@@ -6,7 +6,7 @@ export { type ParsedMessage, type ParseResult, parseMessage } from './parse-mess
 export { checkPayload, DeviceEventPayload, TelemetryPayload } from './payload-schema.js';
 export { periodOf, TELEMETRY_PURPOSE } from './reading-codec.js';
 export type { ReadingPosition, ReadingSearch, StoredReading } from './reading-search.js';
-export type { RetentionReport } from './retention.js';
+export type { RetentionFollower, RetentionFollowerReport, RetentionReport } from './retention.js';
 export { type TelemetryRoutesDeps, telemetryRoutes } from './routes.js';
 export type { AlarmView, ObservationView, TelemetryPage, TelemetryQuery } from './telemetry-reader.js';
 export {

@@ -12,6 +12,25 @@ export interface RetentionReport {
   shreddedKeys: number;
   /** True when the period key chain moved on (a database copy of those periods became unreadable). */
   periodKeysDestroyed: boolean;
+  /** What each follower forgot (by follower name). */
+  followers: Record<string, RetentionFollowerReport>;
+}
+
+/** What a follower forgot in one run. */
+export interface RetentionFollowerReport {
+  /** Records whose patient data was removed. */
+  cleared: number;
+  shreddedKeys: number;
+}
+
+/**
+ * Another holder of data derived from telemetry (a clinical alert's vital evidence and patient)
+ * that forgets it on telemetry's schedule: same data class, same retention.
+ */
+export interface RetentionFollower {
+  readonly name: string;
+  /** Removes patient data of periods before `periodBefore` ('YYYY-MM') and shreds their keys. */
+  expirePatientData(periodBefore: string): Promise<RetentionFollowerReport>;
 }
 
 export interface RetentionDeps {
@@ -29,12 +48,14 @@ export interface RetentionDeps {
     }): Promise<unknown>;
   };
   retentionDays: number;
+  followers?: readonly RetentionFollower[];
 }
 
 /**
  * Deletes readings older than the retention period, then crypto-shreds every telemetry data key
  * whose period ended before the cutoff and destroys those periods' keys in the period key chain,
- * so no copy of the database can decrypt them any more. Audited with counts only.
+ * so no copy of the database can decrypt them any more; then each follower forgets its patient
+ * data of those periods. Audited with counts only.
  */
 export async function runRetention(deps: RetentionDeps, now: number): Promise<RetentionReport> {
   const cutoffMs = now - deps.retentionDays * 86_400_000;
@@ -50,19 +71,27 @@ export async function runRetention(deps: RetentionDeps, now: number): Promise<Re
     await deps.store.db.deleteFrom('ingest_receipts').where('received_at', '<', cutoffMs).execute();
     const shreddedKeys = await deps.keys.shred({ purpose: TELEMETRY_PURPOSE, periodBefore: shreddedBefore });
     const periodKeysDestroyed = await deps.epochs.shredBefore(shreddedBefore);
+    const followers: Record<string, RetentionFollowerReport> = {};
+    for (const f of deps.followers ?? []) followers[f.name] = await f.expirePatientData(shreddedBefore);
     const report: RetentionReport = {
       cutoff: new Date(cutoffMs).toISOString(),
       shreddedBefore,
       deletedReadings: Number(deleted.numDeletedRows),
       shreddedKeys,
       periodKeysDestroyed,
+      followers,
     };
+    const also = Object.entries(followers)
+      .map(
+        ([name, f]) => `; ${name}: patient data removed from ${f.cleared}, ${f.shreddedKeys} keys shredded`,
+      )
+      .join('');
     await deps.audit.append({
       actor,
       action: 'telemetry.retention',
       resource: { type: 'telemetry', id: shreddedBefore },
       outcome: 'success',
-      reason: `deleted ${report.deletedReadings} readings before ${report.cutoff}; shredded ${shreddedKeys} data keys of periods before ${shreddedBefore}`,
+      reason: `deleted ${report.deletedReadings} readings before ${report.cutoff}; shredded ${shreddedKeys} data keys of periods before ${shreddedBefore}${also}`,
     });
     return report;
   } catch (error) {

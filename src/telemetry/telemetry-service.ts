@@ -16,7 +16,12 @@ import {
   type StoredReading,
   searchReadings,
 } from './reading-search.js';
-import { type RetentionDeps, type RetentionReport, runRetention } from './retention.js';
+import {
+  type RetentionDeps,
+  type RetentionFollower,
+  type RetentionReport,
+  runRetention,
+} from './retention.js';
 import { readTelemetry, type TelemetryPage, type TelemetryQuery } from './telemetry-reader.js';
 
 export interface TelemetryConfig {
@@ -37,6 +42,8 @@ export interface TelemetryDeps {
   now?: () => number;
   /** Where the period key chain lives (default `<dataDir>/secrets/epochs`). */
   epochKeyDir?: string;
+  /** Holders of telemetry-derived patient data that retention also clears (clinical alerts). */
+  retentionFollowers?: readonly RetentionFollower[];
   /** Group-commit tuning. */
   maxBatch?: number;
   lingerMs?: number;
@@ -184,6 +191,7 @@ export async function createTelemetryService(deps: TelemetryDeps): Promise<Telem
     epochs,
     audit: deps.audit,
     retentionDays: deps.config.telemetry.retentionDays,
+    ...(deps.retentionFollowers ? { followers: deps.retentionFollowers } : {}),
   };
   const timers = new Set<NodeJS.Timeout>();
   let receiptQueries: Array<{
