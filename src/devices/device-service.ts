@@ -25,15 +25,17 @@ export interface DeviceVisibility {
 }
 
 /**
- * Allowed lifecycle changes. Any device still in service can be quarantined; a quarantined device
- * goes back to `registered` (release: it re-enrolls with a new certificate) or is retired. The
- * monitor's response actions (quarantine, release) add revocation and a reason on top.
+ * Lifecycle changes a caller may make. Any device still in service can be quarantined or retired;
+ * a quarantined device only goes back to `registered` (release: it re-enrolls with a new
+ * certificate), never straight to active; an enrolled device can be sent back to `registered`.
+ * `enrolled` and `active` are never set by hand: EST enrollment and the first stored message set
+ * them. The monitor's response actions (quarantine, release) add revocation and a reason on top.
  */
 const TRANSITIONS: Record<Lifecycle, readonly Lifecycle[]> = {
-  registered: ['enrolled', 'quarantined', 'retired'],
-  enrolled: ['active', 'registered', 'quarantined', 'retired'],
+  registered: ['quarantined', 'retired'],
+  enrolled: ['registered', 'quarantined', 'retired'],
   active: ['quarantined', 'retired'],
-  quarantined: ['registered', 'active', 'retired'],
+  quarantined: ['registered', 'retired'],
   retired: [],
 };
 
@@ -142,6 +144,12 @@ async function checkEui64(db: Kysely<Database>, deviceId: string, eui64: string 
 }
 
 /** The device inventory: create, read, list with filters, and audited updates. */
+/**
+ * Ids Pulsegate keeps for its own certificates: a device id becomes a certificate CN, and an
+ * external broker's ACL grants CN `pulsegate-ingest` every device's telemetry (docs/external-broker.md).
+ */
+const RESERVED_ID = /^pulsegate-/i;
+
 export function createDeviceService(deps: {
   store: Store;
   audit: DeviceAudit;
@@ -160,6 +168,10 @@ export function createDeviceService(deps: {
 
   return {
     async create(input: DeviceCreate, actor?: Principal): Promise<Device> {
+      if (RESERVED_ID.test(input.id))
+        throw new PulsegateError('VALIDATION_FAILED', 'device ids starting with pulsegate- are reserved', {
+          fields: [{ pointer: '/id', problem: "reserved for Pulsegate's own identities" }],
+        });
       const t = now();
       const row: DevicesTable = {
         id: input.id,

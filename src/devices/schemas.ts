@@ -35,7 +35,7 @@ const literals = <T extends readonly string[]>(values: T) => T.Union(values.map(
 /** Device ids become certificate CNs, MQTT topic segments and URL path segments: keep them plain. */
 export const DeviceId = T.String({
   pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$',
-  description: 'Device identifier',
+  description: 'Device identifier (ids starting with pulsegate- are reserved)',
 });
 const Text = (max: number) => T.String({ minLength: 1, maxLength: max, pattern: '^[^\\u0000-\\u001f<>]*$' });
 const Ip = T.String({ anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }], maxLength: 45 });

@@ -692,7 +692,6 @@ describe('identify() on every MQTT connect', () => {
 
   it('refuses a quarantined device', async () => {
     await expect(pki.identify(peerOf(cert))).resolves.toMatchObject({ deviceId: PUMP });
-    await services.devices.update(PUMP, { lifecycle: 'active' });
     await services.devices.update(PUMP, { lifecycle: 'quarantined' });
     bus.emit('device.changed', { deviceId: PUMP, change: 'lifecycle.quarantined', at: Date.now() });
     await expect(pki.identify(peerOf(cert))).rejects.toMatchObject({ code: 'INGEST_DEVICE_NOT_ACTIVE' });
