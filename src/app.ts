@@ -261,7 +261,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       auditRoutes({ audit, verifier: { name: config.audit.origin, publicKey: auditKey.publicKey } }),
       deviceRoutes({ devices, access }),
       fleetRoutes({ devices, meter, connectedDevices: () => mqtt?.connectedDevices() ?? meter.connected() }),
-      pkiRoutes({ pki, devices, access }),
+      pkiRoutes({ pki, devices, access, enrollFailuresPerMinute: config.pki.enrollFailuresPerMinute }),
       responseRoutes({ actions: response, devices, access }),
       patientRoutes({ patients, devices, access, audit }),
       telemetryRoutes({ telemetry, patients, devices, access, audit }),

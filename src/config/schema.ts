@@ -115,6 +115,13 @@ export const ConfigSchema = T.Object(
           default: 86_400,
           description: 'CRL nextUpdate distance',
         }),
+        enrollFailuresPerMinute: T.Integer({
+          minimum: 1,
+          maximum: 100_000,
+          default: 20,
+          description:
+            'Refused EST enrollments from one address per minute before further requests get 429 (successes do not count)',
+        }),
         changePollMs: T.Integer({
           minimum: 100,
           maximum: 60_000,

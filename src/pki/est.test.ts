@@ -774,3 +774,26 @@ describe('CSR parser (property)', () => {
     );
   });
 });
+
+// Last in this file: it leaves 127.0.0.1 over its limit for the rest of the minute.
+describe('an address that keeps failing EST', () => {
+  it('gets 429 RATE_LIMITED before any work once it used up its refusals; nothing is issued or audited', async () => {
+    const csr = deviceCsr(OXIMETER);
+    // Earlier tests' refusals in this minute count too: fail until the limit (20) answers.
+    const refusals: number[] = [];
+    while (refusals.at(-1) !== 429 && refusals.length <= 21)
+      refusals.push((await simpleenroll(csr.b64, 'not-a-token')).status);
+    expect(refusals.at(-1)).toBe(429);
+    expect(refusals.slice(0, -1).every((status) => status === 401)).toBe(true);
+    const audited = await services.audit.size();
+    const issued = await services.store.db.selectFrom('certificates').select('serial').execute();
+    // Even a good token is now refused up front, without its CSR being looked at.
+    const blocked = await simpleenroll(csr.b64, await newToken(OXIMETER));
+    expect(blocked.status).toBe(429);
+    expect(JSON.parse(blocked.body.toString()).code).toBe('RATE_LIMITED');
+    expect((await simpleenroll(csr.b64)).status).toBe(429);
+    // One entry for issuing the token above; none for the refused requests.
+    expect(await services.audit.size()).toBe(audited + 1);
+    expect(await services.store.db.selectFrom('certificates').select('serial').execute()).toEqual(issued);
+  });
+});

@@ -1,7 +1,8 @@
 import type { TLSSocket } from 'node:tls';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { Principal, ResourceScope } from '../access/index.js';
-import { requirePrincipal } from '../http/index.js';
+import { PulsegateError } from '../errors.js';
+import { FailureLimiter, requirePrincipal } from '../http/index.js';
 import { certsOnlyBase64 } from './certs-only.js';
 import type { PkiDevices, RequestContext } from './deps.js';
 import { bearerToken } from './enrollment-token.js';
@@ -26,6 +27,8 @@ export interface PkiRoutesDeps {
   pki: Pki;
   devices: PkiDevices;
   access: PkiRouteAccess;
+  /** Refused enrollments per address per minute before EST answers 429 (default 20). */
+  enrollFailuresPerMinute?: number;
 }
 
 const EST = '/.well-known/est';
@@ -48,6 +51,20 @@ function verifiedPeerCertificate(request: FastifyRequest): Uint8Array | undefine
  * `/api/v1/devices/:id` (enrollment tokens, revocation, certificate list).
  */
 export function pkiRoutes(deps: PkiRoutesDeps): FastifyPluginAsync {
+  // Every refused enrollment costs a CSR check and an audit entry: an address that keeps failing
+  // is refused up front for the rest of the minute. Successes never count (a ward behind one
+  // gateway enrolls freely).
+  const failures = new FailureLimiter({ maxFailures: deps.enrollFailuresPerMinute ?? 20, windowMs: 60_000 });
+  async function limited<T>(request: FastifyRequest, work: () => Promise<T>): Promise<T> {
+    failures.check(request.ip);
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof PulsegateError && error.status < 500) failures.fail(request.ip);
+      throw error;
+    }
+  }
+
   return async (app) => {
     // EST requests are base64 DER PKCS#10 (RFC 7030 §4.2.1); parsed only inside this plugin.
     app.addContentTypeParser('application/pkcs10', { parseAs: 'buffer' }, (_request, body, done) =>
@@ -84,10 +101,12 @@ export function pkiRoutes(deps: PkiRoutesDeps): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
-        const issued = await deps.pki.enroll(
-          bearerToken(request.headers.authorization),
-          decodeEstBody(request.body as Buffer | undefined),
-          requestContext(request),
+        const issued = await limited(request, () =>
+          deps.pki.enroll(
+            bearerToken(request.headers.authorization),
+            decodeEstBody(request.body as Buffer | undefined),
+            requestContext(request),
+          ),
         );
         // §4.2.3: the reply holds only the issued certificate; /cacerts gives the chain.
         return reply
@@ -108,10 +127,12 @@ export function pkiRoutes(deps: PkiRoutesDeps): FastifyPluginAsync {
         },
       },
       async (request, reply) => {
-        const issued = await deps.pki.reenroll(
-          verifiedPeerCertificate(request),
-          decodeEstBody(request.body as Buffer | undefined),
-          requestContext(request),
+        const issued = await limited(request, () =>
+          deps.pki.reenroll(
+            verifiedPeerCertificate(request),
+            decodeEstBody(request.body as Buffer | undefined),
+            requestContext(request),
+          ),
         );
         return reply
           .type(CERTS_ONLY_TYPE)
