@@ -72,12 +72,41 @@ describe('config loader', () => {
     expect(configError(() => loadConfig(dataDir(), { PULSEGATE_NOTIFY_WEBHOOKS: '[{' })).message).toContain(
       'notify.webhooks',
     );
-    // Webhooks must be HTTPS.
-    configError(() =>
+    // Webhooks must be HTTPS; the message names the place inside the list, not an unknown key.
+    const http = configError(() =>
       loadConfig(dataDir(), {
         PULSEGATE_NOTIFY_WEBHOOKS: '[{"name":"x","url":"http://a/","secretFile":"s"}]',
       }),
+    ).message;
+    expect(http).toContain('notify.webhooks[0].url (in PULSEGATE_NOTIFY_WEBHOOKS)');
+    expect(http).not.toContain('unknown key');
+    const limit = configError(() =>
+      loadConfig(dataDir(), { PULSEGATE_CLINICAL_LIMITS: '{"icu":{"spo2":{"low":"x"}}}' }),
+    ).message;
+    expect(limit).toContain('clinical.limits.icu.spo2.low (in PULSEGATE_CLINICAL_LIMITS)');
+  });
+
+  it('accepts only a PostgreSQL database URL, and requires the external broker settings together', () => {
+    expect(
+      configError(() => loadConfig(dataDir(), { PULSEGATE_DATABASE_URL: 'mysql://root@db/x' })).message,
+    ).toContain('database.url (PULSEGATE_DATABASE_URL)');
+    expect(loadConfig(dataDir(), { PULSEGATE_DATABASE_URL: 'postgresql://db/x' }).database.url).toBe(
+      'postgresql://db/x',
     );
+    const external = configError(() =>
+      loadConfig(dataDir(), {
+        PULSEGATE_MQTT_MODE: 'external',
+        PULSEGATE_MQTT_EXTERNAL_URL: 'mqtts://b:8883',
+      }),
+    ).message;
+    expect(external).toContain(
+      'mqtt.externalCaFile (PULSEGATE_MQTT_EXTERNAL_CA_FILE): required when mqtt.mode is external',
+    );
+    expect(external).toContain('mqtt.externalKeyFile');
+    expect(external).not.toContain('mqtt.externalUrl');
+    expect(
+      configError(() => loadConfig(dataDir(), { PULSEGATE_MQTT_EXTERNAL_URL: 'mqtt://b:1883' })).message,
+    ).toContain('mqtt.externalUrl');
   });
 
   it('refuses a non-numeric environment value for a number', () => {

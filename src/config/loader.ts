@@ -104,10 +104,20 @@ export function validateConfig(raw: Record<string, unknown>): Config {
   if (errors.length > 0) {
     const keys = configKeys();
     const messages = errors.slice(0, 5).map((e) => {
-      const path = e.path.replace(/^\//, '').replaceAll('/', '.');
+      const segments = e.path.split('/').slice(1);
+      const path = segments.join('.');
       const key = keys.find((k) => k.path === path);
       if (key)
         return `${path} (${key.env}): must be ${describeAllowed(key.schema)}, got ${JSON.stringify(e.value)}`;
+      // Inside a list or map value (notify.webhooks[0].url, clinical.limits.icu.spo2.low).
+      const top = keys.find((k) => k.path === segments.slice(0, 2).join('.'));
+      if (top && segments.length > 2) {
+        const inner = segments
+          .slice(2)
+          .map((s) => (/^\d+$/.test(s) ? `[${s}]` : `.${s}`))
+          .join('');
+        return `${top.path}${inner} (in ${top.env}): ${e.message.toLowerCase()}, got ${JSON.stringify(e.value)}`;
+      }
       const [section, leaf] = path.split('.');
       const sectionKeys = keys
         .filter((k) => k.path.startsWith(`${section}.`))
@@ -122,7 +132,26 @@ export function validateConfig(raw: Record<string, unknown>): Config {
     });
     throw new PulsegateError('CONFIG_INVALID', `invalid configuration: ${messages.join('; ')}`);
   }
-  return withDefaults as Config;
+  const config = withDefaults as Config;
+  const together = requiredTogether(config);
+  if (together.length > 0)
+    throw new PulsegateError('CONFIG_INVALID', `invalid configuration: ${together.join('; ')}`);
+  return config;
+}
+
+/** Keys that one setting makes necessary (checked after the schema). */
+function requiredTogether(config: Config): string[] {
+  const problems: string[] = [];
+  const m = config.mqtt;
+  if (m.mode === 'external') {
+    for (const key of ['externalUrl', 'externalCaFile', 'externalCertFile', 'externalKeyFile'] as const) {
+      if (m[key] === '') {
+        const env = configKeys().find((k) => k.path === `mqtt.${key}`)!.env;
+        problems.push(`mqtt.${key} (${env}): required when mqtt.mode is external`);
+      }
+    }
+  }
+  return problems;
 }
 
 /** Loads `DATA/pulsegate.yaml`, overlays `PULSEGATE_*` variables, validates once. */

@@ -39,6 +39,7 @@ export const ConfigSchema = T.Object(
       {
         url: T.String({
           default: '',
+          pattern: '^$|^postgres(ql)?://',
           description: 'postgres://… to use PostgreSQL; empty for the embedded SQLite file',
         }),
         sqliteFile: T.String({
@@ -161,7 +162,8 @@ export const ConfigSchema = T.Object(
         }),
         externalUrl: T.String({
           default: '',
-          description: 'mqtts://host:port of the external broker (external mode)',
+          pattern: '^$|^mqtts://',
+          description: 'mqtts://host:port of the external broker (external mode; TLS only)',
         }),
         externalCaFile: T.String({
           default: '',
