@@ -28,7 +28,10 @@ export interface AccessService {
   /** Revokes an API token; later use fails with AUTH_TOKEN_REVOKED. */
   revokeApiToken(id: string, actor?: Principal): Promise<void>;
   /** Password login; every outcome is audited. */
-  login(input: { username: string; password: string }, ctx: { source?: string }): Promise<LoginResult>;
+  login(
+    input: { username: string; password: string; scope?: string },
+    ctx: { source?: string },
+  ): Promise<LoginResult>;
   /** OAuth 2.0 token endpoint (client_credentials + private_key_jwt). `tokenUrl` defaults to `this.tokenUrl`. */
   token(form: Record<string, string>, ctx: { source?: string; tokenUrl?: string }): Promise<TokenResult>;
   /** Turns an Authorization header into a principal, or throws an AUTH_* / ACCESS_* error. */

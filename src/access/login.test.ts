@@ -62,6 +62,36 @@ describeEachDialect('access: users and password login', (open) => {
     expect(auditMentions(f.audit, ['not the password', GOOD_PASSWORD, 'nobody'])).toEqual([]);
   });
 
+  it('narrows a session to the user/ scopes asked for, and refuses scopes of another context', async () => {
+    await f.access.users.add({
+      username: 'dora',
+      password: GOOD_PASSWORD,
+      role: 'clinician',
+      careUnits: ['ICU'],
+    });
+    const scoped = await f.access.login(
+      { username: 'dora', password: GOOD_PASSWORD, scope: 'user/Observation.rs' },
+      {},
+    );
+    const principal = await f.access.authenticate(`Bearer ${scoped.access_token}`, {});
+    expect(principal.scopes).toEqual(['user/Observation.rs']);
+    expect(() => f.access.authorize(principal, 'telemetry:read')).not.toThrow();
+    // The role would allow these; the session's scopes do not.
+    expect(() => f.access.authorize(principal, 'devices:read')).toThrow(
+      expect.objectContaining({ code: 'ACCESS_DENIED' }),
+    );
+    expect(() => f.access.authorize(principal, 'patients:read')).toThrow(
+      expect.objectContaining({ code: 'ACCESS_DENIED' }),
+    );
+    for (const scope of ['system/*.rs', 'patient/*.read', 'user/Observation.rs openid', '', 'user/Nope.x'])
+      expect(
+        await codeOf(f.access.login({ username: 'dora', password: GOOD_PASSWORD, scope }, {})),
+        scope,
+      ).toBe('VALIDATION_FAILED');
+    const plain = await f.access.login({ username: 'dora', password: GOOD_PASSWORD }, {});
+    expect((await f.access.authenticate(`Bearer ${plain.access_token}`, {})).scopes).toEqual([]);
+  });
+
   it('locks the account after maxFailedLogins failures, even for the right password, and unlocks after lockoutSeconds', async () => {
     await f.access.users.add({ username: 'carol', password: GOOD_PASSWORD, role: 'clinician' });
     for (let i = 0; i < 3; i++) {
@@ -79,6 +109,10 @@ describeEachDialect('access: users and password login', (open) => {
       code: 'AUTH_ACCOUNT_LOCKED',
     });
 
+    // Without the password a locked account looks like any failed login (no username probing).
+    expect(await codeOf(f.access.login({ username: 'carol', password: 'still-wrong-password' }, {}))).toBe(
+      'AUTH_INVALID_CREDENTIALS',
+    );
     f.clock.advance(59);
     expect(await codeOf(f.access.login({ username: 'carol', password: GOOD_PASSWORD }, {}))).toBe(
       'AUTH_ACCOUNT_LOCKED',

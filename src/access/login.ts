@@ -7,6 +7,7 @@ import type { AccessContext } from './deps.js';
 import { hashPassword, MAX_PASSWORD_LENGTH, verifyPassword } from './password.js';
 import { withinWindow } from './policy.js';
 import { type Role, VENDOR_LIMITED } from './roles.js';
+import { parseSmartScope, splitScopes } from './smart-scopes.js';
 import { jsonArray } from './views.js';
 
 /** A successful login's token response (RFC 6749 §5.1 field names). */
@@ -71,9 +72,10 @@ export function createLogin(ctx: AccessContext, tokens: AccessTokens) {
   }
 
   return async function login(
-    input: { username: string; password: string },
+    input: { username: string; password: string; scope?: string },
     req: { source?: string },
   ): Promise<LoginResult> {
+    const scopes = userScopes(input.scope);
     const username = typeof input.username === 'string' ? input.username : '';
     const password =
       typeof input.password === 'string' ? input.password.slice(0, MAX_PASSWORD_LENGTH * 4) : '';
@@ -83,8 +85,10 @@ export function createLogin(ctx: AccessContext, tokens: AccessTokens) {
     if (!row) return fail('AUTH_INVALID_CREDENTIALS', undefined, req.source);
 
     const now = ctx.now();
+    // Locked: only the right password learns that (anyone else cannot tell a locked account from
+    // a wrong password, or an unknown user), and failures while locked do not extend the lock.
     if (row.locked_until !== null && row.locked_until > now)
-      return fail('AUTH_ACCOUNT_LOCKED', row, req.source);
+      return fail(ok ? 'AUTH_ACCOUNT_LOCKED' : 'AUTH_INVALID_CREDENTIALS', row, req.source);
     if (!ok) {
       await recordFailure(row, now);
       return fail('AUTH_INVALID_CREDENTIALS', row, req.source);
@@ -100,7 +104,10 @@ export function createLogin(ctx: AccessContext, tokens: AccessTokens) {
         .where('id', '=', row.id)
         .execute();
     }
-    const issued = await tokens.issue(userClaims(row), ctx.config.accessTokenTtlSeconds);
+    const issued = await tokens.issue(
+      { ...userClaims(row), ...(scopes ? { scope: scopes.join(' ') } : {}) },
+      ctx.config.accessTokenTtlSeconds,
+    );
     await ctx.audit.append({
       actor: { type: 'user', id: row.id, name: row.username, role: row.role },
       action: 'auth.login',
@@ -110,6 +117,22 @@ export function createLogin(ctx: AccessContext, tokens: AccessTokens) {
     });
     return { access_token: issued.token, token_type: 'Bearer', expires_in: issued.expiresIn };
   };
+}
+
+/**
+ * The SMART scopes a user asked to narrow a session to (`scope`, space-separated), or undefined
+ * for a plain session governed by role alone. Only `user/` scopes count for users (see
+ * `scopeContextOf`), so anything else is refused rather than silently granting nothing.
+ */
+function userScopes(scope: unknown): string[] | undefined {
+  if (scope === undefined) return undefined;
+  const scopes = typeof scope === 'string' ? splitScopes(scope) : undefined;
+  const bad = (scopes ?? ['']).findIndex((s) => parseSmartScope(s)?.context !== 'user');
+  if (scopes === undefined || bad >= 0 || scopes.length > 64)
+    throw new PulsegateError('VALIDATION_FAILED', 'scope must be user/ SMART scopes, space-separated', {
+      fields: [{ pointer: '/scope', problem: 'only user/ SMART scopes (e.g. user/Observation.rs)' }],
+    });
+  return [...new Set(scopes)];
 }
 
 /** A user row's access window. */

@@ -54,7 +54,16 @@ export const OAuthErrorResponse = Type.Object(
 
 /** Password login. */
 export const LoginBody = Type.Object(
-  { username: Type.String({ maxLength: 64 }), password: Type.String({ maxLength: 4096 }) },
+  {
+    username: Type.String({ maxLength: 64 }),
+    password: Type.String({ maxLength: 4096 }),
+    scope: Type.Optional(
+      Type.String({
+        maxLength: 2048,
+        description: 'user/ SMART scopes (space-separated) to narrow the session to; none: the role alone',
+      }),
+    ),
+  },
   closed,
 );
 
