@@ -70,11 +70,38 @@ describe('pulsegate device', () => {
     expect(show.device.id).toBe('pump-cli-01');
     expect(show.certificates).toEqual([]);
 
-    const bind = cli(['device', 'bind', '--data', data, 'pump-cli-01', '--patient', 'MRN-CLI-7']);
+    const bind = cli([
+      'device',
+      'bind',
+      '--data',
+      data,
+      'pump-cli-01',
+      '--patient',
+      'MRN-CLI-7',
+      '--until',
+      '2030-01-01T00:00:00Z',
+    ]);
     expect(bind.code, bind.stderr).toBe(0);
     expect(bind.stdout + bind.stderr).not.toContain('MRN-CLI-7');
     const token = json(cli(['device', 'token', '--data', data, '--json', 'pump-cli-01']));
     expect(token.token).not.toBe(out.enrollmentToken.token);
+    // The identifier can come on standard input, out of the process list and shell history.
+    const piped = cli(
+      ['device', 'bind', '--data', data, 'pump-cli-01', '--patient', '-', '--from', '2030-01-01T00:00:00Z'],
+      { USER: 'oncall' },
+      'MRN-CLI-8\n',
+    );
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(piped.stdout + piped.stderr).not.toContain('MRN-CLI-8');
+    // Changes made from the command line are audited as the operator.
+    const audit = cli(['audit', 'export', '--data', data]).stdout.split('\n').filter(Boolean);
+    const byAction = (action: string) =>
+      audit
+        .map((l) => JSON.parse(l))
+        .filter((e) => e.action?.[0]?.code === action || JSON.stringify(e).includes(`"${action}"`));
+    expect(byAction('device.create').length).toBeGreaterThan(0);
+    expect(audit.join('\n')).toContain('cli:oncall');
+    expect(audit.join('\n')).not.toContain('MRN-CLI-');
   });
 
   it('quarantines with a reason and releases with a new enrollment token', () => {

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { type Command, Option } from 'commander';
+import type { Principal } from '../access/index.js';
 import { createServices, type Services } from '../app.js';
 import { type LoadedConfig, loadConfig } from '../config/index.js';
 import { PulsegateError } from '../errors.js';
@@ -44,5 +45,29 @@ export async function withServices<T>(dataDir: string, fn: (services: Services) 
 
 /** The actor recorded in the audit log for changes made from the command line. */
 export function cliActor(): { type: 'system'; name: string } {
-  return { type: 'system', name: `cli:${process.env.USER ?? 'unknown'}` };
+  return { type: 'system', name: operatorName() };
+}
+
+/**
+ * The command-line operator as a principal, for services that record who made a change: whoever
+ * runs the CLI holds the data directory and its master key, so it acts with the admin role. The
+ * audit log names it `cli:<OS user>`.
+ */
+export function cliPrincipal(): Principal {
+  return {
+    kind: 'user',
+    id: operatorName(),
+    name: operatorName(),
+    role: 'admin',
+    careUnits: [],
+    vendorDevices: [],
+    scopes: [],
+  };
+}
+
+function operatorName(): string {
+  const user = (process.env.USER ?? process.env.LOGNAME ?? 'unknown')
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .slice(0, 64);
+  return `cli:${user}`;
 }

@@ -4,15 +4,27 @@ import { DEVICE_TYPES, DeviceCreate } from '../devices/index.js';
 import { PulsegateError } from '../errors.js';
 import { bodyProblem } from '../http/index.js';
 import { REVOCATION_REASONS } from '../pki/index.js';
-import { withDataOptions, withServices } from './context.js';
+import { cliPrincipal, withDataOptions, withServices } from './context.js';
 import { print, table } from './output.js';
 
 /**
  * `pulsegate device ...`: the inventory from the command line, for scripting and for operators
  * without the console. Commands work on the installation's store like `user` does; changes are
- * audited with the CLI as actor. A running server learns of them through its change watcher
+ * audited with the operator (`cli:<OS user>`) as actor. A running server learns of them through its change watcher
  * (revocations and quarantines drop live sessions within a second or two).
  */
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    size += (chunk as Buffer).length;
+    if (size > 4096)
+      throw new PulsegateError('VALIDATION_FAILED', 'the patient identifier on standard input is too long');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
 
 function parseTime(value: string | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
@@ -84,8 +96,8 @@ export function registerDevice(program: Command): void {
         gatewayId: opts.gateway,
       });
       const out = await withServices(opts.data, async (s) => {
-        const created = await s.devices.create(input);
-        const token = opts.token ? await s.pki.createEnrollmentToken(created.id) : undefined;
+        const created = await s.devices.create(input, cliPrincipal());
+        const token = opts.token ? await s.pki.createEnrollmentToken(created.id, cliPrincipal()) : undefined;
         return {
           device: created,
           ...(token
@@ -145,7 +157,7 @@ export function registerDevice(program: Command): void {
   withDataOptions(device.command('token').description('create a one-time EST enrollment token (shown once)'))
     .argument('<id>')
     .action(async (id: string, opts: Opts) => {
-      const t = await withServices(opts.data, (s) => s.pki.createEnrollmentToken(id));
+      const t = await withServices(opts.data, (s) => s.pki.createEnrollmentToken(id, cliPrincipal()));
       const out = { deviceId: t.deviceId, token: t.token, expiresAt: new Date(t.expiresAt).toISOString() };
       print(
         opts,
@@ -158,7 +170,9 @@ export function registerDevice(program: Command): void {
     .argument('<id>')
     .requiredOption('--reason <reason>', `RFC 5280 reason: ${REVOCATION_REASONS.join(', ')}`)
     .action(async (id: string, opts: Opts & { reason: string }) => {
-      const result = await withServices(opts.data, (s) => s.pki.revoke({ deviceId: id }, opts.reason));
+      const result = await withServices(opts.data, (s) =>
+        s.pki.revoke({ deviceId: id }, opts.reason, cliPrincipal()),
+      );
       print(
         opts,
         result,
@@ -168,17 +182,25 @@ export function registerDevice(program: Command): void {
 
   withDataOptions(device.command('bind').description('bind the device to a patient for a time range'))
     .argument('<id>')
-    .requiredOption('--patient <identifier>', 'patient identifier (stored encrypted)')
+    .requiredOption(
+      '--patient <identifier>',
+      'patient identifier (stored encrypted); - reads it from standard input, keeping it out of the process list and shell history',
+    )
     .option('--from <iso>', 'start (default now)')
     .option('--until <iso>', 'end (default open-ended)')
     .action(async (id: string, opts: Opts & { patient: string; from?: string; until?: string }) => {
+      const patientId = opts.patient === '-' ? (await readStdin()).trim() : opts.patient;
       const binding = await withServices(opts.data, async (s: Services) => {
         await s.devices.get(id);
-        return s.patients.bind(id, {
-          patientId: opts.patient,
-          from: parseTime(opts.from, '--from'),
-          until: parseTime(opts.until, '--until') ?? null,
-        });
+        return s.patients.bind(
+          id,
+          {
+            patientId,
+            from: parseTime(opts.from, '--from'),
+            until: parseTime(opts.until, '--until') ?? null,
+          },
+          cliPrincipal(),
+        );
       });
       // The patient identifier is not echoed: it is PHI and terminals get logged.
       print(
@@ -194,7 +216,9 @@ export function registerDevice(program: Command): void {
     .argument('<id>')
     .requiredOption('--reason <text>', 'why (recorded in the audit log)')
     .action(async (id: string, opts: Opts & { reason: string }) => {
-      const result = await withServices(opts.data, (s) => s.response.quarantine(id, { reason: opts.reason }));
+      const result = await withServices(opts.data, (s) =>
+        s.response.quarantine(id, { reason: opts.reason }, cliPrincipal()),
+      );
       print(
         opts,
         result,
@@ -208,7 +232,7 @@ export function registerDevice(program: Command): void {
     .argument('<id>')
     .requiredOption('--reason <text>', 'why (recorded in the audit log)')
     .action(async (id: string, opts: Opts & { reason: string }) => {
-      const r = await withServices(opts.data, (s) => s.response.release(id, opts.reason));
+      const r = await withServices(opts.data, (s) => s.response.release(id, opts.reason, cliPrincipal()));
       const out = {
         device: r.device,
         enrollmentToken: {

@@ -17,12 +17,13 @@ export function freePort(): Promise<number> {
 }
 
 /** Runs the real CLI to completion. The environment is cleaned of PULSEGATE_* from the caller. */
-export function cli(args: string[], env: Record<string, string> = {}) {
+export function cli(args: string[], env: Record<string, string> = {}, input?: string) {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PULSEGATE_')));
   const r = spawnSync(process.execPath, [BIN, ...args], {
     env: { ...clean, ...env },
     encoding: 'utf8',
     timeout: 60_000,
+    ...(input !== undefined ? { input } : {}),
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
