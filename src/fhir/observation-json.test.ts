@@ -75,6 +75,31 @@ describe('Observation search text', () => {
     );
   });
 
+  it('claims the vital-signs profile only with a subject (the profile requires one)', () => {
+    const base = stored({
+      deviceId: 'mon-1',
+      observedAt: 1_800_000_000_000,
+      seq: 1,
+      receivedAt: 1_800_000_000_500,
+      patientIndex: null,
+      enteredBy: undefined,
+      observations: [
+        {
+          coding: { system: 'LOINC', code: '8867-4' },
+          unit: '/min',
+          value: 72,
+          ts: 1_800_000_000_000,
+          implausible: false,
+        },
+      ],
+    });
+    expect(toObservation(base, 0).meta?.profile).toBeUndefined();
+    const bound = { ...base, patientIndex: Buffer.alloc(32, 7).toString('base64url') };
+    expect(toObservation(bound, 0).meta?.profile).toEqual([
+      'http://hl7.org/fhir/StructureDefinition/vitalsigns',
+    ]);
+  });
+
   it('searchsetJson writes what JSON.stringify(searchset(...)) writes, with and without next and ignored', () => {
     fc.assert(
       fc.property(

@@ -140,7 +140,8 @@ export function toObservation(reading: StoredReading, index: number): Observatio
     id: `${p.idPrefix}${index}`,
     meta: {
       lastUpdated: p.receivedIso,
-      profile: category.code === 'vital-signs' ? VITALSIGNS_PROFILES : undefined,
+      // The vital-signs profile requires a subject: a reading from an unbound device makes no claim.
+      profile: category.code === 'vital-signs' && p.subject ? VITALSIGNS_PROFILES : undefined,
     },
     status: 'final',
     category: categoryConcepts,
