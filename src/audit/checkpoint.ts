@@ -67,8 +67,14 @@ export function verifierKeyString(name: string, publicKey: KeyObject): string {
 
 /** Parses a verifier key string; throws if its hash does not match its name and key. */
 export function parseVerifierKey(vkey: string): { name: string; publicKey: KeyObject } {
-  const [name, hashHex, b64, ...rest] = vkey.split('+');
-  if (!name || !hashHex || !b64 || rest.length > 0) throw new TypeError('malformed verifier key');
+  // name+hash+keydata: the name and hash hold no '+', the standard base64 key data may.
+  const first = vkey.indexOf('+');
+  const second = vkey.indexOf('+', first + 1);
+  const name = vkey.slice(0, Math.max(first, 0));
+  const hashHex = first < 0 || second < 0 ? '' : vkey.slice(first + 1, second);
+  const b64 = second < 0 ? '' : vkey.slice(second + 1);
+  if (!name || !/^[0-9a-f]{8}$/.test(hashHex) || !/^[A-Za-z0-9+/]+={0,2}$/.test(b64))
+    throw new TypeError('malformed verifier key');
   const body = Buffer.from(b64, 'base64');
   if (body.length !== 33 || body[0] !== ALG_ED25519) throw new TypeError('unsupported verifier key');
   const publicKey = ed25519PublicKey(body.subarray(1));
