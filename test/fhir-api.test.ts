@@ -183,6 +183,13 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
     const either = entries<Observation>(await q(`patient=${patientA}&code=59408-5,151562`));
     expect(either).toHaveLength(10);
     expect(entries(await q(`patient=${patientA}&category=laboratory`))).toHaveLength(0);
+    const vitals = entries<Observation>(
+      await q(
+        `patient=${patientA}&category=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs&_count=100`,
+      ),
+    );
+    expect(vitals.length).toBeGreaterThan(0);
+    expect(vitals.every((o) => o.category?.[0]?.coding?.[0]?.code === 'vital-signs')).toBe(true);
     expect(entries(await q(`device=Device/mon-ccu-1&_count=100`))).toHaveLength(3);
     const iso = (ms: number) => new Date(ms).toISOString();
     const ge = entries<Observation>(
@@ -201,8 +208,23 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
     expect(ne).toHaveLength(5);
     expect(entries(await q(`patient=${patientA}&date=le2000-01-01`))).toHaveLength(0);
     expect(entries(await q(`patient=${patientA}&_lastUpdated=gt2000-01-01&_count=3`))).toHaveLength(3);
+    // _lastUpdated is the storage time: nothing was stored in the future, all of it after an hour ago.
+    expect(
+      entries(await q(`patient=${patientA}&_lastUpdated=gt${encodeURIComponent(iso(Date.now() + 60_000))}`)),
+    ).toHaveLength(0);
+    expect(
+      entries(
+        await q(`patient=${patientA}&_lastUpdated=ge${encodeURIComponent(iso(now - 3_600_000))}&_count=100`),
+      ),
+    ).toHaveLength(16);
     const asc = entries<Observation>(await q(`patient=${patientA}&code=8867-4&_sort=date`));
     expect(asc[0]!.valueQuantity?.value).toBe(70);
+    const desc = entries<Observation>(await q(`patient=${patientA}&code=8867-4&_sort=-date`));
+    expect(desc.map((o) => o.id)).toEqual(
+      entries<Observation>(await q(`patient=${patientA}&code=8867-4`)).map((o) => o.id),
+    );
+    const times = desc.map((o) => Date.parse(o.effectiveDateTime!));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
 
     // Paging: 16 observations, 5 per page, through opaque `next` links that hold no PHI.
     let bundle = await q(`patient=${patientA}&_count=5`);
@@ -315,6 +337,22 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
     ) as Array<{ action: string }>;
     expect(reads.length).toBeGreaterThan(0);
     expect(reads.every((e) => e.action === 'R')).toBe(true);
+    // By date: everything recorded since a minute before the test started, nothing after now.
+    const since = await fhir(
+      t.app,
+      'GET',
+      `/fhir/AuditEvent?entity=Patient/${patientA}&date=ge${encodeURIComponent(new Date(now - 60_000).toISOString())}&_count=200`,
+      { token: admin },
+    );
+    expect(entries(since.body as Bundle).length).toBe(events.length);
+    const future = await fhir(
+      t.app,
+      'GET',
+      `/fhir/AuditEvent?date=gt${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`,
+      { token: admin },
+    );
+    expect(future.status).toBe(200);
+    expect(entries(future.body as Bundle)).toHaveLength(0);
   });
 
   it('creates and updates Patients (ADT) sealed at rest, with versions', async () => {
@@ -380,6 +418,63 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
     });
     const back = await fhir(t.app, 'GET', `/fhir/Observation?patient=${id}`, { token });
     expect(entries(back.body as Bundle).map((o) => o.id)).toEqual([made.body.id]);
+  });
+
+  it('refuses writes without the write scope, role or care unit, storing nothing and auditing each', async () => {
+    const client = async (role: 'integration' | 'security-analyst', scopes: string[]) =>
+      smartToken(t.app, await registerSmartClient(t.app, { alg: 'ES384', role, scopes }));
+    const writers = {
+      readOnly: await client('integration', ['system/Observation.rs', 'system/Patient.rs']),
+      updateOnly: await client('integration', ['system/Patient.u']),
+      analyst: await client('security-analyst', ['system/*.cruds']),
+      clinician: await t.userToken('nurse-writes', 'clinician', ['ICU']),
+      auditor: await t.userToken('auditor-writes', 'auditor'),
+    };
+    const patient = {
+      resourceType: 'Patient',
+      identifier: [{ system: 'urn:oid:1.2.3.4', value: 'MRN-WRITE-1' }],
+      name: [{ family: 'Refused' }],
+    };
+    const observation = {
+      resourceType: 'Observation',
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+      subject: { reference: `Patient/${patientA}` },
+      device: { reference: 'Device/mon-icu-1' },
+      effectiveDateTime: new Date(now - 60_000).toISOString(),
+      valueQuantity: { value: 80, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
+    };
+    const stored = async () => {
+      const [r, p] = await Promise.all([
+        t.app.store.db
+          .selectFrom('telemetry_readings')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow(),
+        t.app.store.db
+          .selectFrom('patient_records')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow(),
+      ]);
+      return `${Number(r.n)}/${Number(p.n)}`;
+    };
+    const before = await stored();
+    const denials = (await t.app.audit.list({ outcome: 'denied', limit: 10_000 })).length;
+    let refused = 0;
+    for (const [who, token] of Object.entries(writers)) {
+      for (const [method, url, body] of [
+        ['POST', '/fhir/Observation', observation],
+        ['POST', '/fhir/Patient', patient],
+        ['PUT', `/fhir/Patient/${patientA}`, { ...patient, id: patientA }],
+      ] as const) {
+        if (who === 'updateOnly' && method === 'PUT') continue;
+        const res = await fhir(t.app, method, url, { token, body });
+        expect(res.status, `${who} ${method} ${url}: ${JSON.stringify(res.body).slice(0, 200)}`).toBe(403);
+        expect(outcomeCode(res.body as OperationOutcome)).toBe('ACCESS_DENIED');
+        refused++;
+      }
+    }
+    expect(await stored()).toBe(before);
+    expect((await t.app.audit.list({ outcome: 'denied', limit: 10_000 })).length - denials).toBe(refused);
   });
 
   it('refuses bad input with an OperationOutcome and a stable code, storing nothing', async () => {
