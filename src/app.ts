@@ -135,6 +135,8 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
         breakGlassMaxMinutes: config.auth.breakGlassMaxMinutes,
       },
     });
+    const sealed = await access.sealLegacyBreakGlassReasons();
+    if (sealed > 0) logger.info({ sessions: sealed }, 'sealed break-glass reasons stored in clear');
     const bus = new EventBus((error, event) => logger.error({ err: error, event }, 'event listener failed'));
     const devices = createDeviceService({ store, audit, bus });
     const pki = await createPki({

@@ -163,13 +163,21 @@ describe('authorization matrix', () => {
     expect(flagged.filter((e) => e.breakGlass === true).map((e) => e.reason)).toContain(
       `break-glass session ${bg.body.id}`,
     );
-    // The reason itself is kept with the session, outside the append-only tree.
+    // The reason itself is kept with the session, sealed, outside the append-only tree; an
+    // auditor reads it back through the review route, and a clinician cannot.
     const session = await t.app.store.db
       .selectFrom('break_glass')
       .selectAll()
       .where('id', '=', bg.body.id as string)
       .executeTakeFirstOrThrow();
-    expect(session.reason).toBe('cardiac arrest bed 4, covering CCU');
+    expect(session.reason).toBe('');
+    expect(Buffer.from(session.reason_sealed!).toString('latin1')).not.toContain('cardiac');
+    const review = await call(t.app, 'GET', '/api/v1/break-glass?limit=10', { token: tokens.auditor });
+    expect(review.status).toBe(200);
+    expect(review.body.items).toContainEqual(
+      expect.objectContaining({ id: bg.body.id, reason: 'cardiac arrest bed 4, covering CCU' }),
+    );
+    expect((await call(t.app, 'GET', '/api/v1/break-glass', { token: tokens.clinician })).status).toBe(403);
     const all = await t.app.audit.list({ limit: 1000 });
     expect(JSON.stringify(all)).not.toContain('cardiac arrest');
   });

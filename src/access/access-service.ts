@@ -1,7 +1,13 @@
 import { createAccessTokens, publicJwk } from './access-tokens.js';
 import { type ApiTokenView, type CreatedApiToken, createApiTokenAdmin } from './api-token-admin.js';
 import { createAuthenticator } from './authenticate.js';
-import { type BreakGlassResult, createBreakGlass } from './break-glass.js';
+import {
+  type BreakGlassResult,
+  type BreakGlassSession,
+  createBreakGlass,
+  createBreakGlassReview,
+  sealLegacyBreakGlassReasons,
+} from './break-glass.js';
 import { type ClientRegistry, createClientRegistry } from './clients.js';
 import type { AccessContext, AccessDeps, PublicJwk } from './deps.js';
 import { createLogin, type LoginResult } from './login.js';
@@ -46,6 +52,14 @@ export interface AccessService {
     input: { reason: string; minutes?: number },
     ctx: { source?: string },
   ): Promise<BreakGlassResult>;
+  /** Break-glass sessions for review, reasons decrypted, newest first; audited as break-glass.review. */
+  listBreakGlass(
+    q: { since?: number; until?: number; limit?: number },
+    actor: Principal,
+    requestId?: string,
+  ): Promise<BreakGlassSession[]>;
+  /** Seals break-glass reasons stored in clear before migration 015; returns how many. */
+  sealLegacyBreakGlassReasons(): Promise<number>;
   /** The public token-verification keys (RFC 7517 JWK Set). */
   jwks(): Promise<{ keys: PublicJwk[] }>;
 }
@@ -77,6 +91,8 @@ export function createAccessService(deps: AccessDeps): AccessService {
     authorize,
     checkResource: (principal, scope) => checkResource(principal, scope, ctx.now()),
     startBreakGlass: createBreakGlass(ctx, tokens),
+    listBreakGlass: createBreakGlassReview(ctx),
+    sealLegacyBreakGlassReasons: () => sealLegacyBreakGlassReasons(ctx),
     async jwks() {
       const keys = await ctx.keys.verificationKeys('jwt');
       return { keys: keys.map(publicJwk) };

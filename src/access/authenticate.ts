@@ -71,7 +71,7 @@ export function createAuthenticator(ctx: AccessContext, tokens: AccessTokens) {
       .where('user_id', '=', userId)
       .executeTakeFirst();
     if (!session) throw new PulsegateError('AUTH_TOKEN_INVALID');
-    return { id: session.id, reason: session.reason, expiresAt: session.expires_at };
+    return { id: session.id, expiresAt: Number(session.expires_at) };
   }
 
   async function fromJwt(token: string): Promise<Principal> {

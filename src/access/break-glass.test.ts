@@ -46,7 +46,7 @@ describeEachDialect('access: care units and break-glass', (open) => {
     const bg = await f.access.startBreakGlass(carol, { reason, minutes: 10 }, { source: '10.0.0.9' });
     expect(bg.expiresAt).toBe(f.clock.ms + 600_000);
     const under = await f.access.authenticate(`Bearer ${bg.access_token}`, {});
-    expect(under.breakGlass).toEqual({ id: bg.id, reason, expiresAt: bg.expiresAt });
+    expect(under.breakGlass).toEqual({ id: bg.id, expiresAt: bg.expiresAt });
     f.access.checkResource(under, { careUnit: 'ward-5' });
     expect(f.audit.last()).toMatchObject({
       action: 'break-glass.start',
@@ -56,13 +56,54 @@ describeEachDialect('access: care units and break-glass', (open) => {
       actor: { type: 'user', name: 'carol' },
       resource: { type: 'break-glass', id: bg.id },
     });
-    // The free text stays in the break_glass table; the audit entry references the session.
+    // The free text stays out of the audit log (the entry references the session) and is stored
+    // only sealed; an auditor's review opens it, and that is audited too.
     expect(auditMentions(f.audit, [reason, bg.access_token])).toEqual([]);
+    const row = await t.store.db.selectFrom('break_glass').selectAll().executeTakeFirstOrThrow();
+    expect(row.reason).toBe('');
+    expect(Buffer.from(row.reason_sealed!).toString('latin1')).not.toContain('ward 5');
+    const auditor: Principal = { ...carol, id: 'aud-1', name: 'auditor', role: 'auditor' };
+    const review = await f.access.listBreakGlass({}, auditor, 'req-9');
+    expect(review).toEqual([
+      expect.objectContaining({ id: bg.id, userId: carol.id, username: 'carol', reason }),
+    ]);
+    expect(f.audit.last()).toMatchObject({
+      action: 'break-glass.review',
+      actor: { name: 'auditor' },
+      requestId: 'req-9',
+    });
+    expect(auditMentions(f.audit, [reason])).toEqual([]);
     f.clock.advance(600);
     expect(await codeOf(f.access.authenticate(`Bearer ${bg.access_token}`, {}))).toBe('AUTH_TOKEN_EXPIRED');
     expect(() => f.access.checkResource(under, { careUnit: 'ward-5' })).toThrow(
       expect.objectContaining({ code: 'ACCESS_CARE_UNIT_DENIED' }),
     );
+  });
+
+  it('seals reasons stored in clear before the column existed, once', async () => {
+    const legacy = 'Legacy reason naming Mrs Example in bed 4';
+    await t.store.db
+      .insertInto('break_glass')
+      .values({
+        id: 'bg-old',
+        user_id: carol.id,
+        reason: legacy,
+        reason_sealed: null,
+        started_at: 1,
+        expires_at: 2,
+      })
+      .execute();
+    expect(await f.access.sealLegacyBreakGlassReasons()).toBe(1);
+    expect(await f.access.sealLegacyBreakGlassReasons()).toBe(0);
+    const row = await t.store.db
+      .selectFrom('break_glass')
+      .selectAll()
+      .where('id', '=', 'bg-old')
+      .executeTakeFirstOrThrow();
+    expect(row.reason).toBe('');
+    expect(Buffer.from(row.reason_sealed!).toString('latin1')).not.toContain('Example');
+    const [opened] = await f.access.listBreakGlass({}, carol);
+    expect(opened).toMatchObject({ id: 'bg-old', reason: legacy });
   });
 
   it('refuses break-glass without a reason, audited, and stores no session', async () => {

@@ -57,10 +57,13 @@ export function createBreakGlass(ctx: AccessContext, tokens: AccessTokens) {
     }
     const minutes = Math.min(asked, max);
     const now = ctx.now();
+    const id = randomUUID();
     const session = {
-      id: randomUUID(),
+      id,
       user_id: principal.id,
-      reason,
+      // The free text may name a patient: stored only sealed (`reason` stays empty).
+      reason: '',
+      reason_sealed: await sealReason(ctx, id, principal.id, reason, now),
       started_at: now,
       expires_at: now + minutes * 60_000,
     };
@@ -93,4 +96,106 @@ export function createBreakGlass(ctx: AccessContext, tokens: AccessTokens) {
       expires_in: issued.expiresIn,
     };
   };
+}
+
+const REASON_PURPOSE = 'break-glass';
+const reasonAad = (id: string, userId: string) => Buffer.from(`break_glass|${id}|${userId}`);
+const monthOf = (ms: number) => new Date(ms).toISOString().slice(0, 7);
+
+function sealReason(
+  ctx: AccessContext,
+  id: string,
+  userId: string,
+  reason: string,
+  at: number,
+): Promise<Buffer> {
+  return ctx.keys.encrypt(
+    { purpose: REASON_PURPOSE, subject: userId, period: monthOf(at) },
+    Buffer.from(reason, 'utf8'),
+    reasonAad(id, userId),
+  );
+}
+
+/** A break-glass session for review, with its reason opened. */
+export interface BreakGlassSession {
+  id: string;
+  userId: string;
+  username: string | null;
+  startedAt: number;
+  expiresAt: number;
+  reason: string;
+}
+
+/**
+ * Break-glass review for auditors: the sessions started in [since, until), newest first, with
+ * their reasons decrypted (they may name patients), audited as `break-glass.review` before they
+ * are returned. The caller authorises.
+ */
+export function createBreakGlassReview(ctx: AccessContext) {
+  return async function listBreakGlass(
+    q: { since?: number; until?: number; limit?: number },
+    actor: Principal,
+    requestId?: string,
+  ): Promise<BreakGlassSession[]> {
+    const rows = await ctx.store.db
+      .selectFrom('break_glass')
+      .leftJoin('users', 'users.id', 'break_glass.user_id')
+      .select([
+        'break_glass.id as id',
+        'break_glass.user_id as user_id',
+        'users.username as username',
+        'break_glass.started_at as started_at',
+        'break_glass.expires_at as expires_at',
+        'break_glass.reason as reason',
+        'break_glass.reason_sealed as reason_sealed',
+      ])
+      .$if(q.since !== undefined, (b) => b.where('break_glass.started_at', '>=', q.since!))
+      .$if(q.until !== undefined, (b) => b.where('break_glass.started_at', '<', q.until!))
+      .orderBy('break_glass.started_at', 'desc')
+      .limit(Math.min(Math.max(q.limit ?? 100, 1), 1000))
+      .execute();
+    const sealed = rows.filter((r) => r.reason_sealed !== null);
+    const opened = await ctx.keys.decryptMany(
+      sealed.map((r) => ({ sealed: r.reason_sealed!, aad: reasonAad(r.id, r.user_id) })),
+    );
+    const reasons = new Map(sealed.map((r, i) => [r.id, opened[i]!.toString('utf8')]));
+    await ctx.audit.append({
+      actor: actorOf(actor),
+      action: 'break-glass.review',
+      resource: { type: 'break-glass' },
+      outcome: 'success',
+      reason: `${rows.length} sessions`,
+      ...(requestId ? { requestId } : {}),
+    });
+    return rows.map((r) => ({
+      id: r.id,
+      userId: r.user_id,
+      username: r.username ?? null,
+      startedAt: Number(r.started_at),
+      expiresAt: Number(r.expires_at),
+      reason: reasons.get(r.id) ?? r.reason,
+    }));
+  };
+}
+
+/**
+ * Seals the plaintext reasons of sessions stored before migration 015 (run once at start; a
+ * migration holds no keys). Returns how many it sealed.
+ */
+export async function sealLegacyBreakGlassReasons(ctx: AccessContext): Promise<number> {
+  const rows = await ctx.store.db
+    .selectFrom('break_glass')
+    .select(['id', 'user_id', 'reason', 'started_at'])
+    .where('reason_sealed', 'is', null)
+    .execute();
+  for (const r of rows) {
+    const sealed = await sealReason(ctx, r.id, r.user_id, r.reason, Number(r.started_at));
+    await ctx.store.db
+      .updateTable('break_glass')
+      .set({ reason: '', reason_sealed: sealed })
+      .where('id', '=', r.id)
+      .where('reason_sealed', 'is', null)
+      .execute();
+  }
+  return rows.length;
 }

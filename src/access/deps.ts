@@ -35,6 +35,13 @@ export interface AccessKeys {
   signingKey(purpose: 'jwt'): Promise<SigningKey>;
   /** All current and retired public keys, each with kid/alg/use. */
   verificationKeys(purpose: 'jwt'): Promise<JsonWebKey[]>;
+  /** Envelope encryption for free text that may hold PHI (break-glass reasons). */
+  encrypt(
+    scope: { purpose: string; subject: string; period: string },
+    plaintext: Uint8Array,
+    aad: Uint8Array,
+  ): Promise<Buffer>;
+  decryptMany(items: ReadonlyArray<{ sealed: Uint8Array; aad: Uint8Array }>): Promise<Buffer[]>;
 }
 
 /** Who did something, as the audit log records it. Never a secret. */

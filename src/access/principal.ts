@@ -15,7 +15,7 @@ export interface Principal {
   /** SMART scopes granted to this token (empty for plain user sessions: role permissions apply). */
   readonly scopes: readonly string[];
   /** Set while a break-glass session is active; every access under it is flagged in the audit log. */
-  readonly breakGlass?: { readonly id: string; readonly reason: string; readonly expiresAt: number };
+  readonly breakGlass?: { readonly id: string; readonly expiresAt: number };
   /** Identifier of the credential used (JWT `jti` or API-token id), never the secret. */
   readonly credentialId?: string;
   /** Start of a vendor account's access window (Unix ms); absent when unbounded. */

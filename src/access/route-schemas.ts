@@ -199,3 +199,31 @@ export const MeSchema = Type.Object(
 export const UsernameParams = Type.Object({ username: Type.String({ maxLength: 64 }) }, closed);
 /** `:id` path parameter. */
 export const IdParams = Type.Object({ id: Type.String({ maxLength: 128 }) }, closed);
+
+export const BreakGlassQuery = Type.Object(
+  {
+    since: Type.Optional(Type.String({ format: 'date-time', maxLength: 40 })),
+    until: Type.Optional(Type.String({ format: 'date-time', maxLength: 40 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  },
+  closed,
+);
+
+export const BreakGlassList = Type.Object(
+  {
+    items: Type.Array(
+      Type.Object(
+        {
+          id: Type.String(),
+          userId: Type.String(),
+          username: Type.Union([Type.String(), Type.Null()]),
+          startedAt: Type.String({ format: 'date-time' }),
+          expiresAt: Type.String({ format: 'date-time' }),
+          reason: Type.String(),
+        },
+        closed,
+      ),
+    ),
+  },
+  closed,
+);

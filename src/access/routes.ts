@@ -275,5 +275,43 @@ export function accessRoutes(deps: AccessRoutesDeps): FastifyPluginAsync {
         return reply.code(201).header('cache-control', 'no-store').send(started);
       },
     );
+
+    app.get(
+      '/api/v1/break-glass',
+      {
+        config: { access: 'audit:read' },
+        schema: {
+          tags,
+          summary: 'Break-glass sessions with their reasons, newest first (for review)',
+          description:
+            'Reasons are stored encrypted (they may name a patient); reading them is audited as break-glass.review.',
+          querystring: S.BreakGlassQuery,
+          response: { 200: S.BreakGlassList },
+        },
+      },
+      async (request) => {
+        const principal = requirePrincipal(request.principal);
+        const q = request.query;
+        const items = await access.listBreakGlass(
+          {
+            ...(q.since ? { since: Date.parse(q.since) } : {}),
+            ...(q.until ? { until: Date.parse(q.until) } : {}),
+            ...(q.limit !== undefined ? { limit: q.limit } : {}),
+          },
+          principal,
+          request.id,
+        );
+        return {
+          items: items.map((b) => ({
+            id: b.id,
+            userId: b.userId,
+            username: b.username,
+            startedAt: new Date(b.startedAt).toISOString(),
+            expiresAt: new Date(b.expiresAt).toISOString(),
+            reason: b.reason,
+          })),
+        };
+      },
+    );
   };
 }

@@ -2,7 +2,7 @@
  * Test helpers for the access capability: a real ES256 key pair standing in for the keys
  * capability, an in-memory audit sink (a real `append`, not a mock), and a settable clock.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { Store } from '../store/index.js';
 import { type AccessService, createAccessService } from './access-service.js';
 import type { AccessAuditEvent, AccessKeys, JsonWebKey, SigningKey } from './deps.js';
@@ -39,6 +39,25 @@ export class TestKeys implements AccessKeys {
 
   async verificationKeys(_purpose: 'jwt'): Promise<JsonWebKey[]> {
     return [this.#current, ...this.#retired].map((k) => k.publicJwk);
+  }
+
+  /** AES-256-GCM under one random key (nonce || tag || ciphertext), the record identity as AAD. */
+  readonly #sealKey = randomBytes(32);
+
+  async encrypt(_scope: unknown, plaintext: Uint8Array, aad: Uint8Array): Promise<Buffer> {
+    const nonce = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.#sealKey, nonce).setAAD(aad);
+    const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+    return Buffer.concat([nonce, cipher.getAuthTag(), body]);
+  }
+
+  async decryptMany(items: ReadonlyArray<{ sealed: Uint8Array; aad: Uint8Array }>): Promise<Buffer[]> {
+    return items.map(({ sealed, aad }) => {
+      const b = Buffer.from(sealed);
+      const decipher = createDecipheriv('aes-256-gcm', this.#sealKey, b.subarray(0, 12)).setAAD(aad);
+      decipher.setAuthTag(b.subarray(12, 28));
+      return Buffer.concat([decipher.update(b.subarray(28)), decipher.final()]);
+    });
   }
 }
 

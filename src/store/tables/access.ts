@@ -48,7 +48,10 @@ export interface UsedJtisTable {
 export interface BreakGlassTable {
   id: string;
   user_id: string;
+  /** Empty since migration 015: the reason is in `reason_sealed`. */
   reason: string;
+  /** The reason, envelope encrypted (purpose `break-glass`, the user, the month). */
+  reason_sealed: Uint8Array | null;
   started_at: number;
   expires_at: number;
 }
