@@ -157,6 +157,7 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
       devices,
       patients,
       config,
+      onError: (error) => logger.error({ err: error }, 'telemetry background work failed'),
       // A clinical alert's evidence is vitals: it is kept exactly as long as the telemetry.
       retentionFollowers: [
         { name: 'alerts', expirePatientData: (before) => monitor.alerts.expirePatientData(before) },

@@ -150,6 +150,19 @@ export class IngestWriter {
     });
   }
 
+  /**
+   * Forgets the device's last sequence number once what is queued is written: a device that
+   * enrolled afresh (replaced, reflashed or re-commissioned after quarantine) counts from the
+   * start again. Between enrollments the counter must keep rising, across reboots too: a lower
+   * one is a replay (TELEMETRY_REPLAY, and a `device.replay` alert).
+   */
+  async restartSequence(deviceId: string): Promise<void> {
+    await this.drain();
+    await this.#o.store.db.deleteFrom('device_ingest_state').where('device_id', '=', deviceId).execute();
+    this.#lastSeq.delete(deviceId);
+    this.#hasState.delete(deviceId);
+  }
+
   /** Resolves when everything queued so far is written. */
   async drain(): Promise<void> {
     while (this.#queue.length > 0 || this.#running) {

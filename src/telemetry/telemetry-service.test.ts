@@ -164,6 +164,29 @@ describeEachDialect('telemetry: ingest and read back', (open) => {
     ]);
   });
 
+  it("restarts a device's sequence numbers when it enrolls afresh, not on a renewal", async () => {
+    fx = await telemetryFixture(open);
+    const dev = deviceId(3);
+    expect((await fx.telemetry.ingest([message(dev, payload(41))]))[0]!.ok).toBe(true);
+    // A reboot that lost the counter is a replay until the device enrolls again.
+    expect(await fx.telemetry.ingest([message(dev, payload(1))])).toEqual([
+      expect.objectContaining({ ok: false, code: 'TELEMETRY_REPLAY' }),
+    ]);
+    fx.bus.emit('device.changed', { deviceId: dev, change: 'lifecycle.active', at: Date.now() });
+    await fx.telemetry.flush();
+    expect((await fx.telemetry.ingest([message(dev, payload(2))]))[0]).toMatchObject({ ok: false });
+    fx.bus.emit('device.changed', { deviceId: dev, change: 'lifecycle.enrolled', at: Date.now() });
+    await fx.telemetry.flush(); // waits for the restart
+    expect((await fx.telemetry.ingest([message(dev, payload(1))]))[0]!.ok).toBe(true);
+    const seqs = await fx.t.store.db
+      .selectFrom('telemetry_readings')
+      .select('seq')
+      .where('device_id', '=', dev)
+      .orderBy('seq')
+      .execute();
+    expect(seqs.map((r) => Number(r.seq))).toEqual([1, 41]);
+  });
+
   it('enforces replay protection from the database, not only this process (a second node)', async () => {
     fx = await telemetryFixture(open);
     const other = await fx.reopen();

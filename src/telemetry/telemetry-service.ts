@@ -40,6 +40,8 @@ export interface TelemetryDeps {
   patients: PatientBindings;
   config: TelemetryConfig;
   now?: () => number;
+  /** Failures of background work (sequence restarts), for the caller to log. */
+  onError?: (error: unknown) => void;
   /** Where the period key chain lives (default `<dataDir>/secrets/epochs`). */
   epochKeyDir?: string;
   /** Holders of telemetry-derived patient data that retention also clears (clinical alerts). */
@@ -194,6 +196,14 @@ export async function createTelemetryService(deps: TelemetryDeps): Promise<Telem
     ...(deps.retentionFollowers ? { followers: deps.retentionFollowers } : {}),
   };
   const timers = new Set<NodeJS.Timeout>();
+  // A fresh enrollment (not a renewal) restarts the device's sequence numbers.
+  let restarting: Promise<unknown> = Promise.resolve();
+  const stopRestarts = deps.bus.on('device.changed', (e) => {
+    if (e.change !== 'lifecycle.enrolled') return;
+    restarting = restarting
+      .then(() => writer.restartSequence(e.deviceId))
+      .catch((error: unknown) => deps.onError?.(error));
+  });
   let receiptQueries: Array<{
     sender: string;
     id: string;
@@ -297,12 +307,15 @@ export async function createTelemetryService(deps: TelemetryDeps): Promise<Telem
       };
     },
     flush: async () => {
+      await restarting;
       await writer.drain();
       await delivering;
     },
     async close() {
+      stopRestarts();
       for (const t of timers) clearInterval(t);
       timers.clear();
+      await restarting;
       await writer.drain();
     },
   };
