@@ -197,6 +197,9 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
   }
 }
 
+/** How often the inventory looks for devices whose certificates all expired. */
+const EXPIRY_CHECK_MS = 10 * 60_000;
+
 /** Builds the whole server: services plus the HTTPS API with every capability's routes. */
 export async function createApp(config: LoadedConfig, options: BuildOptions = {}): Promise<PulsegateApp> {
   const services = await createServices(config, options);
@@ -345,6 +348,12 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
   const stopRetention = telemetry.startRetention(undefined, (error) =>
     logger.error({ err: error }, 'retention run failed'),
   );
+  // The inventory's certificate status follows the clock: devices whose certificates all expired.
+  const markExpired = () =>
+    void pki.markExpired().catch((error) => logger.warn({ err: error }, 'certificate expiry check failed'));
+  const expiryTimer = setInterval(markExpired, EXPIRY_CHECK_MS);
+  expiryTimer.unref();
+  markExpired();
   return {
     ...services,
     http,
@@ -370,6 +379,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
     async close() {
       stopWatching();
       stopRetention();
+      clearInterval(expiryTimer);
       meter.close();
       clinical?.stop();
       // Live streams end first, or the HTTPS server would wait for them.

@@ -681,13 +681,27 @@ describe('identify() on every MQTT connect', () => {
     });
   });
 
-  it('refuses an expired certificate', async () => {
+  it('refuses an expired certificate, and the inventory shows it expired', async () => {
     clockOffset = 91 * DAY_MS;
     try {
       await expect(pki.identify(peerOf(cert))).rejects.toMatchObject({ code: 'INGEST_CERT_EXPIRED' });
+      expect((await services.devices.get(PUMP)).certificateStatus).toBe('valid');
+      expect(await pki.markExpired(Date.now() + clockOffset)).toContain(PUMP);
+      expect((await services.devices.get(PUMP)).certificateStatus).toBe('expired');
+      expect((await api('GET', '/api/v1/devices?certificateStatus=expired')).json.items).toContainEqual(
+        expect.objectContaining({ id: PUMP }),
+      );
+      expect(await pki.markExpired(Date.now() + clockOffset)).toEqual([]);
     } finally {
       clockOffset = 0;
     }
+    // Back in the present the certificate is good again; a new one would mark the device valid.
+    await services.store.db
+      .updateTable('devices')
+      .set({ certificate_status: 'valid' })
+      .where('id', '=', PUMP)
+      .execute();
+    expect(await pki.markExpired()).toEqual([]);
   });
 
   it('refuses a quarantined device', async () => {

@@ -1,6 +1,7 @@
 import type { Principal } from '../access/index.js';
 import type { DeviceIdentity, DeviceIdentityVerifier, PeerCertificate } from '../ingest/ports.js';
 import { loadCertificateAuthority } from './certificate-authority.js';
+import { markExpiredCertificates } from './certificate-expiry.js';
 import { type CertificateView, listDeviceCertificates } from './certificate-rows.js';
 import { certsOnlyBase64 } from './certs-only.js';
 import type { PkiDeps, RequestContext } from './deps.js';
@@ -44,6 +45,8 @@ export interface Pki extends DeviceIdentityVerifier {
   cacertsPkcs7(): string;
   listCertificates(deviceId: string): Promise<CertificateView[]>;
   identify(peer: PeerCertificate): Promise<DeviceIdentity>;
+  /** Marks devices whose certificates have all expired by `now` (default: now); returns their ids. */
+  markExpired(now?: number): Promise<string[]>;
   /** Stops listening on the event bus. */
   close(): void;
 }
@@ -83,6 +86,7 @@ export async function createPki(deps: PkiDeps): Promise<Pki> {
     cacertsPkcs7: () => cacerts,
     listCertificates: (deviceId) => listDeviceCertificates(ctx.db, deviceId),
     identify: verifier.identify,
+    markExpired: (now) => markExpiredCertificates(ctx, now ?? ctx.now()),
     close() {
       for (const off of unsubscribe) off();
     },
