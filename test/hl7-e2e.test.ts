@@ -349,6 +349,31 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect(anonymous.status).toBe(401);
       expect(anonymous.json.code).toBe('INGEST_CLIENT_CERT_REQUIRED');
       expect(await telemetryRows(e2e.app.store)).toBe(before + 1);
+
+      // The corpus device messages over HTTPS too: acknowledged AA, one reading each.
+      const monitorBefore = await telemetryRows(e2e.app.store, MONITOR);
+      for (const [i, name] of CORPUS.entries()) {
+        const res = await post(current(name, `https-${dialect}-${i}`));
+        expect(res.status, name).toBe(200);
+        expect(readAck(res.body.toString()), name).toEqual({
+          code: 'AA',
+          controlId: `MSGID1234-https-${dialect}-${i}`,
+          errors: [],
+        });
+      }
+      expect(await telemetryRows(e2e.app.store, MONITOR)).toBe(monitorBefore + 3);
+
+      // A message sent over MLLP and resent over HTTPS (same gateway, same MSH-10) is stored once.
+      const both = pcd01(`both-${dialect}`);
+      const stored = await telemetryRows(e2e.app.store);
+      expect(readAck(await (await open()).send(both)).code).toBe('AA');
+      const resent = await post(both);
+      expect(readAck(resent.body.toString())).toEqual({
+        code: 'AA',
+        controlId: `both-${dialect}`,
+        errors: [],
+      });
+      expect(await telemetryRows(e2e.app.store)).toBe(stored + 1);
     });
   });
 }
