@@ -30,7 +30,7 @@ import {
   ingestRoutes,
 } from './ingest/index.js';
 import { installationLayout } from './installation/layout.js';
-import { type KeyService, openKeyService, readMasterKey } from './keys/index.js';
+import { checkMasterKeyFirst, type KeyService, openKeyService, readMasterKey } from './keys/index.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import {
   type ClinicalMonitor,
@@ -103,6 +103,8 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
   const store = openConfiguredStore(config);
   try {
     if (options.migrate) {
+      // A wrong master key stops start-up before a migration changes the database.
+      await checkMasterKeyFirst(store, masterKey);
       const { reports, error } = await store.migrate();
       for (const r of reports.filter((x) => x.status !== 'already-applied'))
         logger.info({ migration: r.name, status: r.status }, 'migration');

@@ -16,7 +16,7 @@ export {
   type KeyServiceOptions,
   openKeyService,
 } from './key-service.js';
-export { initializeKeys } from './key-settings.js';
+export { checkMasterKeyFirst, initializeKeys } from './key-settings.js';
 export {
   generateMasterKey,
   MASTER_KEY_BYTES,

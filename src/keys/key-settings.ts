@@ -33,6 +33,19 @@ export async function readKeySettings(db: Db): Promise<Partial<Record<keyof type
   };
 }
 
+/**
+ * Checks a master key against an installation before anything changes it (`serve` runs pending
+ * migrations only after this): KEY_MASTER_WRONG when the stored key check value does not match.
+ * A database without keys yet (no settings table or no check value) is left to the later checks.
+ */
+export async function checkMasterKeyFirst(store: Store, masterKey: Buffer): Promise<void> {
+  const tables = await store.db.introspection.getTables();
+  if (!tables.some((t) => t.name === 'settings')) return;
+  const { kcv } = await readKeySettings(store.db);
+  if (kcv !== undefined && !deriveMasterContext(masterKey).matches(Buffer.from(kcv, 'base64url')))
+    throw new PulsegateError('KEY_MASTER_WRONG');
+}
+
 /** Throws KEY_MASTER_MISSING (not initialised) or KEY_MASTER_WRONG unless `ctx` is the stored master key. */
 export async function assertMasterCurrent(db: Db, ctx: MasterContext): Promise<void> {
   const { kcv } = await readKeySettings(db);
