@@ -48,6 +48,35 @@ function codeOf(body: Record<string, unknown>): unknown {
   return body.code;
 }
 
+it('documents every /api/v1 route of the catalog in the OpenAPI document, with its problem+json errors', async () => {
+  const res = await call(t.app, 'GET', '/api/v1/openapi.json', {});
+  expect(res.status).toBe(200);
+  const doc = res.body as {
+    paths: Record<
+      string,
+      Record<string, { security?: unknown[]; responses: Record<string, { content?: object }> }>
+    >;
+    components: { schemas: Record<string, unknown> };
+  };
+  expect(doc.components.schemas.Problem).toBeDefined();
+  const apiRoutes = t.app.http.routeCatalog.filter(
+    (r) => r.url.startsWith('/api/v1/') && r.url !== '/api/v1/openapi.json',
+  );
+  expect(apiRoutes.length).toBeGreaterThan(50);
+  for (const r of apiRoutes) {
+    const path = r.url.replace(/:([A-Za-z]+)/g, '{$1}');
+    const op = doc.paths[path]?.[r.method.toLowerCase()];
+    expect(op, `${r.method} ${path} in the OpenAPI document`).toBeDefined();
+    expect(op!.responses['4XX']?.content, `${r.method} ${path} 4XX`).toHaveProperty([
+      'application/problem+json',
+    ]);
+    if (r.access !== 'public') {
+      expect(op!.security, `${r.method} ${path} security`).toEqual([{ bearer: [] }]);
+      expect(Object.keys(op!.responses)).toEqual(expect.arrayContaining(['401', '403']));
+    }
+  }
+});
+
 function concrete(url: string): string {
   return url
     .replace(':id', 'dev-icu-1')

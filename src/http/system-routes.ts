@@ -2,6 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import { PulsegateError } from '../errors.js';
+import { withProblemResponses } from './openapi-problems.js';
 
 const Health = Type.Object(
   { status: Type.String(), version: Type.String() },
@@ -42,8 +43,11 @@ export function systemRoutes(deps: {
         return deps.metrics.metrics();
       },
     );
-    app.get('/api/v1/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () =>
-      app.swagger(),
+    let document: object | undefined;
+    app.get(
+      '/api/v1/openapi.json',
+      { config: { access: 'public' }, schema: { hide: true } },
+      async () => (document ??= withProblemResponses(app.swagger())),
     );
   };
 }

@@ -1,0 +1,61 @@
+/**
+ * Adds the error side of every operation to the OpenAPI document: each answers RFC 9457
+ * `application/problem+json` with a stable `code` (src/errors.ts) for 4XX and 5XX, and each
+ * authenticated operation names 401 (no or bad credentials) and 403 (denied) explicitly. The route
+ * schemas describe success only (they also drive serialisation), so this is added to the document.
+ */
+import { ERRORS } from '../errors.js';
+
+const PROBLEM_REF = { $ref: '#/components/schemas/Problem' };
+
+/** RFC 9457 §3 members, plus Pulsegate's stable code and field errors. */
+const PROBLEM_SCHEMA = {
+  type: 'object',
+  required: ['type', 'title', 'status', 'code'],
+  properties: {
+    type: { type: 'string', format: 'uri', description: 'urn:pulsegate:problem:<code>' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string' },
+    instance: { type: 'string' },
+    code: { type: 'string', enum: Object.keys(ERRORS), description: 'stable error code' },
+    errors: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { pointer: { type: 'string' }, problem: { type: 'string' } },
+      },
+    },
+  },
+};
+
+const problem = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: PROBLEM_REF } },
+});
+
+type Operation = { security?: unknown[]; responses?: Record<string, unknown> };
+
+export function withProblemResponses<T extends object>(doc: T): T {
+  const out = structuredClone(doc) as T & {
+    paths?: Record<string, Record<string, Operation>>;
+    components?: { schemas?: Record<string, unknown> };
+  };
+  out.components = { ...out.components, schemas: { ...out.components?.schemas, Problem: PROBLEM_SCHEMA } };
+  for (const item of Object.values(out.paths ?? {})) {
+    for (const [method, op] of Object.entries(item)) {
+      if (!['get', 'post', 'put', 'patch', 'delete'].includes(method)) continue;
+      const responses = { ...op.responses };
+      // An operation that documents its own errors (the OAuth token endpoint: RFC 6749 §5.2) keeps them.
+      if (Object.keys(responses).some((status) => status.startsWith('4'))) continue;
+      if (op.security?.length) {
+        responses['401'] ??= problem('Not authenticated (AUTH_REQUIRED, AUTH_TOKEN_INVALID, ...)');
+        responses['403'] ??= problem('Denied by role, scope, care unit or vendor window (ACCESS_*)');
+      }
+      responses['4XX'] ??= problem('Refused: bad input, not found, conflict, rate limited');
+      responses['5XX'] ??= problem('Server or dependency failure (INTERNAL, NOT_READY)');
+      op.responses = responses;
+    }
+  }
+  return out;
+}
