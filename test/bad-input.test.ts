@@ -7,6 +7,7 @@ import { createHash, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { base64url, SignJWT } from 'jose';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { type Permission, ROLES, type Role, roleHas } from '../src/access/index.js';
 import { describeEachDialect } from '../src/testing/dialects.js';
 import { createTestPostgresDatabase } from '../src/testing/stores.js';
 import { call, startTestInstallation, type TestInstallation } from './support/installation.js';
@@ -20,7 +21,16 @@ const STATE_TABLES = [
   'break_glass',
   'data_keys',
   'signing_keys',
+  'settings',
+  'certificates',
+  'enrollment_tokens',
+  'patient_bindings',
+  'telemetry_readings',
+  'alerts',
 ];
+
+/** Routes that do not take JSON from a bearer-token caller (EST, device ingest, OAuth form, FHIR). */
+const NOT_JSON_API = /^\/(fhir|oauth|\.well-known|pki)|^\/api\/v1\/ingest\//;
 
 const VALID_DEVICE = { id: 'pump-100', type: 'infusion-pump', vendor: 'Acme', model: 'P1', careUnit: 'ICU' };
 
@@ -35,8 +45,14 @@ const SQLI = [
   '1) UNION SELECT * FROM users --',
 ];
 
+/** A catalog URL with its parameters filled in with plausible values. */
+function concrete(url: string): string {
+  return url.replace(':id', 'mon-1').replace(/:[A-Za-z]+/g, 'x');
+}
+
 describeEachDialect('bad input', (_open, dialect) => {
   let t: TestInstallation;
+  const tokens: Partial<Record<Role, string>> = {};
   let dropDb: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
@@ -91,7 +107,49 @@ describeEachDialect('bad input', (_open, dialect) => {
     return res.body;
   }
 
-  it('malformed JSON on every body-taking route', async () => {
+  it('malformed JSON on every body-taking route of the catalog', async () => {
+    const routes = t.app.http.routeCatalog.filter(
+      (r) => ['POST', 'PUT', 'PATCH'].includes(r.method) && !NOT_JSON_API.test(r.url),
+    );
+    expect(routes.length).toBeGreaterThan(20);
+    for (const r of routes) {
+      // The body is read only after the role check: call as a role that holds the permission.
+      const role = roleHas('admin', r.access as Permission)
+        ? undefined
+        : ROLES.find((x) => roleHas(x, r.access as Permission));
+      const token = role
+        ? (tokens[role] ??= await t.userWithToken(`bad-json-${role}`, role, { careUnits: ['ICU'] }))
+        : t.adminToken;
+      await expectRefused(
+        [t.app, r.method, concrete(r.url), { token, rawBody: '{"id": "x",' }],
+        400,
+        'MALFORMED_JSON',
+      );
+    }
+  });
+
+  it('SQL metacharacters in every path parameter of the catalog are refused as data, changing nothing', async () => {
+    const routes = t.app.http.routeCatalog.filter((r) => r.url.includes('/:') && !NOT_JSON_API.test(r.url));
+    expect(routes.length).toBeGreaterThan(20);
+    for (const r of routes) {
+      for (const s of SQLI) {
+        const url = r.url.replace(/:[A-Za-z]+/g, encodeURIComponent(s));
+        const before = await snapshot();
+        const res = await call(t.app, r.method, url, {
+          token: t.adminToken,
+          ...(['POST', 'PUT', 'PATCH'].includes(r.method) ? { body: {} } : {}),
+        });
+        const label = `${r.method} ${url} -> ${res.status} ${JSON.stringify(res.body).slice(0, 160)}`;
+        expect(res.status, label).toBeGreaterThanOrEqual(400);
+        expect(res.status, label).toBeLessThan(500);
+        expect(res.body.code, label).toMatch(/^[A-Z][A-Z0-9_]+$/);
+        expect(res.headers['content-type'], label).toContain('application/problem+json');
+        expect(await snapshot(), label).toBe(before);
+      }
+    }
+  });
+
+  it('malformed JSON on the most used routes, in several shapes', async () => {
     for (const [method, url] of [
       ['POST', '/api/v1/devices'],
       ['PATCH', '/api/v1/devices/mon-1'],
