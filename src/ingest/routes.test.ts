@@ -27,7 +27,12 @@ let identity: TestIdentityVerifier;
 const bus = new EventBus();
 const events = recordEvents(bus, ['ingest.refused']);
 
-function post(path: string, body: string, device: { cert: string; key: string } | null) {
+function post(
+  path: string,
+  body: string,
+  device: { cert: string; key: string } | null,
+  options: { chunked?: boolean } = {},
+) {
   return new Promise<{ status: number; body: Record<string, unknown>; type: string }>((resolve, reject) => {
     const req = request(
       {
@@ -54,7 +59,11 @@ function post(path: string, body: string, device: { cert: string; key: string } 
       },
     );
     req.on('error', reject);
-    req.end(body);
+    if (options.chunked) {
+      // No content-length: the body arrives in pieces and its size is known only while reading.
+      for (let i = 0; i < body.length; i += 256) req.write(body.slice(i, i + 256));
+      req.end();
+    } else req.end(body);
   });
 }
 
@@ -145,6 +154,31 @@ describe('HTTPS ingest', () => {
     expect(r.body.code).toBe(code);
     expect(last()).toMatchObject({ kind: 'publish', code, deviceId: 'pump-0202' });
     expect(sink.count('pump-0202')).toBe(0);
+  });
+
+  it('refuses an oversize body sent chunked (size unknown in advance), recorded, nothing stored', async () => {
+    const r = await post(
+      '/api/v1/ingest/telemetry',
+      `{"pad":"${'x'.repeat(4000)}"}`,
+      env.device('pump-0203'),
+      {
+        chunked: true,
+      },
+    );
+    expect(r.status).toBe(413);
+    expect(last()).toMatchObject({
+      kind: 'publish',
+      code: 'INGEST_PAYLOAD_TOO_LARGE',
+      deviceId: 'pump-0203',
+    });
+    expect(sink.count('pump-0203')).toBe(0);
+  });
+
+  it('identifies the client before reading the body: no certificate is 401 even for an oversize body', async () => {
+    const r = await post('/api/v1/ingest/telemetry', `{"pad":"${'x'.repeat(4000)}"}`, null);
+    expect(r.status).toBe(401);
+    expect(r.body.code).toBe('INGEST_CLIENT_CERT_REQUIRED');
+    expect(last()).toMatchObject({ kind: 'connect', code: 'INGEST_CLIENT_CERT_REQUIRED' });
   });
 
   it('rate-limits a device', async () => {

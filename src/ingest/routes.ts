@@ -4,7 +4,7 @@ import { type ErrorCode, PulsegateError } from '../errors.js';
 import type { EventBus } from '../events/index.js';
 import type { Logger } from '../logging/logger.js';
 import { identifyHttpsClient } from './https-identity.js';
-import type { DeviceIdentityVerifier, TelemetrySink } from './ports.js';
+import type { DeviceIdentity, DeviceIdentityVerifier, TelemetrySink } from './ports.js';
 import { recordRefusal } from './refusal.js';
 import { TokenBuckets } from './token-bucket.js';
 import type { PublishKind } from './topics.js';
@@ -40,9 +40,37 @@ export function ingestRoutes(options: IngestRouteOptions): FastifyPluginAsync {
   const rate = new TokenBuckets(limits);
   const deps = { bus: options.bus, logger: options.logger ?? SILENT };
 
-  const deviceOf = (request: FastifyRequest) => identifyHttpsClient(request, options.identity, deps);
+  /** The device of each request, identified before its body is read (preParsing). */
+  const devices = new WeakMap<FastifyRequest, DeviceIdentity>();
+  const refusal = (request: FastifyRequest, device: DeviceIdentity, code: ErrorCode, kind: PublishKind) =>
+    recordRefusal(deps, {
+      kind: 'publish',
+      code,
+      deviceId: device.deviceId,
+      address: request.ip ?? null,
+      topic: `devices/${device.deviceId}/${kind}`,
+    });
+  const kindOf = (request: FastifyRequest): PublishKind =>
+    request.url.endsWith('/events') ? 'events' : 'telemetry';
 
   return async (app) => {
+    // Who is sending, before a byte of the body is read: without a good client certificate
+    // nothing is parsed, and an announced oversize body is refused (and recorded) unread.
+    app.addHook('preParsing', async (request) => {
+      const device = await identifyHttpsClient(request, options.identity, deps);
+      devices.set(request, device);
+      const length = Number(request.headers['content-length'] ?? 0);
+      if (length > limits.maxPayloadBytes) {
+        refusal(request, device, 'INGEST_PAYLOAD_TOO_LARGE', kindOf(request));
+        throw new PulsegateError('INGEST_PAYLOAD_TOO_LARGE');
+      }
+    });
+    // A body that turns out longer than announced (or chunked) stops at the route's bodyLimit.
+    app.addHook('onError', async (request, _reply, error) => {
+      const device = devices.get(request);
+      if (device && (error as { code?: string }).code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+        refusal(request, device, 'INGEST_PAYLOAD_TOO_LARGE', kindOf(request));
+    });
     // The sink takes the raw bytes (it parses and validates them, as for MQTT), so these routes
     // read JSON bodies as buffers; this parser applies only inside this plugin.
     app.removeContentTypeParser('application/json');
@@ -55,6 +83,7 @@ export function ingestRoutes(options: IngestRouteOptions): FastifyPluginAsync {
         `/api/v1/ingest/${kind}`,
         {
           config: { access: 'public' },
+          bodyLimit: limits.maxPayloadBytes,
           schema: {
             tags: ['ingest'],
             summary:
@@ -67,17 +96,10 @@ export function ingestRoutes(options: IngestRouteOptions): FastifyPluginAsync {
           },
         },
         async (request, reply) => {
-          const device = await deviceOf(request);
+          const device = devices.get(request) ?? (await identifyHttpsClient(request, options.identity, deps));
           const payload = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-          const topic = `devices/${device.deviceId}/${kind}`;
           const refuse = (code: ErrorCode): never => {
-            recordRefusal(deps, {
-              kind: 'publish',
-              code,
-              deviceId: device.deviceId,
-              address: request.ip ?? null,
-              topic,
-            });
+            refusal(request, device, code, kind);
             throw new PulsegateError(code);
           };
           if (payload.length === 0) refuse('TELEMETRY_INVALID_JSON');
