@@ -34,7 +34,6 @@ describe('FHIR AuditEvent (IHE BALP)', () => {
     const ae = toFhirAuditEvent(read, { observer: 'pulsegate-node-1' });
     expect(ae).toMatchObject({
       resourceType: 'AuditEvent',
-      meta: { profile: ['https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.Read'] },
       type: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest' },
       action: 'R',
       recorded: read.time,
@@ -42,6 +41,8 @@ describe('FHIR AuditEvent (IHE BALP)', () => {
       source: { observer: { display: 'pulsegate-node-1' }, type: [{ code: '4' }] },
     });
     expect(ae.subtype).toContainEqual({ system: 'http://hl7.org/fhir/restful-interaction', code: 'read' });
+    // BALP-shaped, but no profile claimed: its Read profile also wants client and server agents.
+    expect(ae).not.toHaveProperty('meta');
     expect(ae.agent[0]).toMatchObject({
       who: { identifier: { value: 'u1' }, display: 'dr.house' },
       requestor: true,

@@ -2,6 +2,9 @@
  * FHIR R4 AuditEvent in the shape of IHE Basic Audit Log Patterns (BALP):
  * https://profiles.ihe.net/ITI/BALP/ . RESTful CRUD becomes type `rest` with a
  * restful-interaction subtype; logins use DICOM 110114/110122; access refusals 110113.
+ * The events use BALP's codes and agent/entity layout but do not claim its profiles (meta.profile):
+ * BALP's Query and Read profiles also want client and server agents and the query text, and an
+ * entry never holds a query (it may carry an MRN), so a claim would not validate.
  */
 import type { AuditEntry } from './entry.js';
 
@@ -40,17 +43,16 @@ const ENTITY_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-entity-type';
 const OBJECT_ROLE = 'http://terminology.hl7.org/CodeSystem/object-role';
 const SOURCE_TYPE = 'http://terminology.hl7.org/CodeSystem/security-source-type';
 const ACT_REASON = 'http://terminology.hl7.org/CodeSystem/v3-ActReason';
-const BALP = 'https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.';
 /** Pulsegate's own action code system, so the original action is never lost. */
 export const PULSEGATE_ACTION_SYSTEM = 'urn:pulsegate:audit-action';
 
-const CRUD: Record<string, { action: FhirAuditEvent['action']; interaction: string; profile: string }> = {
-  create: { action: 'C', interaction: 'create', profile: 'Create' },
-  read: { action: 'R', interaction: 'read', profile: 'Read' },
-  list: { action: 'E', interaction: 'search-type', profile: 'Query' },
-  search: { action: 'E', interaction: 'search-type', profile: 'Query' },
-  update: { action: 'U', interaction: 'update', profile: 'Update' },
-  delete: { action: 'D', interaction: 'delete', profile: 'Delete' },
+const CRUD: Record<string, { action: FhirAuditEvent['action']; interaction: string }> = {
+  create: { action: 'C', interaction: 'create' },
+  read: { action: 'R', interaction: 'read' },
+  list: { action: 'E', interaction: 'search-type' },
+  search: { action: 'E', interaction: 'search-type' },
+  update: { action: 'U', interaction: 'update' },
+  delete: { action: 'D', interaction: 'delete' },
 };
 
 const FHIR_TYPES: Record<string, string> = {
@@ -61,7 +63,7 @@ const FHIR_TYPES: Record<string, string> = {
 
 function classify(
   entry: AuditEntry,
-): Pick<FhirAuditEvent, 'type' | 'subtype' | 'action'> & { profile?: string } {
+): Pick<FhirAuditEvent, 'type' | 'subtype' | 'action'> {
   const own: Coding = { system: PULSEGATE_ACTION_SYSTEM, code: entry.action };
   const verb = entry.action.slice(entry.action.lastIndexOf('.') + 1);
   if (entry.action.startsWith('auth.')) {
@@ -86,7 +88,6 @@ function classify(
       type: { system: EVENT_TYPE, code: 'rest', display: 'Restful Operation' },
       subtype: [{ system: RESTFUL, code: crud.interaction }, own],
       action: crud.action,
-      profile: crud.profile,
     };
   }
   return {
@@ -117,7 +118,6 @@ export function toFhirAuditEvent(
   const event: FhirAuditEvent = {
     resourceType: 'AuditEvent',
     id: `pulsegate-audit-${entry.seq}`,
-    ...(kind.profile ? { meta: { profile: [`${BALP}${kind.profile}`] } } : {}),
     type: kind.type,
     subtype: kind.subtype,
     action: kind.action,

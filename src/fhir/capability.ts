@@ -51,8 +51,8 @@ export const RESOURCES: ReadonlyArray<{
     type: 'AuditEvent',
     interactions: ['read', 'search-type'],
     search: AUDIT_EVENT_SEARCH,
-    profile: 'https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.Query',
-    documentation: 'The tamper-evident audit log in IHE BALP shape.',
+    documentation:
+      'The tamper-evident audit log in IHE BALP shape (its codes and agent/entity layout; no profile is claimed: entries never hold the query text).',
   },
 ];
 
