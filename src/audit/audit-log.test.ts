@@ -298,6 +298,27 @@ describeEachDialect('audit log', (open) => {
     await expect(log.consistencyProof(1, 301)).rejects.toMatchObject({ code: 'AUDIT_PROOF_RANGE' });
   });
 
+  it('signs a checkpoint every checkpointIntervalSeconds while entries arrive (the T in "N entries or T seconds")', async () => {
+    t = await open();
+    const log = makeLog(t.store, { checkpointIntervalSeconds: 1 });
+    await log.appendMany(Array.from({ length: 5 }, (_, i) => event(i)));
+    expect(await log.latestCheckpoint()).toBeUndefined();
+    log.start();
+    try {
+      const until = async (size: number) => {
+        for (let i = 0; i < 50 && (await log.latestCheckpoint())?.treeSize !== size; i++)
+          await new Promise((r) => setTimeout(r, 100));
+        return (await log.latestCheckpoint())?.treeSize;
+      };
+      expect(await until(5)).toBe(5);
+      await log.append(event(5));
+      expect(await until(6)).toBe(6);
+    } finally {
+      await log.close();
+    }
+    expect(await verify(t.store)).toMatchObject({ ok: true, size: 6, unproven: 0 });
+  });
+
   describe('verification', () => {
     it('accepts an intact log and reports progress', async () => {
       const { store } = await seeded(60, [20, 40]);

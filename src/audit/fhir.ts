@@ -61,9 +61,7 @@ const FHIR_TYPES: Record<string, string> = {
   observation: 'Observation',
 };
 
-function classify(
-  entry: AuditEntry,
-): Pick<FhirAuditEvent, 'type' | 'subtype' | 'action'> {
+function classify(entry: AuditEntry): Pick<FhirAuditEvent, 'type' | 'subtype' | 'action'> {
   const own: Coding = { system: PULSEGATE_ACTION_SYSTEM, code: entry.action };
   const verb = entry.action.slice(entry.action.lastIndexOf('.') + 1);
   if (entry.action.startsWith('auth.')) {
