@@ -7,9 +7,11 @@
  * openssl from the issuing CA). A device enrolled over EST publishes with mosquitto_pub to the
  * broker; the value is stored and read back through the API.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { createApp, type PulsegateApp } from '../src/app.js';
@@ -25,7 +27,7 @@ import {
   telemetryRows,
   vitalsPayload,
 } from './support/e2e.js';
-import { bundle, issueClientCert } from './support/ingest-certs.js';
+import { bundle } from './support/ingest-certs.js';
 import { background, exitOf, recordEvents, run, until } from './support/ingest-harness.js';
 import { freePort } from './support/processes.js';
 
@@ -96,17 +98,32 @@ const pub = (creds: DeviceCredentials, topic: string, message: string) =>
     10_000,
   );
 
+/** Runs the shell block under "Pulsegate's own client certificate" in docs/external-broker.md. */
+function ingestCertificateAsDocumented(
+  work: string,
+  dataDir: string,
+): { cert: string; key: string; serial: string } {
+  const doc = readFileSync(fileURLToPath(new URL('../docs/external-broker.md', import.meta.url)), 'utf8');
+  const section = doc.slice(doc.indexOf("### Pulsegate's own client certificate"));
+  const script = /```sh\n([\s\S]*?)```/.exec(section)![1]!.replaceAll('DATA/', `${dataDir}/`);
+  const dir = join(work, 'ingest-cert');
+  mkdirSync(dir, { recursive: true });
+  execFileSync('sh', ['-e', '-c', script], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  const cert = join(dir, 'ingest.pem');
+  const serial = execFileSync('openssl', ['x509', '-in', cert, '-noout', '-serial'], { encoding: 'utf8' })
+    .trim()
+    .replace(/^serial=/, '')
+    .toLowerCase();
+  return { cert, key: join(dir, 'ingest.key'), serial };
+}
+
 beforeAll(async () => {
   inst = await newInstallation();
   brokerPort = await freePort();
   caBundle = bundle(join(inst.work, 'ca-bundle.pem'), inst.layout.rootCaCert, inst.layout.issuingCaCert);
-  // Pulsegate's client certificate for the broker, issued by the operator with openssl.
-  const ingest = issueClientCert(
-    inst.work,
-    { cert: inst.layout.issuingCaCert, key: inst.layout.issuingCaKey },
-    'pulsegate-ingest',
-    { uri: null, days: 30 },
-  );
+  // Pulsegate's client certificate for the broker, issued by the operator with openssl: the
+  // very commands docs/external-broker.md gives, run from the document.
+  const ingest = ingestCertificateAsDocumented(inst.work, inst.dataDir);
   ingestIdentity = {
     deviceId: 'pulsegate-ingest',
     cert: ingest.cert,
