@@ -8,10 +8,9 @@
  * broker; the value is stored and read back through the API.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { createApp, type PulsegateApp } from '../src/app.js';
@@ -29,7 +28,7 @@ import {
 } from './support/e2e.js';
 import { bundle } from './support/ingest-certs.js';
 import { background, exitOf, recordEvents, run, until } from './support/ingest-harness.js';
-import { freePort } from './support/processes.js';
+import { cli, freePort } from './support/processes.js';
 
 const DEVICE = 'oxi-ward-07';
 const OTHER = 'oxi-ward-08';
@@ -98,32 +97,22 @@ const pub = (creds: DeviceCredentials, topic: string, message: string) =>
     10_000,
   );
 
-/** Runs the shell block under "Pulsegate's own client certificate" in docs/external-broker.md. */
-function ingestCertificateAsDocumented(
-  work: string,
-  dataDir: string,
-): { cert: string; key: string; serial: string } {
-  const doc = readFileSync(fileURLToPath(new URL('../docs/external-broker.md', import.meta.url)), 'utf8');
-  const section = doc.slice(doc.indexOf("### Pulsegate's own client certificate"));
-  const script = /```sh\n([\s\S]*?)```/.exec(section)![1]!.replaceAll('DATA/', `${dataDir}/`);
-  const dir = join(work, 'ingest-cert');
-  mkdirSync(dir, { recursive: true });
-  execFileSync('sh', ['-e', '-c', script], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-  const cert = join(dir, 'ingest.pem');
-  const serial = execFileSync('openssl', ['x509', '-in', cert, '-noout', '-serial'], { encoding: 'utf8' })
-    .trim()
-    .replace(/^serial=/, '')
-    .toLowerCase();
-  return { cert, key: join(dir, 'ingest.key'), serial };
-}
-
 beforeAll(async () => {
   inst = await newInstallation();
   brokerPort = await freePort();
   caBundle = bundle(join(inst.work, 'ca-bundle.pem'), inst.layout.rootCaCert, inst.layout.issuingCaCert);
-  // Pulsegate's client certificate for the broker, issued by the operator with openssl: the
-  // very commands docs/external-broker.md gives, run from the document.
-  const ingest = ingestCertificateAsDocumented(inst.work, inst.dataDir);
+  // Pulsegate's client certificate for the broker, as docs/external-broker.md says to issue it.
+  const issued = cli([
+    'pki',
+    'ingest-cert',
+    '--data',
+    inst.dataDir,
+    '--out',
+    join(inst.work, 'ingest'),
+    '--json',
+  ]);
+  expect(issued.code, issued.stderr).toBe(0);
+  const ingest = JSON.parse(issued.stdout) as { cert: string; key: string; serial: string };
   ingestIdentity = {
     deviceId: 'pulsegate-ingest',
     cert: ingest.cert,
@@ -286,5 +275,36 @@ describe('external broker mode (Mosquitto as in docs/external-broker.md)', () =>
       ).toBe(200);
       await refusedByPulsegate(device, DEVICE, 'INGEST_DEVICE_NOT_ACTIVE');
     });
+  });
+
+  it("Pulsegate's own certificate is recorded: revoking it puts it on the CRL, and it is no device", async () => {
+    const crlSerials = async () => {
+      const crl = await inst.admin.request('GET', '/pki/crl', []);
+      expect(crl.status).toBe(200);
+      const text = execFileSync('openssl', ['crl', '-inform', 'DER', '-noout', '-text'], {
+        input: crl.body,
+        encoding: 'utf8',
+      });
+      return [...text.matchAll(/Serial Number: ([0-9A-F]+)/gi)].map((m) => m[1]!.toLowerCase());
+    };
+    expect(await crlSerials()).not.toContain(ingestIdentity.serial);
+    const revoked = cli([
+      'device',
+      'revoke',
+      '--data',
+      inst.dataDir,
+      'pulsegate-ingest',
+      '--reason',
+      'keyCompromise',
+    ]);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    // The server notices the revocation made by the CLI within its change poll (about a second).
+    let listed = false;
+    for (let i = 0; i < 50 && !listed; i++) {
+      listed = (await crlSerials()).includes(ingestIdentity.serial);
+      if (!listed) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(listed).toBe(true);
+    expect((await inst.admin.api('GET', '/api/v1/devices/pulsegate-ingest')).status).toBe(404);
   });
 });

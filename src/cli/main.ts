@@ -8,6 +8,7 @@ import { registerInit } from './init.js';
 import { registerKeys } from './keys.js';
 import { registerMigrate } from './migrate.js';
 import { EXIT, reportError } from './output.js';
+import { registerPki } from './pki.js';
 import { registerRetention } from './retention.js';
 import { registerServe } from './serve.js';
 import { registerSim } from './sim.js';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerUser(program);
   registerToken(program);
   registerDevice(program);
+  registerPki(program);
   registerKeys(program);
   registerAudit(program);
   registerRetention(program);

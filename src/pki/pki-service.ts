@@ -11,6 +11,7 @@ import { IdentityCache } from './identity-cache.js';
 import { createIssuance, type IssuedCertificate } from './issuance.js';
 import type { PkiContext } from './pki-context.js';
 import { createRevocation, type RevocationResult, type RevocationTarget } from './revocation.js';
+import { issueServiceCertificate, type ServiceCertificate, type ServiceName } from './service-certificate.js';
 
 // Bounded staleness for decisions another node made (this node's own changes apply at once).
 const IDENTITY_TTL_MS = 30_000;
@@ -45,6 +46,8 @@ export interface Pki extends DeviceIdentityVerifier {
   cacertsPkcs7(): string;
   listCertificates(deviceId: string): Promise<CertificateView[]>;
   identify(peer: PeerCertificate): Promise<DeviceIdentity>;
+  /** Issues and records one of Pulsegate's own client certificates (see service-certificate.ts). */
+  issueServiceCertificate(name: ServiceName, days: number, actor?: Principal): Promise<ServiceCertificate>;
   /** Marks devices whose certificates have all expired by `now` (default: now); returns their ids. */
   markExpired(now?: number): Promise<string[]>;
   /** Stops listening on the event bus. */
@@ -87,6 +90,7 @@ export async function createPki(deps: PkiDeps): Promise<Pki> {
     listCertificates: (deviceId) => listDeviceCertificates(ctx.db, deviceId),
     identify: verifier.identify,
     markExpired: (now) => markExpiredCertificates(ctx, now ?? ctx.now()),
+    issueServiceCertificate: (name, days, actor) => issueServiceCertificate(ctx, name, days, actor),
     close() {
       for (const off of unsubscribe) off();
     },

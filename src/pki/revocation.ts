@@ -6,6 +6,7 @@ import { signCrl } from './crl.js';
 import { actorOf, type RequestContext } from './deps.js';
 import { type PkiContext, requestFields } from './pki-context.js';
 import { isRevocationReason, type RevocationReason } from './revocation-reason.js';
+import { isServiceName } from './service-certificate.js';
 
 /** Which certificates to revoke: one by serial, or every valid one of a device. */
 export type RevocationTarget = { serial: string; deviceId?: string } | { deviceId: string };
@@ -108,7 +109,7 @@ export function createRevocation(ctx: PkiContext) {
         throw new PulsegateError('VALIDATION_FAILED', 'reason must be an RFC 5280 CRLReason name');
       const t = ctx.now();
       // Outside the transaction: SQLite has one connection, which the transaction holds.
-      if (!('serial' in target)) await ctx.devices.get(target.deviceId);
+      if (!('serial' in target) && !isServiceName(target.deviceId)) await ctx.devices.get(target.deviceId);
       const result = await db.transaction().execute(async (trx) => {
         let deviceId: string;
         let serials: string[];
@@ -142,7 +143,9 @@ export function createRevocation(ctx: PkiContext) {
             .where('status', '!=', 'revoked')
             .execute();
           const remaining = await countValid(trx, deviceId);
-          await setCertificateStatus(trx, deviceId, remaining > 0 ? 'valid' : 'revoked', t);
+          // A service certificate (Pulsegate's own) has no device row to update.
+          if (!isServiceName(deviceId))
+            await setCertificateStatus(trx, deviceId, remaining > 0 ? 'valid' : 'revoked', t);
         }
         return { deviceId, serials };
       });
