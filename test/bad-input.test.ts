@@ -117,9 +117,9 @@ describeEachDialect('bad input', (_open, dialect) => {
       const role = roleHas('admin', r.access as Permission)
         ? undefined
         : ROLES.find((x) => roleHas(x, r.access as Permission));
-      const token = role
-        ? (tokens[role] ??= await t.userWithToken(`bad-json-${role}`, role, { careUnits: ['ICU'] }))
-        : t.adminToken;
+      if (role && !tokens[role])
+        tokens[role] = await t.userWithToken(`bad-json-${role}`, role, { careUnits: ['ICU'] });
+      const token = role ? tokens[role]! : t.adminToken;
       await expectRefused(
         [t.app, r.method, concrete(r.url), { token, rawBody: '{"id": "x",' }],
         400,
