@@ -270,6 +270,11 @@ describeEachDialect('audit verify CLI', (_open, dialect) => {
     const saved = join(dir, 'witness.checkpoint');
     writeFileSync(saved, pristine.checkpoints.at(-1)!.note);
     expect(verify('--checkpoint', saved)).toMatchObject({ code: 0, result: { ok: true } });
+    // As GET /api/v1/audit/checkpoint answers it (JSON with the note), too.
+    const savedJson = join(dir, 'witness.json');
+    const last = pristine.checkpoints.at(-1)!;
+    writeFileSync(savedJson, JSON.stringify({ treeSize: Number(last.tree_size), note: last.note }));
+    expect(verify('--checkpoint', savedJson)).toMatchObject({ code: 0, result: { ok: true } });
     const size = Number(pristine.checkpoints.at(-1)!.tree_size);
     await store.db
       .deleteFrom('audit_entries')
@@ -284,6 +289,7 @@ describeEachDialect('audit verify CLI', (_open, dialect) => {
     const { code, result } = verify('--checkpoint', saved);
     expect(code).toBe(3);
     expect(result).toMatchObject({ ok: false, problem: 'truncated', firstBadSeq: size - 3 });
+    expect(verify('--checkpoint', savedJson).code).toBe(3);
     expect(existsSync(saved)).toBe(true);
   });
 

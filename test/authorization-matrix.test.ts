@@ -206,7 +206,10 @@ describe('authorization matrix', () => {
     expect(review.body.items).toContainEqual(
       expect.objectContaining({ id: bg.body.id, reason: 'cardiac arrest bed 4, covering CCU' }),
     );
-    expect((await call(t.app, 'GET', '/api/v1/break-glass', { token: tokens.clinician })).status).toBe(403);
+    for (const role of ['clinician', 'security-analyst'] as const)
+      expect((await call(t.app, 'GET', '/api/v1/break-glass', { token: tokens[role] })).status, role).toBe(
+        403,
+      );
     const all = await t.app.audit.list({ limit: 1000 });
     expect(JSON.stringify(all)).not.toContain('cardiac arrest');
   });

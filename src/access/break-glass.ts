@@ -183,6 +183,10 @@ export function createBreakGlassReview(ctx: AccessContext) {
  * migration holds no keys). Returns how many it sealed.
  */
 export async function sealLegacyBreakGlassReasons(ctx: AccessContext): Promise<number> {
+  // A database not migrated to 015 yet (a CLI command before `migrate`): nothing to seal into.
+  const tables = await ctx.store.db.introspection.getTables();
+  const table = tables.find((t) => t.name === 'break_glass');
+  if (!table?.columns.some((c) => c.name === 'reason_sealed')) return 0;
   const rows = await ctx.store.db
     .selectFrom('break_glass')
     .select(['id', 'user_id', 'reason', 'started_at'])

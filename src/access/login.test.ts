@@ -99,8 +99,10 @@ describeEachDialect('access: users and password login', (open) => {
         'AUTH_INVALID_CREDENTIALS',
       );
     }
+    // Locked: even the right password gets the wrong-password answer (no password oracle, no
+    // username probing); the audit entry records the lock.
     const locked = await f.access.login({ username: 'carol', password: GOOD_PASSWORD }, {}).catch((e) => e);
-    expect(locked.code).toBe('AUTH_ACCOUNT_LOCKED');
+    expect(locked.code).toBe('AUTH_INVALID_CREDENTIALS');
     expect(locked.message).toBe('Invalid credentials');
     expect((await f.access.users.get('carol')).locked).toBe(true);
     expect(f.audit.last()).toMatchObject({
@@ -109,14 +111,14 @@ describeEachDialect('access: users and password login', (open) => {
       code: 'AUTH_ACCOUNT_LOCKED',
     });
 
-    // Without the password a locked account looks like any failed login (no username probing).
     expect(await codeOf(f.access.login({ username: 'carol', password: 'still-wrong-password' }, {}))).toBe(
       'AUTH_INVALID_CREDENTIALS',
     );
     f.clock.advance(59);
     expect(await codeOf(f.access.login({ username: 'carol', password: GOOD_PASSWORD }, {}))).toBe(
-      'AUTH_ACCOUNT_LOCKED',
+      'AUTH_INVALID_CREDENTIALS',
     );
+    expect(f.audit.last()).toMatchObject({ code: 'AUTH_ACCOUNT_LOCKED' });
     f.clock.advance(1);
     expect(await codeOf(f.access.login({ username: 'carol', password: GOOD_PASSWORD }, {}))).toBe('ok');
     expect((await f.access.users.get('carol')).locked).toBe(false);

@@ -38,10 +38,12 @@ export function createLogin(ctx: AccessContext, tokens: AccessTokens) {
   const { db } = ctx.store;
   let dummy: Promise<string> | undefined;
 
+  /** Audits the failure with its real `code`; the caller is told `answer` (default: the same code). */
   async function fail(
     code: ErrorCode,
     row: Selectable<UsersTable> | undefined,
     source: string | undefined,
+    answer: ErrorCode = code,
   ): Promise<never> {
     await ctx.audit.append({
       actor: row ? { type: 'user', id: row.id, name: row.username, role: row.role } : { type: 'anonymous' },
@@ -51,7 +53,7 @@ export function createLogin(ctx: AccessContext, tokens: AccessTokens) {
       code,
       ...(source ? { source } : {}),
     });
-    throw new PulsegateError(code);
+    throw new PulsegateError(answer);
   }
 
   /** Counts one failure atomically; the failure that reaches the limit starts the lockout. */
@@ -85,10 +87,11 @@ export function createLogin(ctx: AccessContext, tokens: AccessTokens) {
     if (!row) return fail('AUTH_INVALID_CREDENTIALS', undefined, req.source);
 
     const now = ctx.now();
-    // Locked: only the right password learns that (anyone else cannot tell a locked account from
-    // a wrong password, or an unknown user), and failures while locked do not extend the lock.
+    // Locked: every attempt gets the answer a wrong password gets, right password or not, so a
+    // lock neither confirms a guessed password nor tells a locked account from an unknown user.
+    // The audit entry says AUTH_ACCOUNT_LOCKED; an admin sees the lock on the user.
     if (row.locked_until !== null && row.locked_until > now)
-      return fail(ok ? 'AUTH_ACCOUNT_LOCKED' : 'AUTH_INVALID_CREDENTIALS', row, req.source);
+      return fail('AUTH_ACCOUNT_LOCKED', row, req.source, 'AUTH_INVALID_CREDENTIALS');
     if (!ok) {
       await recordFailure(row, now);
       return fail('AUTH_INVALID_CREDENTIALS', row, req.source);

@@ -37,6 +37,8 @@ export const PERMISSIONS = [
   'keys:rotate',
   'metrics:read',
   'break-glass:use',
+  /** Read break-glass sessions with their reasons (which may name patients): auditors, admins. */
+  'break-glass:review',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -71,7 +73,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
     'alerts:write',
     'break-glass:use',
   ],
-  auditor: ['audit:read', 'audit:export', 'users:read', 'clients:read', 'metrics:read'],
+  auditor: ['audit:read', 'audit:export', 'users:read', 'clients:read', 'metrics:read', 'break-glass:review'],
   'vendor-service': ['devices:read'],
   integration: ['devices:read', 'patients:read', 'patients:write', 'telemetry:read', 'telemetry:write'],
 };

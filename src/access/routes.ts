@@ -279,7 +279,7 @@ export function accessRoutes(deps: AccessRoutesDeps): FastifyPluginAsync {
     app.get(
       '/api/v1/break-glass',
       {
-        config: { access: 'audit:read' },
+        config: { access: 'break-glass:review' },
         schema: {
           tags,
           summary: 'Break-glass sessions with their reasons, newest first (for review)',

@@ -400,14 +400,18 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
 
     start() {
       if (timer || closed) return;
-      timer = setInterval(() => {
+      const tick = () => {
         void (async () => {
           const size = await readSize(db);
           const stored = await latest();
           if (size > (stored?.treeSize ?? 0)) await checkpoint();
         })().catch(onError);
-      }, options.checkpointIntervalSeconds * 1000);
+      };
+      timer = setInterval(tick, options.checkpointIntervalSeconds * 1000);
       timer.unref();
+      // At once too: entries a crashed process left without a checkpoint are covered now, so
+      // they never share an unproven tail with entries written long after (see verify).
+      tick();
     },
 
     async close() {

@@ -32,11 +32,11 @@ export function registerAudit(program: Command): void {
     )
     .option(
       '--checkpoint <file>',
-      'a checkpoint note saved earlier (GET /api/v1/audit/checkpoint): the log must still extend it',
+      'a checkpoint saved earlier (the JSON of GET /api/v1/audit/checkpoint, or its note): the log must still extend it',
     )
     .action(async (opts: { data: string; json?: boolean; verifierKey?: string; checkpoint?: string }) => {
       const config = loadInstallationConfig(opts.data);
-      const witnessed = opts.checkpoint ? [readText(opts.checkpoint, '--checkpoint')] : [];
+      const witnessed = opts.checkpoint ? [checkpointNote(readText(opts.checkpoint, '--checkpoint'))] : [];
       const store = openConfiguredStore(config);
       try {
         const trusted = await trustedKeys(config, store, opts.verifierKey);
@@ -123,6 +123,18 @@ export function registerAudit(program: Command): void {
         });
       },
     );
+}
+
+/** The signed note of a saved checkpoint: the note itself, or the JSON of GET /api/v1/audit/checkpoint. */
+function checkpointNote(text: string): string {
+  if (!text.trimStart().startsWith('{')) return text;
+  try {
+    const note = (JSON.parse(text) as { note?: unknown }).note;
+    if (typeof note === 'string') return note;
+  } catch {
+    // Not JSON after all: verification refuses it with its own message.
+  }
+  return text;
 }
 
 function readText(file: string, option: string): string {

@@ -93,6 +93,12 @@ describe('config loader', () => {
     expect(loadConfig(dataDir(), { PULSEGATE_DATABASE_URL: 'postgresql://db/x' }).database.url).toBe(
       'postgresql://db/x',
     );
+    // A typo in a URL that holds a password does not print the password.
+    const typo = configError(() =>
+      loadConfig(dataDir(), { PULSEGATE_DATABASE_URL: 'postgress://app:S3cretPw@db/x' }),
+    ).message;
+    expect(typo).toContain('postgress://***@db/x');
+    expect(typo).not.toContain('S3cretPw');
     const external = configError(() =>
       loadConfig(dataDir(), {
         PULSEGATE_MQTT_MODE: 'external',

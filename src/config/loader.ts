@@ -82,6 +82,15 @@ function applyEnv(target: Record<string, unknown>, env: NodeJS.ProcessEnv): void
   }
 }
 
+/**
+ * A refused value as the message shows it: a URL's user information (a database or broker
+ * password) is replaced, so a typo in a secret-bearing URL does not print the secret.
+ */
+function shown(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.replace(/([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/@\s"]*@/g, '$1***@');
+}
+
 function describeAllowed(schema: TSchema | undefined): string {
   if (!schema) return 'no such key is allowed';
   if (Array.isArray(schema.anyOf))
@@ -107,8 +116,7 @@ export function validateConfig(raw: Record<string, unknown>): Config {
       const segments = e.path.split('/').slice(1);
       const path = segments.join('.');
       const key = keys.find((k) => k.path === path);
-      if (key)
-        return `${path} (${key.env}): must be ${describeAllowed(key.schema)}, got ${JSON.stringify(e.value)}`;
+      if (key) return `${path} (${key.env}): must be ${describeAllowed(key.schema)}, got ${shown(e.value)}`;
       // Inside a list or map value (notify.webhooks[0].url, clinical.limits.icu.spo2.low).
       const top = keys.find((k) => k.path === segments.slice(0, 2).join('.'));
       if (top && segments.length > 2) {
@@ -116,7 +124,7 @@ export function validateConfig(raw: Record<string, unknown>): Config {
           .slice(2)
           .map((s) => (/^\d+$/.test(s) ? `[${s}]` : `.${s}`))
           .join('');
-        return `${top.path}${inner} (in ${top.env}): ${e.message.toLowerCase()}, got ${JSON.stringify(e.value)}`;
+        return `${top.path}${inner} (in ${top.env}): ${e.message.toLowerCase()}, got ${shown(e.value)}`;
       }
       const [section, leaf] = path.split('.');
       const sectionKeys = keys

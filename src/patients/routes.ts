@@ -86,7 +86,7 @@ export function patientRoutes(deps: PatientRoutesDeps): FastifyPluginAsync {
           body: T.Object({ identifier: PatientId }, { additionalProperties: false }),
           response: {
             200: T.Object(
-              { id: T.String({ description: 'patient reference' }), bound: T.Boolean() },
+              { id: T.String({ description: 'patient reference' }) },
               { additionalProperties: false },
             ),
           },
@@ -95,17 +95,17 @@ export function patientRoutes(deps: PatientRoutesDeps): FastifyPluginAsync {
       async (request) => {
         const principal = requirePrincipal(request.principal);
         const { identifier } = request.body as { identifier: string };
+        // Only the keyed hash of the identifier: it says nothing about the patient, not even whether
+        // a device measures them (which could lie beyond a care-unit limited caller's units).
         const index = deps.patients.patientIndex(identifier);
-        const bound = (await deps.patients.devicesForIndex(index)).length > 0;
         await deps.audit.append({
           actor: actorOf(principal),
           action: 'patient.lookup',
           resource: { type: 'patient', id: index },
           outcome: 'success',
-          reason: bound ? 'bound to a device' : 'no binding',
           ...(principal.breakGlass ? { breakGlass: true } : {}),
         });
-        return { id: patientIdOf(index), bound };
+        return { id: patientIdOf(index) };
       },
     );
 

@@ -5,14 +5,15 @@
  * `valid` again (issuance.ts). Expired certificates are refused at connect time regardless
  * (identify.ts); this is the inventory's view.
  */
-import { setCertificateStatus } from '../devices/index.js';
 import type { PkiContext } from './pki-context.js';
 
 /** Marks devices whose certificates all expired by `now`; returns their ids. */
 export async function markExpiredCertificates(ctx: PkiContext, now: number): Promise<string[]> {
-  const expired = await ctx.db
-    .selectFrom('devices')
-    .select('id')
+  // One statement, so two nodes cannot both mark a device, and a certificate issued meanwhile
+  // (which sets the device valid in its own transaction) is never overwritten.
+  const marked = await ctx.db
+    .updateTable('devices')
+    .set((eb) => ({ certificate_status: 'expired', updated_at: now, version: eb('version', '+', 1) }))
     .where('certificate_status', '=', 'valid')
     .where(({ not, exists, selectFrom }) =>
       not(
@@ -25,29 +26,10 @@ export async function markExpiredCertificates(ctx: PkiContext, now: number): Pro
         ),
       ),
     )
+    .returning('id')
     .execute();
-  const ids: string[] = [];
-  for (const { id } of expired) {
-    const changed = await ctx.db.transaction().execute(async (trx) => {
-      // Re-checked inside the transaction: a certificate may have been issued meanwhile.
-      const still = await trx
-        .selectFrom('certificates')
-        .select('serial')
-        .where('device_id', '=', id)
-        .where('status', '=', 'valid')
-        .where('not_after', '>', now)
-        .executeTakeFirst();
-      const current = await trx
-        .selectFrom('devices')
-        .select('certificate_status')
-        .where('id', '=', id)
-        .executeTakeFirst();
-      if (still || current?.certificate_status !== 'valid') return false;
-      await setCertificateStatus(trx, id, 'expired', now);
-      return true;
-    });
-    if (!changed) continue;
-    ids.push(id);
+  const ids = marked.map((r) => r.id);
+  for (const id of ids) {
     ctx.bus.emit('device.changed', { deviceId: id, change: 'certificate.expired', at: now });
     await ctx.audit.append({
       actor: { type: 'system', name: 'pulsegate' },
