@@ -46,7 +46,12 @@ import { createResponseActions, type ResponseActions, responseRoutes } from './m
 import { createPatientBindings, type PatientBindings, patientRoutes } from './patients/index.js';
 import { createPki, type Pki, pkiRoutes, watchStoreChanges } from './pki/index.js';
 import { openStore, redactDatabaseUrl, type Store } from './store/index.js';
-import { createTelemetryService, type TelemetryService, telemetryRoutes } from './telemetry/index.js';
+import {
+  createTelemetryService,
+  restartSequenceIn,
+  type TelemetryService,
+  telemetryRoutes,
+} from './telemetry/index.js';
 import { VERSION } from './version.js';
 
 /** The services without any network listener: what CLI commands and the server share. */
@@ -148,6 +153,8 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
       devices,
       config,
       layout: installationLayout(config.dataDir),
+      // A fresh enrollment restarts the device's telemetry sequence numbers, in its transaction.
+      onFreshEnrollment: restartSequenceIn,
     });
     const patients = createPatientBindings({ store, keys, audit });
     const monitor = createMonitor({ store, keys, audit, bus, config, logger });
@@ -159,7 +166,6 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
       devices,
       patients,
       config,
-      onError: (error) => logger.error({ err: error }, 'telemetry background work failed'),
       // A clinical alert's evidence is vitals: it is kept exactly as long as the telemetry.
       retentionFollowers: [
         { name: 'alerts', expirePatientData: (before) => monitor.alerts.expirePatientData(before) },

@@ -1,7 +1,7 @@
 import type { Principal } from '../access/index.js';
 import type { EventBus } from '../events/index.js';
 import type { InstallationLayout } from '../installation/layout.js';
-import type { Store } from '../store/index.js';
+import type { Database, Store, Transaction } from '../store/index.js';
 
 /** One audit event as the PKI reports it (the audit log's input, narrowed to what we use). */
 export interface PkiAuditEvent {
@@ -55,6 +55,11 @@ export interface PkiDeps {
   layout: Pick<InstallationLayout, 'rootCaCert' | 'issuingCaCert' | 'issuingCaKey'>;
   /** Clock (Unix ms); tests inject one to expire tokens and certificates. */
   now?: () => number;
+  /**
+   * Runs inside the transaction that first enrolls a device (registered -> enrolled): telemetry
+   * restarts the device's sequence numbers there, before the certificate can be used.
+   */
+  onFreshEnrollment?: (trx: Transaction<Database>, deviceId: string) => Promise<void>;
 }
 
 /** Where a request came from, for the audit entry. */

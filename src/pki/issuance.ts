@@ -170,6 +170,7 @@ export function createIssuance(ctx: PkiContext) {
             .values(certificateRow(cert, row.device_id, csr.publicKeySha256, t))
             .execute();
           const { enrolled } = await setCertificateStatus(trx, row.device_id, 'valid', t);
+          if (enrolled) await ctx.onFreshEnrollment?.(trx, row.device_id);
           return { superseded, enrolled };
         });
       } catch (error) {

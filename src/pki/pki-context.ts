@@ -3,7 +3,7 @@ import type { PulsegateError } from '../errors.js';
 import type { EventBus } from '../events/index.js';
 import type { Database, Kysely } from '../store/index.js';
 import type { CertificateAuthority } from './certificate-authority.js';
-import type { PkiAudit, PkiAuditEvent, PkiConfig, PkiDevices, RequestContext } from './deps.js';
+import type { PkiAudit, PkiAuditEvent, PkiConfig, PkiDeps, PkiDevices, RequestContext } from './deps.js';
 import type { IdentityCache } from './identity-cache.js';
 
 /** What the parts of the PKI service share (built once by `createPki`). */
@@ -18,6 +18,8 @@ export interface PkiContext {
   identities: IdentityCache;
   /** Marks the cached CRL stale (a certificate was revoked or superseded). */
   crlChanged(): void;
+  /** See PkiDeps.onFreshEnrollment. */
+  onFreshEnrollment?: PkiDeps['onFreshEnrollment'];
 }
 
 /** Lifecycles in which a device may neither enroll nor connect. */

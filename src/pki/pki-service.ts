@@ -68,6 +68,7 @@ export async function createPki(deps: PkiDeps): Promise<Pki> {
     now: deps.now ?? Date.now,
     identities,
     crlChanged: () => revocation.crlChanged(),
+    ...(deps.onFreshEnrollment ? { onFreshEnrollment: deps.onFreshEnrollment } : {}),
   };
   const revocation = createRevocation(ctx);
   const issuance = createIssuance(ctx);

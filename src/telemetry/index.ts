@@ -1,6 +1,6 @@
 /** The telemetry capability: validated, encrypted, group-committed observations; queries; retention. */
 export { ENTERED_SEQ_BASE, type EnteredReading, type EnteredResult } from './attributed-write.js';
-
+export { restartSequenceIn } from './ingest-writer.js';
 export type { ParsedAlarm, ParsedObservation } from './parse-message.js';
 export { type ParsedMessage, type ParseResult, parseMessage } from './parse-message.js';
 export { checkPayload, DeviceEventPayload, TelemetryPayload } from './payload-schema.js';

@@ -8,6 +8,7 @@ import {
   bulkInsert,
   type Database,
   forUpdate,
+  type Kysely,
   type Store,
   type Transaction,
 } from '../store/index.js';
@@ -151,14 +152,10 @@ export class IngestWriter {
   }
 
   /**
-   * Forgets the device's last sequence number once what is queued is written: a device that
-   * enrolled afresh (replaced, reflashed or re-commissioned after quarantine) counts from the
-   * start again. Between enrollments the counter must keep rising, across reboots too: a lower
-   * one is a replay (TELEMETRY_REPLAY, and a `device.replay` alert).
+   * Forgets the cached last sequence number of a device that enrolled afresh (its stored one was
+   * deleted in the enrollment's transaction, `restartSequenceIn`), so it counts from the start.
    */
-  async restartSequence(deviceId: string): Promise<void> {
-    await this.drain();
-    await this.#o.store.db.deleteFrom('device_ingest_state').where('device_id', '=', deviceId).execute();
+  forgetSequence(deviceId: string): void {
     this.#lastSeq.delete(deviceId);
     this.#hasState.delete(deviceId);
   }
@@ -516,4 +513,18 @@ export class IngestWriter {
     }
     return held;
   }
+}
+
+/**
+ * Deletes a device's stored last sequence number inside the caller's transaction: the PKI calls it
+ * when a device enrolls afresh (replaced, reflashed or re-commissioned after quarantine), so the
+ * device counts from the start again as soon as its new certificate exists. Between enrollments
+ * the counter must keep rising, across reboots too: a lower one is a replay (TELEMETRY_REPLAY,
+ * and a `device.replay` alert). A renewal keeps the count.
+ */
+export async function restartSequenceIn(
+  db: Kysely<Database> | Transaction<Database>,
+  deviceId: string,
+): Promise<void> {
+  await db.deleteFrom('device_ingest_state').where('device_id', '=', deviceId).execute();
 }

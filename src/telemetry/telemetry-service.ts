@@ -40,8 +40,6 @@ export interface TelemetryDeps {
   patients: PatientBindings;
   config: TelemetryConfig;
   now?: () => number;
-  /** Failures of background work (sequence restarts), for the caller to log. */
-  onError?: (error: unknown) => void;
   /** Where the period key chain lives (default `<dataDir>/secrets/epochs`). */
   epochKeyDir?: string;
   /** Holders of telemetry-derived patient data that retention also clears (clinical alerts). */
@@ -196,13 +194,10 @@ export async function createTelemetryService(deps: TelemetryDeps): Promise<Telem
     ...(deps.retentionFollowers ? { followers: deps.retentionFollowers } : {}),
   };
   const timers = new Set<NodeJS.Timeout>();
-  // A fresh enrollment (not a renewal) restarts the device's sequence numbers.
-  let restarting: Promise<unknown> = Promise.resolve();
+  // A fresh enrollment deleted the device's stored sequence number in its transaction
+  // (`restartSequenceIn`, called by the PKI); the cache forgets it as the enrollment is announced.
   const stopRestarts = deps.bus.on('device.changed', (e) => {
-    if (e.change !== 'lifecycle.enrolled') return;
-    restarting = restarting
-      .then(() => writer.restartSequence(e.deviceId))
-      .catch((error: unknown) => deps.onError?.(error));
+    if (e.change === 'lifecycle.enrolled') writer.forgetSequence(e.deviceId);
   });
   let receiptQueries: Array<{
     sender: string;
@@ -307,7 +302,6 @@ export async function createTelemetryService(deps: TelemetryDeps): Promise<Telem
       };
     },
     flush: async () => {
-      await restarting;
       await writer.drain();
       await delivering;
     },
@@ -315,7 +309,6 @@ export async function createTelemetryService(deps: TelemetryDeps): Promise<Telem
       stopRestarts();
       for (const t of timers) clearInterval(t);
       timers.clear();
-      await restarting;
       await writer.drain();
     },
   };
