@@ -4,11 +4,10 @@
  * without `--json`; bad input exits 1 with its code and changes nothing, a bad command line
  * exits 2.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, freePort } from './support/processes.js';
+import { cli, initWithCli } from './support/processes.js';
 
 let dir: string;
 let data: string;
@@ -19,18 +18,7 @@ const json = (r: { code: number | null; stdout: string; stderr: string }) => {
 };
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'pulsegate-accounts-cli-'));
-  data = join(dir, 'd');
-  const init = cli([
-    'init',
-    '--data',
-    data,
-    '--port',
-    String(await freePort()),
-    '--mqtt-port',
-    String(await freePort()),
-  ]);
-  expect(init.code, init.stderr).toBe(0);
+  ({ dir, data } = await initWithCli('pulsegate-accounts-cli-'));
 }, 60_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -11,8 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeEachDialect } from '../src/testing/dialects.js';
 import { createTestPostgresDatabase } from '../src/testing/stores.js';
-import { type E2e, enrolledDevice, mqttArgs, startE2e } from './support/e2e.js';
-import { run } from './support/ingest-harness.js';
+import { type E2e, enrolledDevice, publishQos1, startE2e } from './support/e2e.js';
 
 const HEART_RATE = 73.123456;
 const SPO2 = 81.654321;
@@ -80,19 +79,7 @@ describeEachDialect('at rest, through the whole application', (_open, dialect) =
         { code: { system: 'LOINC', code: '59408-5' }, value: SPO2, unit: '%' },
       ],
     });
-    const r = await run(
-      'mosquitto_pub',
-      [
-        ...mqttArgs(e2e.mqttPort, e2e.layout.rootCaCert, device),
-        '-q',
-        '1',
-        '-t',
-        'devices/mon-atrest-1/telemetry',
-        '-m',
-        payload,
-      ],
-      10_000,
-    );
+    const r = await publishQos1(e2e, device, 'devices/mon-atrest-1/telemetry', payload);
     expect(r.code, r.stderr).toBe(0);
     // Stored and readable: the sentinels are really in the database, sealed.
     const back = await e2e.admin.patientTelemetry(PATIENT);

@@ -28,6 +28,18 @@ function fingerprint(root: string): string {
   return h.digest('hex');
 }
 
+/** A GET over HTTPS with the installation's admin token (curl, trusting its CA). */
+function adminGet(path: string) {
+  const token = readFileSync(join(data, 'secrets/admin.token'), 'utf8').trim();
+  return curl([
+    '--cacert',
+    join(data, 'pki/ca.pem'),
+    '-H',
+    `Authorization: Bearer ${token}`,
+    `https://localhost:${port}${path}`,
+  ]);
+}
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pulsegate-cli-'));
   data = join(dir, 'd');
@@ -58,14 +70,7 @@ describe('init and serve', () => {
 
   it('init keeps the audit verifier key outside the database, the same key the server publishes', () => {
     const vkey = readFileSync(join(data, 'pki/audit-verifier.vkey'), 'utf8').trim();
-    const token = readFileSync(join(data, 'secrets/admin.token'), 'utf8').trim();
-    const res = curl([
-      '--cacert',
-      join(data, 'pki/ca.pem'),
-      '-H',
-      `Authorization: Bearer ${token}`,
-      `https://localhost:${port}/api/v1/audit/verifier`,
-    ]);
+    const res = adminGet('/api/v1/audit/verifier');
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body).vkey).toBe(vkey);
   });
@@ -102,13 +107,7 @@ describe('init and serve', () => {
 
   it('accepts the admin token from secrets/admin.token', () => {
     const token = readFileSync(join(data, 'secrets/admin.token'), 'utf8').trim();
-    const res = curl([
-      '--cacert',
-      join(data, 'pki/ca.pem'),
-      '-H',
-      `Authorization: Bearer ${token}`,
-      `https://localhost:${port}/api/v1/me`,
-    ]);
+    const res = adminGet('/api/v1/me');
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body)).toMatchObject({ name: 'admin', role: 'admin' });
     const devices = curl([

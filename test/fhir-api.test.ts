@@ -100,6 +100,21 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
   }, 120_000);
   afterAll(async () => t?.cleanup());
 
+  /** Stored telemetry readings and Patient records, as one comparable string. */
+  const storedCounts = async () => {
+    const [r, p] = await Promise.all([
+      t.app.store.db
+        .selectFrom('telemetry_readings')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow(),
+      t.app.store.db
+        .selectFrom('patient_records')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow(),
+    ]);
+    return `${Number(r.n)}/${Number(p.n)}`;
+  };
+
   it('serves a CapabilityStatement and SMART configuration that validate and list exactly what is supported', async () => {
     const cap = await fhir(t.app, 'GET', '/fhir/metadata');
     expect(cap.status).toBe(200);
@@ -444,20 +459,7 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
       effectiveDateTime: new Date(now - 60_000).toISOString(),
       valueQuantity: { value: 80, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
     };
-    const stored = async () => {
-      const [r, p] = await Promise.all([
-        t.app.store.db
-          .selectFrom('telemetry_readings')
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .executeTakeFirstOrThrow(),
-        t.app.store.db
-          .selectFrom('patient_records')
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .executeTakeFirstOrThrow(),
-      ]);
-      return `${Number(r.n)}/${Number(p.n)}`;
-    };
-    const before = await stored();
+    const before = await storedCounts();
     const denials = (await t.app.audit.list({ outcome: 'denied', limit: 10_000 })).length;
     let refused = 0;
     for (const [who, token] of Object.entries(writers)) {
@@ -473,7 +475,7 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
         refused++;
       }
     }
-    expect(await stored()).toBe(before);
+    expect(await storedCounts()).toBe(before);
     expect((await t.app.audit.list({ outcome: 'denied', limit: 10_000 })).length - denials).toBe(refused);
   });
 
@@ -484,20 +486,7 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
       scopes: ['system/*.cruds'],
     });
     const token = await smartToken(t.app, integ);
-    const count = async () => {
-      const [r, p] = await Promise.all([
-        t.app.store.db
-          .selectFrom('telemetry_readings')
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .executeTakeFirstOrThrow(),
-        t.app.store.db
-          .selectFrom('patient_records')
-          .select((eb) => eb.fn.countAll<number>().as('n'))
-          .executeTakeFirstOrThrow(),
-      ]);
-      return `${Number(r.n)}/${Number(p.n)}`;
-    };
-    const before = await count();
+    const before = await storedCounts();
     const good = {
       resourceType: 'Observation',
       status: 'final',
@@ -728,7 +717,7 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
       expectValid(res.body);
       expect(JSON.stringify(res.body)).not.toContain(MRN_A);
     }
-    expect(await count()).toBe(before);
+    expect(await storedCounts()).toBe(before);
 
     // Lenient handling ignores the unknown parameter and reports it in the Bundle.
     const lenient = await fhir(t.app, 'GET', `/fhir/Observation?patient=${patientA}&colour=red&_count=1`, {

@@ -11,6 +11,7 @@ import {
   type E2e,
   enrolledDevice,
   mqttArgs,
+  publishQos1,
   startE2e,
   telemetryRows,
   vitalsPayload,
@@ -25,11 +26,7 @@ let e2e: E2e;
 let monitor: DeviceCredentials;
 
 const pub = (device: DeviceCredentials | null, topic: string, message: string) =>
-  run(
-    'mosquitto_pub',
-    [...mqttArgs(e2e.mqttPort, e2e.layout.rootCaCert, device), '-q', '1', '-t', topic, '-m', message],
-    10_000,
-  );
+  publishQos1(e2e, device, topic, message);
 
 interface Observation {
   deviceId: string;

@@ -2,30 +2,18 @@
  * `serve` checks the master key before it applies pending migrations: started with a wrong key,
  * it stops with KEY_MASTER_WRONG and the database is left exactly as it was.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { generateMasterKey } from '../src/keys/index.js';
 import { openStore } from '../src/store/index.js';
-import { cli, freePort } from './support/processes.js';
+import { cli, initWithCli } from './support/processes.js';
 
 let dir: string;
 let data: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'pulsegate-serve-key-'));
-  data = join(dir, 'd');
-  const init = cli([
-    'init',
-    '--data',
-    data,
-    '--port',
-    String(await freePort()),
-    '--mqtt-port',
-    String(await freePort()),
-  ]);
-  expect(init.code, init.stderr).toBe(0);
+  ({ dir, data } = await initWithCli('pulsegate-serve-key-'));
 }, 60_000);
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

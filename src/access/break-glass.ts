@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { PulsegateError } from '../errors.js';
+import { periodOf } from '../keys/index.js';
 import type { AccessTokens } from './access-tokens.js';
 import { type AccessContext, actorOf } from './deps.js';
 import { authorize } from './policy.js';
@@ -100,7 +101,6 @@ export function createBreakGlass(ctx: AccessContext, tokens: AccessTokens) {
 
 const REASON_PURPOSE = 'break-glass';
 const reasonAad = (id: string, userId: string) => Buffer.from(`break_glass|${id}|${userId}`);
-const monthOf = (ms: number) => new Date(ms).toISOString().slice(0, 7);
 
 function sealReason(
   ctx: AccessContext,
@@ -110,7 +110,7 @@ function sealReason(
   at: number,
 ): Promise<Buffer> {
   return ctx.keys.encrypt(
-    { purpose: REASON_PURPOSE, subject: userId, period: monthOf(at) },
+    { purpose: REASON_PURPOSE, subject: userId, period: periodOf(at) },
     Buffer.from(reason, 'utf8'),
     reasonAad(id, userId),
   );

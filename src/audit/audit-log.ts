@@ -14,7 +14,7 @@ import {
   type Store,
   type Transaction,
 } from '../store/index.js';
-import { type CheckpointSigner, checkpointBody, parseCheckpointBody, signNote } from './checkpoint.js';
+import { type CheckpointSigner, checkpointBody, signNote } from './checkpoint.js';
 import {
   type AuditEntry,
   type AuditEventInput,
@@ -422,10 +422,4 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
       await checkpoint();
     },
   };
-}
-
-/** Parses the fields of a stored checkpoint note (origin, size, root). */
-export function checkpointFields(note: string): { origin: string; size: number; root: Buffer } | undefined {
-  const split = note.lastIndexOf('\n\n');
-  return split < 0 ? undefined : parseCheckpointBody(note.slice(0, split + 1));
 }

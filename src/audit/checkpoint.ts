@@ -183,3 +183,9 @@ export function verifyNote(
   }
   return;
 }
+
+/** The fields of a signed checkpoint note's body (origin, size, root), without checking signatures. */
+export function checkpointFields(note: string): { origin: string; size: number; root: Buffer } | undefined {
+  const split = note.lastIndexOf('\n\n');
+  return split < 0 ? undefined : parseCheckpointBody(note.slice(0, split + 1));
+}

@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { PulsegateError } from '../errors.js';
 import { rangeWorkersSupported, type Store, scanOrdered } from '../store/index.js';
-import { type CheckpointVerifierKey, parseCheckpointBody } from './checkpoint.js';
+import { type CheckpointVerifierKey, checkpointFields } from './checkpoint.js';
 import { CompactRange, leafHashLatin1 } from './merkle.js';
 import { readSize } from './tree-reader.js';
 import {
@@ -128,8 +128,7 @@ export async function verifyAuditLog(options: VerifyAuditLogOptions): Promise<Ve
 
 /** A witnessed checkpoint note as a row to check like the stored ones (VALIDATION_FAILED if it is none). */
 function witnessRow(note: string): CheckpointRow {
-  const split = note.lastIndexOf('\n\n');
-  const body = split < 0 ? undefined : parseCheckpointBody(note.slice(0, split + 1));
+  const body = checkpointFields(note);
   if (!body)
     throw new PulsegateError('VALIDATION_FAILED', 'a witnessed checkpoint is not a signed checkpoint note');
   return { tree_size: body.size, root_hash: body.root, note };

@@ -13,6 +13,11 @@ export interface DataKeyScope {
   period: string;
 }
 
+/** The month period ('YYYY-MM', UTC) of a time: the period of data keys scoped by month. */
+export function periodOf(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 7);
+}
+
 /** An unwrapped data key and the sealed-record header that names it. */
 export interface OpenDataKey {
   readonly id: string;

@@ -2,7 +2,7 @@
  * The keys capability: the master key, envelope encryption with per-scope data keys
  * (AES-256-GCM), crypto-shredding, blind indexes and signing keys.
  */
-export type { DataKeyScope } from './data-keys.js';
+export { type DataKeyScope, periodOf } from './data-keys.js';
 export {
   EPOCH_ORIGIN,
   type EpochKeys,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { AuditEventInput } from '../audit/index.js';
 import { PulsegateError } from '../errors.js';
 import type { EventBus } from '../events/index.js';
-import type { KeyService } from '../keys/index.js';
+import { type KeyService, periodOf } from '../keys/index.js';
 import { PATIENT_INDEX_PURPOSE } from '../patients/index.js';
 import type { Database, Store, Transaction } from '../store/index.js';
 import type { AlertsTable } from '../store/tables/monitor.js';
@@ -58,7 +58,6 @@ const SEAL_PURPOSE = 'alert';
 /** The evidence of an alert whose patient data retention removed. */
 const EXPIRED_EVIDENCE = JSON.stringify({ removed: 'patient data past its retention period' });
 const newId = (prefix: string) => `${prefix}${randomBytes(10).toString('base64url')}`;
-const monthOf = (ms: number) => new Date(ms).toISOString().slice(0, 7);
 const sealAad = (dedupKey: string, patientIndex: string) =>
   Buffer.from(`alerts|${dedupKey}|${patientIndex}`, 'utf8');
 
@@ -105,7 +104,7 @@ export class AlertStore implements AlertSink {
     // Patient data is sealed before the transaction: the key service may need the database.
     const patientId = alert.patientId ?? null;
     const patientIndex = patientId ? keys.blindIndex(PATIENT_INDEX_PURPOSE, patientId) : null;
-    const period = monthOf(alert.at);
+    const period = periodOf(alert.at);
     let sealed: Buffer | null = null;
     if (patientIndex) {
       sealed = await keys.encrypt(

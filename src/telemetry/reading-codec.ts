@@ -5,9 +5,7 @@ import type { ParsedAlarm, ParsedMessage, ParsedObservation } from './parse-mess
 export const TELEMETRY_PURPOSE = 'telemetry';
 
 /** 'YYYY-MM' (UTC) of a time: the data key period and the retention unit. */
-export function periodOf(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 7);
-}
+export { periodOf } from '../keys/index.js';
 
 /** The data key scope of a reading: the patient's blind index, or the device when unbound. */
 export function scopeOf(deviceId: string, patientIndex: string | null, period: string): DataKeyScope {

@@ -224,6 +224,20 @@ export function mqttArgs(
   ];
 }
 
+/** `mosquitto_pub` of one message at QoS 1 over mutual TLS to the installation's broker, as `device`. */
+export function publishQos1(
+  inst: { mqttPort: number; layout: { rootCaCert: string } },
+  device: Pick<DeviceCredentials, 'cert' | 'key'> | null,
+  topic: string,
+  message: string,
+) {
+  return run(
+    'mosquitto_pub',
+    [...mqttArgs(inst.mqttPort, inst.layout.rootCaCert, device), '-q', '1', '-t', topic, '-m', message],
+    10_000,
+  );
+}
+
 /** Rows in `telemetry_readings` (one per accepted message), optionally for one device. */
 export async function telemetryRows(store: Store, deviceId?: string): Promise<number> {
   let q = store.db.selectFrom('telemetry_readings').select((eb) => eb.fn.countAll<number>().as('n'));

@@ -1,5 +1,8 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../../bin/pulsegate', import.meta.url));
@@ -26,6 +29,26 @@ export function cli(args: string[], env: Record<string, string> = {}, input?: st
     ...(input !== undefined ? { input } : {}),
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * `pulsegate init` into a new temporary folder on free ports, as an operator would; returns the
+ * folder (remove it afterwards) and the data directory in it. Throws with init's stderr on failure.
+ */
+export async function initWithCli(prefix: string): Promise<{ dir: string; data: string }> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const data = join(dir, 'd');
+  const init = cli([
+    'init',
+    '--data',
+    data,
+    '--port',
+    String(await freePort()),
+    '--mqtt-port',
+    String(await freePort()),
+  ]);
+  if (init.code !== 0) throw new Error(`pulsegate init failed: ${init.stderr}`);
+  return { dir, data };
 }
 
 /** Starts a long-running CLI command (e.g. `serve`); the caller stops it. */
