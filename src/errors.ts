@@ -66,6 +66,10 @@ export const ERRORS = {
   AUDIT_PROOF_RANGE: { status: 400, message: 'The requested proof is outside the log' },
   AUDIT_NO_CHECKPOINT: { status: 404, message: 'No checkpoint has been published yet' },
   AUDIT_VERIFY_FAILED: { status: 500, message: 'The audit log failed verification' },
+  AUDIT_EXPORT_RECEIVER_UNREACHABLE: {
+    status: 502,
+    message: 'The syslog receiver could not be reached or its certificate is not trusted',
+  },
 
   // Devices
   DEVICE_EXISTS: { status: 409, message: 'A device with that id already exists' },

@@ -77,8 +77,9 @@ export function registerAudit(program: Command): void {
     .option('--after <seq>', 'only entries after this sequence number', '-1')
     .option('--syslog-host <host>', 'send syslog to this receiver instead of printing')
     .option('--syslog-port <port>', 'syslog receiver port', '6514')
-    .option('--syslog-tls', 'use TLS to the syslog receiver (RFC 5425)')
-    .option('--syslog-ca <file>', 'CA certificate for the syslog receiver')
+    .option('--syslog-tls', 'use TLS to the syslog receiver (RFC 5425; the default)')
+    .option('--no-syslog-tls', 'send syslog in clear (only for a receiver on the same host)')
+    .option('--syslog-ca <file>', "PEM file of the CA that issued the receiver's certificate")
     .action(
       async (opts: {
         data: string;
@@ -94,13 +95,27 @@ export function registerAudit(program: Command): void {
         if (opts.format !== 'fhir' && opts.format !== 'syslog') {
           throw new PulsegateError('VALIDATION_FAILED', '--format must be fhir or syslog');
         }
+        if (!/^(-1|0|[1-9][0-9]{0,15})$/.test(opts.after))
+          throw new PulsegateError(
+            'VALIDATION_FAILED',
+            '--after must be a sequence number (0 or more) or -1',
+          );
+        const port = Number(opts.syslogPort);
+        if (!Number.isInteger(port) || port < 1 || port > 65535)
+          throw new PulsegateError('VALIDATION_FAILED', '--syslog-port must be a port number (1-65535)');
+        const ca = opts.syslogCa ? readText(opts.syslogCa, '--syslog-ca') : undefined;
         await withServices(opts.data, async (s) => {
           const sender = opts.syslogHost
             ? await createSyslogSender({
                 host: opts.syslogHost,
-                port: Number(opts.syslogPort),
-                tls: Boolean(opts.syslogTls),
-                ca: opts.syslogCa,
+                port,
+                tls: opts.syslogTls !== false,
+                ...(ca ? { ca } : {}),
+              }).catch((error: NodeJS.ErrnoException) => {
+                throw new PulsegateError(
+                  'AUDIT_EXPORT_RECEIVER_UNREACHABLE',
+                  `syslog receiver ${opts.syslogHost}:${port}: ${error.code ?? error.message}`,
+                );
               })
             : undefined;
           const out = opts.out ? createWriteStream(opts.out, { mode: 0o600 }) : process.stdout;

@@ -136,6 +136,16 @@ describe('config loader', () => {
   it('refuses invalid YAML and a non-mapping document', () => {
     configError(() => loadConfig(dataDir('server: [unclosed'), {}));
     configError(() => loadConfig(dataDir('- a\n- b\n'), {}));
+    // The YAML error names the position, never the line (which may hold a password).
+    const broken = configError(() =>
+      loadConfig(dataDir('database:\n  url: postgres://pg:S3cretPw@db/x\n    bad: [\n'), {}),
+    ).message;
+    expect(broken).toMatch(/at line \d+, column \d+/);
+    expect(broken).not.toContain('S3cretPw');
+    const query = configError(() =>
+      loadConfig(dataDir(), { PULSEGATE_DATABASE_URL: 'postgress://db/x?password=S3cretPw&sslmode=require' }),
+    ).message;
+    expect(query).not.toContain('S3cretPw');
   });
 
   it('requires an https public URL', () => {

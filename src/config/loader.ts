@@ -54,9 +54,13 @@ function readFileConfig(dataDir: string): Record<string, unknown> {
   try {
     parsed = parseYaml(readFileSync(file, 'utf8'));
   } catch (error) {
+    // The parser's message quotes the offending line, which may hold a secret (a database URL's
+    // password): only the problem and its position are shown.
+    const e = error as Error & { code?: string; linePos?: Array<{ line: number; col: number }> };
+    const at = e.linePos?.[0];
     throw new PulsegateError(
       'CONFIG_INVALID',
-      `${CONFIG_FILE} is not valid YAML: ${(error as Error).message}`,
+      `${CONFIG_FILE} is not valid YAML${e.code ? ` (${e.code})` : ''}${at ? ` at line ${at.line}, column ${at.col}` : ''}`,
     );
   }
   if (parsed === null || parsed === undefined) return {};
@@ -88,7 +92,9 @@ function applyEnv(target: Record<string, unknown>, env: NodeJS.ProcessEnv): void
  */
 function shown(value: unknown): string {
   const text = JSON.stringify(value) ?? String(value);
-  return text.replace(/([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/@\s"]*@/g, '$1***@');
+  return text
+    .replace(/([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/@\s"]*@/g, '$1***@')
+    .replace(/([?&](?:password|passwd|pwd|sslpassword|secret|token)=)[^&\s"]*/gi, '$1***');
 }
 
 function describeAllowed(schema: TSchema | undefined): string {
