@@ -1,6 +1,7 @@
 import { Ajv, type Options } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifySchemaCompiler } from 'fastify';
+import { isInstant } from '../instant.js';
 
 /**
  * Two validators. Bodies are strict: no type coercion and no silent removal of unknown fields,
@@ -12,6 +13,8 @@ const common: Options = { allErrors: false, useDefaults: true, removeAdditional:
 function build(coerceTypes: boolean | 'array') {
   const ajv = new Ajv({ ...common, coerceTypes });
   addFormats.default(ajv);
+  // ajv-formats' date-time accepts a leap second, which JavaScript cannot represent (NaN).
+  ajv.addFormat('date-time', { type: 'string', validate: isInstant });
   return ajv;
 }
 

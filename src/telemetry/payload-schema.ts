@@ -2,6 +2,7 @@ import { type Static, Type as T } from '@sinclair/typebox';
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FieldProblem } from '../errors.js';
+import { isInstant } from '../instant.js';
 
 /**
  * The device telemetry payload (MQTT `devices/{id}/telemetry`, HTTPS ingest; HL7 is mapped to
@@ -62,6 +63,7 @@ export type TelemetryPayload = Static<typeof TelemetryPayload>;
 function compiler(allErrors: boolean): Ajv {
   const ajv = new Ajv({ allErrors, strict: false, coerceTypes: false, useDefaults: false });
   addFormats.default(ajv, ['date-time']);
+  ajv.addFormat('date-time', { type: 'string', validate: isInstant });
   return ajv;
 }
 const fast = compiler(false);
