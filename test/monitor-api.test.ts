@@ -330,6 +330,26 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect(
         (await call(app, 'POST', '/api/v1/monitor/suppressions', { token: tok.engineer, body: {} })).status,
       ).toBe(403);
+      // Clinicians act on alerts but cannot silence detection, end the analysts' windows, reload
+      // rules or run fleet checks (monitor:admin).
+      const suppressionsBefore = await app.store.db.selectFrom('alert_suppressions').selectAll().execute();
+      for (const [method, url, body] of [
+        [
+          'POST',
+          '/api/v1/monitor/suppressions',
+          { rule: 'device.replay', reason: 'x', expiresAt: new Date(Date.now() + 60_000).toISOString() },
+        ],
+        ['DELETE', `/api/v1/monitor/suppressions/${created.body.id}`, undefined],
+        ['POST', '/api/v1/monitor/rules/reload', undefined],
+        ['POST', '/api/v1/monitor/checks', {}],
+      ] as const) {
+        const res = await call(app, method, url, { token: tok.nurse, ...(body ? { body } : {}) });
+        expect(res.status, `${method} ${url}`).toBe(403);
+        expect(res.body.code).toBe('ACCESS_DENIED');
+      }
+      expect(await app.store.db.selectFrom('alert_suppressions').selectAll().execute()).toEqual(
+        suppressionsBefore,
+      );
       const del = await call(app, 'DELETE', `/api/v1/monitor/suppressions/${created.body.id}`, {
         token: tok.analyst,
       });

@@ -32,6 +32,12 @@ export const PERMISSIONS = [
   'telemetry:write',
   'alerts:read',
   'alerts:write',
+  /**
+   * Tune detection fleet-wide: create and delete suppressions, reload the rules, run the fleet
+   * checks. Security analysts and admins only: a clinician who could suppress a rule would blind
+   * the security team without a trace of an alert.
+   */
+  'monitor:admin',
   'notify:read',
   'notify:write',
   'keys:rotate',
@@ -52,6 +58,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
     'devices:quarantine',
     'alerts:read',
     'alerts:write',
+    'monitor:admin',
     'notify:read',
     'notify:write',
     'metrics:read',

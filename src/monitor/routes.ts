@@ -305,7 +305,7 @@ export function monitorRoutes(deps: MonitorRoutesDeps): FastifyPluginAsync {
     app.post(
       '/api/v1/monitor/suppressions',
       {
-        config: { access: 'alerts:write' },
+        config: { access: 'monitor:admin' },
         schema: {
           tags: ['alerts'],
           summary: 'Suppress a rule and/or device until a time',
@@ -326,7 +326,7 @@ export function monitorRoutes(deps: MonitorRoutesDeps): FastifyPluginAsync {
     app.delete(
       '/api/v1/monitor/suppressions/:id',
       {
-        config: { access: 'alerts:write' },
+        config: { access: 'monitor:admin' },
         schema: {
           tags: ['alerts'],
           summary: 'End a suppression window',
@@ -347,7 +347,7 @@ export function monitorRoutes(deps: MonitorRoutesDeps): FastifyPluginAsync {
     app.post(
       '/api/v1/monitor/checks',
       {
-        config: { access: 'alerts:write' },
+        config: { access: 'monitor:admin' },
         schema: {
           tags: ['alerts'],
           summary: 'Run the fleet audit checks now',
@@ -381,7 +381,7 @@ export function monitorRoutes(deps: MonitorRoutesDeps): FastifyPluginAsync {
     app.post(
       '/api/v1/monitor/rules/reload',
       {
-        config: { access: 'alerts:write' },
+        config: { access: 'monitor:admin' },
         schema: {
           tags: ['alerts'],
           summary: 'Reload the detection rules file',
