@@ -158,6 +158,8 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
     });
     const patients = createPatientBindings({ store, keys, audit });
     const monitor = createMonitor({ store, keys, audit, bus, config, logger });
+    const sealedReasons = await monitor.alerts.sealLegacyReasons();
+    if (sealedReasons > 0) logger.info({ changes: sealedReasons }, 'sealed alert reasons stored in clear');
     const telemetry = await createTelemetryService({
       store,
       keys,

@@ -17,7 +17,7 @@ import type { HttpAudit, HttpAuth } from './ports.js';
 import { sendProblem, toPulsegateError } from './problem.js';
 import { securityHeaders } from './security-headers.js';
 import { systemRoutes } from './system-routes.js';
-import { validatorCompiler } from './validation.js';
+import { illFormedTextAt, validatorCompiler } from './validation.js';
 
 export interface HttpServerOptions {
   auth: HttpAuth;
@@ -100,6 +100,14 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Pulse
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  // Text that is not well-formed Unicode is refused before any handler (and any write) sees it.
+  app.addHook('preValidation', async (request) => {
+    const at = Buffer.isBuffer(request.body) ? undefined : illFormedTextAt(request.body);
+    if (at !== undefined)
+      throw new PulsegateError('VALIDATION_FAILED', undefined, {
+        fields: [{ pointer: `body${at}`, problem: 'not well-formed Unicode (a lone surrogate)' }],
+      });
   });
   // Request log lines carry the route pattern and status, never the URL or headers (PHI, tokens).
   app.addHook('onResponse', async (request, reply) => {

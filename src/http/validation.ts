@@ -1,6 +1,7 @@
 import { Ajv, type Options } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { FastifySchemaCompiler } from 'fastify';
+import { isWellFormedText } from '../free-text.js';
 import { isInstant } from '../instant.js';
 
 /**
@@ -37,4 +38,28 @@ export function bodyProblem(schema: object, value: unknown): string | undefined 
   return e
     ? `${e.instancePath.replace(/^\//, '') || 'input'} ${e.message ?? 'is not valid'}`
     : 'input is not valid';
+}
+
+/**
+ * The JSON pointer of the first string in a parsed body that is not well-formed Unicode (a lone
+ * surrogate, which JSON's `\ud800` escape can carry), or undefined. Such text cannot be stored as
+ * UTF-8 or canonicalised for the audit log (RFC 8785 refuses it), so it is refused at the edge.
+ */
+export function illFormedTextAt(value: unknown, pointer = ''): string | undefined {
+  if (typeof value === 'string') return isWellFormedText(value) ? undefined : pointer || '/';
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const at = illFormedTextAt(value[i], `${pointer}/${i}`);
+      if (at !== undefined) return at;
+    }
+    return undefined;
+  }
+  for (const [key, item] of Object.entries(value)) {
+    const escaped = key.replaceAll('~', '~0').replaceAll('/', '~1');
+    if (!isWellFormedText(key)) return `${pointer}/${escaped}`;
+    const at = illFormedTextAt(item, `${pointer}/${escaped}`);
+    if (at !== undefined) return at;
+  }
+  return undefined;
 }

@@ -26,7 +26,7 @@ export interface AlertView {
   incidentId: string | null;
   escalationLevel: number;
   evidence?: Record<string, unknown>;
-  history?: Array<{ change: string; actor: string; reason: string | null; at: string }>;
+  history?: Array<{ change: string; actor: string; reason: string | null; restricted?: boolean; at: string }>;
 }
 
 export interface IncidentView {

@@ -75,10 +75,16 @@ describeEachDialect('alert store', (open) => {
       },
     ]);
     expect(m.audit.of('alert.acknowledge')).toHaveLength(1);
-    expect(m.audit.of('alert.resolve')[0]).toMatchObject({
-      resource: { type: 'alert', id: alertId },
-      reason: 'device re-imaged',
-    });
+    // A person's reason may name a patient: it is sealed in the history, never in the audit tree.
+    expect(m.audit.of('alert.resolve')[0]).toMatchObject({ resource: { type: 'alert', id: alertId } });
+    expect(JSON.stringify(m.audit.of('alert.resolve'))).not.toContain('re-imaged');
+    const stored = await m.t.store.db.selectFrom('alert_history').selectAll().execute();
+    expect(stored.filter((h) => h.reason_sealed !== null)).toHaveLength(2);
+    expect(
+      JSON.stringify(
+        stored.map((h) => ({ ...h, reason_sealed: Buffer.from(h.reason_sealed ?? []).toString('latin1') })),
+      ),
+    ).not.toContain('re-imaged');
     expect(m.updated.map((e) => [e.change, e.actor, e.state])).toEqual([
       ['acknowledged', 'u-analyst', 'acknowledged'],
       ['resolved', 'u-analyst', 'resolved'],
@@ -109,6 +115,34 @@ describeEachDialect('alert store', (open) => {
     );
     expect(await snapshot()).toEqual(closed);
     expect(m.audit.of('alert.false-positive')).toHaveLength(1);
+  });
+
+  it('refuses a reason that is not well-formed, too long or has control characters before sealing anything', async () => {
+    const { alertId } = (await m.alerts.raise(alert())) as { alertId: string };
+    const keysBefore = await m.t.store.db.selectFrom('data_keys').selectAll().orderBy('id').execute();
+    const before = await snapshot();
+    for (const bad of ['x\ud800', `a${'😀'.repeat(500)}`, 'line\nbreak'])
+      expect(await codeOf(m.alerts.change(alertId, 'resolved', ANALYST, bad, SECURITY_VIEWER))).toBe(
+        'VALIDATION_FAILED',
+      );
+    // A refusal for the alert's state seals nothing either.
+    await m.alerts.change(alertId, 'false-positive', ANALYST, 'pen test', SECURITY_VIEWER);
+    const keysAfterChange = await m.t.store.db.selectFrom('data_keys').selectAll().orderBy('id').execute();
+    const closed = await snapshot();
+    expect(await codeOf(m.alerts.change(alertId, 'resolved', ANALYST, 'again', SECURITY_VIEWER))).toBe(
+      'ALERT_STATE_INVALID',
+    );
+    expect(await snapshot()).toEqual(closed);
+    expect(await m.t.store.db.selectFrom('data_keys').selectAll().orderBy('id').execute()).toEqual(
+      keysAfterChange,
+    );
+    expect(before.alerts[0]!.state).toBe('open');
+    expect(keysBefore.length).toBeLessThanOrEqual(keysAfterChange.length);
+    // 500 emoji are 500 characters: allowed, and stored whole.
+    const { alertId: other } = (await m.alerts.raise(alert({ dedupKey: 'emoji' }))) as { alertId: string };
+    const long = '😀'.repeat(500);
+    const view = await m.alerts.change(other, 'resolved', ANALYST, long, SECURITY_VIEWER);
+    expect(view.history?.find((h) => h.change === 'resolved')?.reason).toBe(long);
   });
 
   it('refuses a malformed report with VALIDATION_FAILED and stores nothing', async () => {
@@ -278,6 +312,25 @@ describeEachDialect('alert store', (open) => {
     const analyst = await m.alerts.get(alertId, SECURITY_VIEWER);
     expect(analyst.patientId).toBeUndefined();
     expect(analyst.evidence).toEqual({ restricted: true });
+    // A clinician's reason on a clinical alert is opened only for those who may read the patient.
+    const nurseActor = { ...ANALYST, id: 'u-nurse', name: 'nurse' };
+    await m.alerts.change(
+      alertId,
+      'acknowledged',
+      nurseActor,
+      'Mr Smith repositioned',
+      clinicianViewer('icu'),
+    );
+    const acknowledged = (v: { history?: Array<{ change: string }> }) =>
+      v.history?.find((h) => h.change === 'acknowledged');
+    expect(acknowledged(await m.alerts.get(alertId, clinicianViewer('icu')))).toMatchObject({
+      reason: 'Mr Smith repositioned',
+    });
+    expect(acknowledged(await m.alerts.get(alertId, SECURITY_VIEWER))).toMatchObject({
+      change: 'acknowledged',
+      reason: null,
+      restricted: true,
+    });
     expect(await codeOf(m.alerts.get(alertId, clinicianViewer('ward-3')))).toBe('ALERT_NOT_FOUND');
     expect(m.raised[0]).not.toHaveProperty('patientId');
     expect(JSON.stringify(m.raised)).not.toContain('MRN-4711');
@@ -285,6 +338,58 @@ describeEachDialect('alert store', (open) => {
     await m.alerts.raise(alert({ dedupKey: 'sec' }));
     expect((await m.alerts.list({}, clinicianViewer('icu'))).items.map((a) => a.id)).toEqual([alertId]);
     expect((await m.alerts.list({}, clinicianViewer('ward-3'))).items).toEqual([]);
+  });
+
+  it('seals reasons stored in clear before migration 016 at start, and retention clears them with the keys', async () => {
+    const { alertId } = (await m.alerts.raise(alert())) as { alertId: string };
+    await m.t.store.db
+      .insertInto('alert_history')
+      .values([
+        {
+          id: 'ah_legacy1',
+          alert_id: alertId,
+          change: 'acknowledged',
+          actor: 'analyst',
+          reason: 'legacy text',
+          reason_sealed: null,
+          reason_period: null,
+          at: T0 + 1,
+        },
+        {
+          id: 'ah_legacy2',
+          alert_id: alertId,
+          change: 'escalated',
+          actor: 'system',
+          reason: 'level 1',
+          reason_sealed: null,
+          reason_period: null,
+          at: T0 + 2,
+        },
+      ])
+      .execute();
+    expect(await m.alerts.sealLegacyReasons()).toBe(1);
+    expect(await m.alerts.sealLegacyReasons()).toBe(0);
+    const rows = await m.t.store.db
+      .selectFrom('alert_history')
+      .selectAll()
+      .where('alert_id', '=', alertId)
+      .execute();
+    expect(rows.find((r) => r.id === 'ah_legacy1')).toMatchObject({ reason: null, reason_period: '2026-01' });
+    expect(rows.find((r) => r.id === 'ah_legacy2')).toMatchObject({ reason: 'level 1', reason_sealed: null });
+    const view = await m.alerts.get(alertId, SECURITY_VIEWER);
+    expect(view.history?.map((h) => h.reason)).toEqual([null, 'legacy text', 'level 1']);
+    await m.alerts.expirePatientData('2026-02');
+    const after = await m.t.store.db
+      .selectFrom('alert_history')
+      .selectAll()
+      .where('id', '=', 'ah_legacy1')
+      .executeTakeFirstOrThrow();
+    expect(after).toMatchObject({ reason: null, reason_sealed: null, reason_period: null });
+    expect((await m.alerts.get(alertId, SECURITY_VIEWER)).history?.map((h) => h.reason)).toEqual([
+      null,
+      null,
+      'level 1',
+    ]);
   });
 
   it("retention removes a clinical alert's patient data of past periods and shreds its keys; the alert stays", async () => {

@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import type { AuditEventInput } from '../audit/index.js';
 import { PulsegateError } from '../errors.js';
 import type { EventBus } from '../events/index.js';
+import { freeTextProblem } from '../free-text.js';
 import { type KeyService, periodOf } from '../keys/index.js';
 import { PATIENT_INDEX_PURPOSE } from '../patients/index.js';
 import type { Database, Store, Transaction } from '../store/index.js';
-import type { AlertsTable } from '../store/tables/monitor.js';
+import type { AlertHistoryTable, AlertsTable } from '../store/tables/monitor.js';
 import {
   type AlertActor,
   type AlertView,
@@ -60,6 +61,12 @@ const EXPIRED_EVIDENCE = JSON.stringify({ removed: 'patient data past its retent
 const newId = (prefix: string) => `${prefix}${randomBytes(10).toString('base64url')}`;
 const sealAad = (dedupKey: string, patientIndex: string) =>
   Buffer.from(`alerts|${dedupKey}|${patientIndex}`, 'utf8');
+/** The key subject of people's reasons in alert history (one data key per month, shredded by retention). */
+const REASON_SUBJECT = 'alert-history';
+const reasonAad = (historyId: string, alertId: string) =>
+  Buffer.from(`alert_history|${historyId}|${alertId}`, 'utf8');
+/** A person's reason: required where the change needs one, at most this many characters. */
+export const MAX_ALERT_REASON = 500;
 
 function checkNewAlert(a: NewAlert): void {
   const fields: Array<{ pointer: string; problem: string }> = [];
@@ -203,10 +210,12 @@ export class AlertStore implements AlertSink {
     const [opened] = await this.#openPatientData([row], viewer);
     view.evidence = row.sealed ? (opened?.evidence ?? { restricted: true }) : parseEvidence(row.evidence);
     if (opened) view.patientId = opened.patientId;
-    view.history = history.map((h) => ({
+    const reasons = await this.#openReasons(row, history, viewer);
+    view.history = history.map((h, i) => ({
       change: h.change,
       actor: h.actor,
-      reason: h.reason,
+      reason: reasons[i] ?? h.reason,
+      ...(h.reason_sealed && reasons[i] === undefined ? { restricted: true } : {}),
       at: new Date(Number(h.at)).toISOString(),
     }));
     return view;
@@ -260,14 +269,33 @@ export class AlertStore implements AlertSink {
     const rule = TRANSITIONS[change];
     const why = reason?.trim() ? reason.trim() : null;
     if (rule.needsReason && !why) throw new PulsegateError('ALERT_REASON_REQUIRED');
-    const { store, bus, audit } = this.#o;
-    const t = this.#now();
-    const { row, incidentClosed } = await store.db.transaction().execute(async (trx) => {
-      await store.lock(trx, LOCK);
-      const current = await trx.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst();
+    const problem = why === null ? undefined : freeTextProblem(why, MAX_ALERT_REASON);
+    if (problem) throw new PulsegateError('VALIDATION_FAILED', `reason ${problem}`);
+    const { store, bus, audit, keys } = this.#o;
+    const checked = (current: AlertsTable | undefined): AlertsTable => {
       if (!current || !this.#visible(current, viewer)) throw new PulsegateError('ALERT_NOT_FOUND');
       if (!(rule.from as readonly string[]).includes(current.state))
         throw new PulsegateError('ALERT_STATE_INVALID', `the alert is ${current.state}`);
+      return current;
+    };
+    // Refusals are decided before the reason is sealed, so a refused change touches no key; the
+    // transaction checks again. Sealing runs outside it (the key service may need the database).
+    checked(await store.db.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst());
+    const t = this.#now();
+    const historyId = newId('ah_');
+    const period = periodOf(t);
+    const sealedReason = why
+      ? await keys.encrypt(
+          { purpose: SEAL_PURPOSE, subject: REASON_SUBJECT, period },
+          Buffer.from(why, 'utf8'),
+          reasonAad(historyId, id),
+        )
+      : null;
+    const { row, incidentClosed } = await store.db.transaction().execute(async (trx) => {
+      await store.lock(trx, LOCK);
+      const current = checked(
+        await trx.selectFrom('alerts').selectAll().where('id', '=', id).executeTakeFirst(),
+      );
       const closes = change !== 'acknowledged';
       const row: AlertsTable = {
         ...current,
@@ -280,7 +308,19 @@ export class AlertStore implements AlertSink {
         .set({ state: row.state, open_key: row.open_key, updated_at: t })
         .where('id', '=', id)
         .execute();
-      await this.#history(trx, id, change, actor, why, t);
+      await trx
+        .insertInto('alert_history')
+        .values({
+          id: historyId,
+          alert_id: id,
+          change,
+          actor: actor.name,
+          reason: null,
+          reason_sealed: sealedReason,
+          reason_period: sealedReason ? period : null,
+          at: t,
+        })
+        .execute();
       const incidentClosed =
         closes && row.incident_id ? await this.incidents.closeIfDone(trx, row.incident_id, t) : false;
       return { row, incidentClosed };
@@ -291,7 +331,7 @@ export class AlertStore implements AlertSink {
       action: rule.action,
       resource: { type: 'alert', id },
       outcome: 'success',
-      ...(why ? { reason: why.slice(0, 500) } : {}),
+      // The reason may name a patient: it is sealed in the alert's history, not written here.
       ...(actor.breakGlass ? { breakGlass: true } : {}),
     });
     if (incidentClosed)
@@ -387,7 +427,7 @@ export class AlertStore implements AlertSink {
   /**
    * Retention: forgets the patient data of clinical alerts from periods before `periodBefore`
    * ('YYYY-MM'): the sealed patient identifier and vital evidence and the patient's blind index
-   * are cleared, then that period's alert data keys are shredded, so no copy of the database taken
+   * are cleared, and so are people's sealed reasons in alert history, then that period's alert data keys are shredded, so no copy of the database taken
    * before can read them either. The alert itself (rule, severity, device, care unit, status,
    * history) stays for the record. Returns the number of alerts whose patient data was dropped.
    */
@@ -398,6 +438,11 @@ export class AlertStore implements AlertSink {
       .set({ sealed: null, patient_index: null, key_period: null, evidence: EXPIRED_EVIDENCE })
       .where('key_period', '<', periodBefore)
       .executeTakeFirst();
+    await store.db
+      .updateTable('alert_history')
+      .set({ reason_sealed: null, reason_period: null })
+      .where('reason_period', '<', periodBefore)
+      .execute();
     const shreddedKeys = await keys.shred({ purpose: SEAL_PURPOSE, periodBefore });
     return { cleared: Number(cleared.numUpdatedRows), shreddedKeys };
   }
@@ -405,6 +450,59 @@ export class AlertStore implements AlertSink {
   #visible(row: AlertsTable, viewer: AlertViewer): boolean {
     if (!viewer.careUnits) return true;
     return row.category !== 'security' && row.care_unit !== null && viewer.careUnits.includes(row.care_unit);
+  }
+
+  /**
+   * People's reasons in an alert's history, opened for viewers who may read the alert's patient
+   * data (clinical alerts) or who see the alert at all (others); undefined where not opened.
+   */
+  async #openReasons(
+    alert: AlertsTable,
+    history: readonly AlertHistoryTable[],
+    viewer: AlertViewer,
+  ): Promise<Array<string | undefined>> {
+    const out = new Array<string | undefined>(history.length);
+    const patientData = alert.category === 'clinical' || alert.patient_index !== null;
+    if (patientData && !viewer.mayReadPatient(alert.care_unit)) return out;
+    const wanted = history.map((h, i) => ({ h, i })).filter(({ h }) => h.reason_sealed !== null);
+    if (wanted.length === 0) return out;
+    const plain = await this.#o.keys.decryptMany(
+      wanted.map(({ h }) => ({ sealed: Buffer.from(h.reason_sealed!), aad: reasonAad(h.id, h.alert_id) })),
+    );
+    for (let k = 0; k < wanted.length; k++) out[wanted[k]!.i] = plain[k]!.toString('utf8');
+    return out;
+  }
+
+  /**
+   * Seals the plaintext reasons people gave before migration 016 (run once at start; a migration
+   * holds no keys). System text (escalation levels) stays. Returns how many it sealed.
+   */
+  async sealLegacyReasons(): Promise<number> {
+    const { store, keys } = this.#o;
+    const tables = await store.db.introspection.getTables();
+    const table = tables.find((x) => x.name === 'alert_history');
+    if (!table?.columns.some((c) => c.name === 'reason_sealed')) return 0;
+    const rows = await store.db
+      .selectFrom('alert_history')
+      .selectAll()
+      .where('reason', 'is not', null)
+      .where('change', 'in', Object.keys(TRANSITIONS))
+      .execute();
+    for (const r of rows) {
+      const period = periodOf(Number(r.at));
+      const sealed = await keys.encrypt(
+        { purpose: SEAL_PURPOSE, subject: REASON_SUBJECT, period },
+        Buffer.from(r.reason!, 'utf8'),
+        reasonAad(r.id, r.alert_id),
+      );
+      await store.db
+        .updateTable('alert_history')
+        .set({ reason: null, reason_sealed: sealed, reason_period: period })
+        .where('id', '=', r.id)
+        .where('reason_sealed', 'is', null)
+        .execute();
+    }
+    return rows.length;
   }
 
   /** Decrypts the sealed patient data of the rows the viewer may read; one `patient.read` per patient. */
@@ -448,7 +546,16 @@ export class AlertStore implements AlertSink {
   ): Promise<void> {
     await trx
       .insertInto('alert_history')
-      .values({ id: newId('ah_'), alert_id: alertId, change, actor: actor.name, reason, at })
+      .values({
+        id: newId('ah_'),
+        alert_id: alertId,
+        change,
+        actor: actor.name,
+        reason,
+        reason_sealed: null,
+        reason_period: null,
+        at,
+      })
       .execute();
   }
 }

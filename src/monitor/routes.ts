@@ -56,6 +56,8 @@ const AlertViewSchema = T.Object(
             change: T.String(),
             actor: T.String(),
             reason: T.Union([T.String(), T.Null()]),
+            /** A person's reason this viewer may not read (it may name the patient). */
+            restricted: T.Optional(T.Boolean()),
             at: T.String({ format: 'date-time' }),
           },
           { additionalProperties: false },

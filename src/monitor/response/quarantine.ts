@@ -2,6 +2,7 @@ import type { Principal } from '../../access/index.js';
 import type { Device, DeviceService } from '../../devices/index.js';
 import { PulsegateError } from '../../errors.js';
 import type { EventBus } from '../../events/index.js';
+import { freeTextProblem } from '../../free-text.js';
 import type { CreatedEnrollmentToken, Pki, RevocationReason } from '../../pki/index.js';
 
 /** Where a response action came from (for the audit entry). */
@@ -43,16 +44,15 @@ export interface ResponseActions {
 
 export const MAX_REASON_LENGTH = 500;
 
-/** A reason is required, printable and bounded: it goes into the audit log verbatim. */
+/**
+ * A reason is required, printable and bounded: it goes into the audit log verbatim (operational
+ * text for the security team; the console and CLI ask for no patient details in it).
+ */
 export function checkReason(reason: unknown): string {
   const text = typeof reason === 'string' ? reason.trim() : '';
   if (text.length === 0) throw new PulsegateError('RESPONSE_REASON_REQUIRED');
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what we refuse.
-  if (text.length > MAX_REASON_LENGTH || /[\u0000-\u001f\u007f]/.test(text))
-    throw new PulsegateError(
-      'VALIDATION_FAILED',
-      `reason must be printable text of at most ${MAX_REASON_LENGTH} characters`,
-    );
+  const problem = freeTextProblem(text, MAX_REASON_LENGTH);
+  if (problem) throw new PulsegateError('VALIDATION_FAILED', `reason ${problem}`);
   return text;
 }
 

@@ -35,7 +35,11 @@ export interface AlertHistoryTable {
   alert_id: string;
   change: string;
   actor: string;
+  /** System text only (an escalation level); a person's reason is in `reason_sealed`. */
   reason: string | null;
+  /** A person's free-text reason, sealed under the alert data key of `reason_period` (016). */
+  reason_sealed: Uint8Array | null;
+  reason_period: string | null;
   at: number;
 }
 

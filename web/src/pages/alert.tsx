@@ -86,7 +86,7 @@ export default function AlertPage({ id }: { id: string }) {
           {(a.history ?? []).map((h) => (
             <li key={`${h.at}-${h.change}`}>
               {when(h.at)} <strong>{h.change}</strong> by {h.actor}
-              {h.reason ? `: ${h.reason}` : ''}
+              {h.reason ? `: ${h.reason}` : h.restricted ? ' (reason restricted to clinical staff)' : ''}
             </li>
           ))}
         </ol>
