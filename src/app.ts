@@ -305,6 +305,8 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       consoleRoutes(),
     ],
     bodyLimitBytes: config.server.bodyLimitBytes,
+    requestTimeoutMs: config.server.requestTimeoutSeconds * 1000,
+    idleTimeoutMs: config.server.idleTimeoutSeconds * 1000,
     tls: {
       cert: readFileSync(dataPath(config, config.server.tlsCert)),
       key: readFileSync(dataPath(config, config.server.tlsKey)),

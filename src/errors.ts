@@ -15,6 +15,7 @@ export const ERRORS = {
   METHOD_NOT_ALLOWED: { status: 405, message: 'The method is not allowed on this route' },
   CONFLICT: { status: 409, message: 'The resource already exists or changed concurrently' },
   RATE_LIMITED: { status: 429, message: 'Too many requests; retry later' },
+  REQUEST_TIMEOUT: { status: 408, message: 'The request was not received in time' },
   INTERNAL: { status: 500, message: 'An internal error occurred' },
   NOT_READY: { status: 503, message: 'The service is not ready' },
 

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cli, cliBackground, curl, exited, freePort, waitFor } from './support/processes.js';
 
@@ -46,7 +47,8 @@ beforeAll(async () => {
   port = await freePort();
   const init = cli(['init', '--data', data, '--port', String(port), '--mqtt-port', String(await freePort())]);
   expect(init.code, init.stderr).toBe(0);
-  server = cliBackground(['serve', '--data', data]);
+  // A short request timeout, so the slow-body test below need not wait the default 30 s.
+  server = cliBackground(['serve', '--data', data], { PULSEGATE_SERVER_REQUEST_TIMEOUT_SECONDS: '2' });
   await waitFor(
     () => curl(['--cacert', join(data, 'pki/ca.pem'), `https://localhost:${port}/healthz`]).status === 200,
   );
@@ -66,6 +68,30 @@ describe('init and serve', () => {
       expect(statSync(join(data, 'secrets', f)).mode & 0o777, f).toBe(0o600);
     }
     expect(readFileSync(join(data, 'pki/ca.pem'), 'utf8')).toContain('BEGIN CERTIFICATE');
+  });
+
+  it('drops a client that trickles its request body (server.requestTimeoutSeconds)', async () => {
+    const socket = tls.connect({
+      host: '127.0.0.1',
+      port,
+      servername: 'localhost',
+      ca: readFileSync(join(data, 'pki/ca.pem')),
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once('secureConnect', resolve);
+      socket.once('error', reject);
+    });
+    const started = Date.now();
+    let answer = '';
+    socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+    socket.write(
+      'POST /api/v1/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"user',
+    );
+    const trickle = setInterval(() => socket.writable && socket.write(' '), 500);
+    await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    clearInterval(trickle);
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
+    expect(Date.now() - started).toBeLessThan(15_000);
   });
 
   it('init keeps the audit verifier key outside the database, the same key the server publishes', () => {

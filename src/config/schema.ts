@@ -31,6 +31,19 @@ export const ConfigSchema = T.Object(
         }),
         tlsMinVersion: T.Union([T.Literal('TLSv1.2'), T.Literal('TLSv1.3')], { default: 'TLSv1.2' }),
         bodyLimitBytes: T.Integer({ minimum: 1024, maximum: 16_777_216, default: 1_048_576 }),
+        requestTimeoutSeconds: T.Number({
+          minimum: 0.5,
+          maximum: 600,
+          default: 30,
+          description: 'Time a client has to send a whole request (headers and body) before it is dropped',
+        }),
+        idleTimeoutSeconds: T.Number({
+          minimum: 1,
+          maximum: 3600,
+          default: 360,
+          description:
+            'Time a connection may stay silent before it is closed (above notify.streamHeartbeatSeconds)',
+        }),
         trustProxy: T.Boolean({ default: false, description: 'Trust X-Forwarded-For from a reverse proxy' }),
       },
       { default: {}, additionalProperties: false },

@@ -29,6 +29,10 @@ export interface HttpServerOptions {
   /** Each capability's `routes.ts` plugin, already bound to its services. */
   routes: FastifyPluginAsync[];
   bodyLimitBytes: number;
+  /** A client that has not sent a whole request by then is dropped (slow-body clients). */
+  requestTimeoutMs?: number;
+  /** A connection silent this long is closed. */
+  idleTimeoutMs?: number;
   /** Server TLS material; omit only for in-process tests that use `inject()`. */
   tls?: {
     cert: string | Buffer;
@@ -55,11 +59,24 @@ export interface RouteInfo {
 
 export type PulsegateHttp = FastifyInstance & { readonly routeCatalog: readonly RouteInfo[] };
 
+const REQUEST_TIMEOUT_BODY = JSON.stringify({
+  type: 'urn:pulsegate:problem:request-timeout',
+  title: 'The request was not received in time',
+  status: 408,
+  code: 'REQUEST_TIMEOUT',
+});
+const REQUEST_TIMEOUT_RESPONSE =
+  'HTTP/1.1 408 Request Timeout\r\nContent-Type: application/problem+json\r\nConnection: close\r\n' +
+  `Content-Length: ${Buffer.byteLength(REQUEST_TIMEOUT_BODY)}\r\n\r\n${REQUEST_TIMEOUT_BODY}`;
+
 /** Builds the Fastify server: TLS, headers, limits, validation, auth, errors, OpenAPI, routes. */
 export async function buildHttpServer(options: HttpServerOptions): Promise<PulsegateHttp> {
   const serverOptions: FastifyServerOptions & { https?: object } = {
     loggerInstance: options.logger,
     bodyLimit: options.bodyLimitBytes,
+    // Fastify's defaults are no limit at all: a client trickling a body would hold memory forever.
+    requestTimeout: options.requestTimeoutMs ?? 30_000,
+    connectionTimeout: options.idleTimeoutMs ?? 360_000,
     trustProxy: options.trustProxy ?? false,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
@@ -100,6 +117,22 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Pulse
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  // Node's requestTimeout stops at the headers: a client that trickles its body would hold the
+  // connection and its buffered body forever. The whole body must arrive in time, or 408 and close.
+  const bodyTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  app.addHook('onRequest', async (request) => {
+    const raw = request.raw;
+    if (raw.complete) return;
+    const timer = setTimeout(() => {
+      if (raw.complete || raw.socket.destroyed) return;
+      request.log.info({ route: request.routeOptions.url ?? null }, 'request body timed out');
+      raw.socket.end(REQUEST_TIMEOUT_RESPONSE);
+      raw.socket.destroySoon();
+    }, bodyTimeoutMs);
+    timer.unref();
+    raw.socket.once('close', () => clearTimeout(timer));
+    raw.once('end', () => clearTimeout(timer));
   });
   // Text that is not well-formed Unicode is refused before any handler (and any write) sees it.
   app.addHook('preValidation', async (request) => {

@@ -76,7 +76,10 @@ export function responseRoutes(deps: {
     app.post(
       '/api/v1/devices/:id/release',
       {
-        config: { access: 'devices:quarantine' },
+        // Release hands out a one-time enrollment token, which only device managers may obtain
+        // (devices:write, as for /enrollment-tokens): a security analyst quarantines, the clinical
+        // engineer who restored the device releases it.
+        config: { access: 'devices:write' },
         schema: {
           tags: ['devices'],
           summary:

@@ -94,7 +94,7 @@ export default function DevicePage({ id }: { id: string }) {
               Quarantine…
             </button>
           )}
-          {can('devices:quarantine') && d.lifecycle === 'quarantined' && (
+          {can('devices:write') && d.lifecycle === 'quarantined' && (
             <button type="button" onClick={() => setDialog('release')}>
               Release…
             </button>
