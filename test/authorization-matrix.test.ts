@@ -67,13 +67,27 @@ it('documents every /api/v1 route of the catalog in the OpenAPI document, with i
     const path = r.url.replace(/:([A-Za-z]+)/g, '{$1}');
     const op = doc.paths[path]?.[r.method.toLowerCase()];
     expect(op, `${r.method} ${path} in the OpenAPI document`).toBeDefined();
-    expect(op!.responses['4XX']?.content, `${r.method} ${path} 4XX`).toHaveProperty([
+    // The HL7 route refuses with the ACK itself (MSA AE/AR and ERR), not problem+json.
+    const errorType = path === '/api/v1/ingest/hl7' ? 'x-application/hl7-v2+er7' : 'application/problem+json';
+    expect(op!.responses['4XX']?.content, `${r.method} ${path} 4XX`).toHaveProperty([errorType]);
+    expect(op!.responses['5XX']?.content, `${r.method} ${path} 5XX`).toHaveProperty([
       'application/problem+json',
     ]);
     if (r.access !== 'public') {
       expect(op!.security, `${r.method} ${path} security`).toEqual([{ bearer: [] }]);
       expect(Object.keys(op!.responses)).toEqual(expect.arrayContaining(['401', '403']));
     }
+  }
+  // Public to the bearer-token hook, but not unauthenticated: each names its own credential.
+  for (const [path, scheme] of [
+    ['/api/v1/ingest/telemetry', 'mutualTLS'],
+    ['/api/v1/ingest/events', 'mutualTLS'],
+    ['/api/v1/ingest/hl7', 'mutualTLS'],
+    ['/.well-known/est/simplereenroll', 'mutualTLS'],
+    ['/.well-known/est/simpleenroll', 'enrollmentToken'],
+  ] as const) {
+    expect(doc.paths[path]?.post?.security, path).toEqual([{ [scheme]: [] }]);
+    expect(Object.keys(doc.paths[path]!.post!.responses), path).toContain('401');
   }
 });
 

@@ -34,7 +34,13 @@ const problem = (description: string) => ({
   content: { 'application/problem+json': { schema: PROBLEM_REF } },
 });
 
-type Operation = { security?: unknown[]; responses?: Record<string, unknown> };
+type Operation = { security?: unknown[]; responses?: Record<string, unknown>; 'x-error-body'?: string };
+
+/** Refusals in HL7's own format: the ACK with MSA AE or AR and an ERR segment naming the problem. */
+const HL7_ACK_REFUSAL = {
+  description: 'Refused: the HL7 ACK (MSA-1 AE or AR) with an ERR segment, status per the refusal code',
+  content: { 'x-application/hl7-v2+er7': { schema: { type: 'string' } } },
+};
 
 export function withProblemResponses<T extends object>(doc: T): T {
   const out = structuredClone(doc) as T & {
@@ -46,13 +52,20 @@ export function withProblemResponses<T extends object>(doc: T): T {
     for (const [method, op] of Object.entries(item)) {
       if (!['get', 'post', 'put', 'patch', 'delete'].includes(method)) continue;
       const responses = { ...op.responses };
-      // An operation that documents its own errors (the OAuth token endpoint: RFC 6749 §5.2) keeps them.
-      if (Object.keys(responses).some((status) => status.startsWith('4'))) continue;
-      if (op.security?.length) {
-        responses['401'] ??= problem('Not authenticated (AUTH_REQUIRED, AUTH_TOKEN_INVALID, ...)');
-        responses['403'] ??= problem('Denied by role, scope, care unit or vendor window (ACCESS_*)');
+      const errorBody = op['x-error-body'];
+      delete op['x-error-body'];
+      // An operation that documents its own 4xx (the OAuth token endpoint: RFC 6749 §5.2) keeps them.
+      const own4xx = Object.keys(responses).some((status) => status.startsWith('4'));
+      if (!own4xx) {
+        if (op.security?.length) {
+          responses['401'] ??= problem('Not authenticated (AUTH_REQUIRED, AUTH_TOKEN_INVALID, ...)');
+          responses['403'] ??= problem('Denied by role, scope, care unit or vendor window (ACCESS_*)');
+        }
+        responses['4XX'] ??=
+          errorBody === 'hl7-ack'
+            ? HL7_ACK_REFUSAL
+            : problem('Refused: bad input, not found, conflict, rate limited');
       }
-      responses['4XX'] ??= problem('Refused: bad input, not found, conflict, rate limited');
       responses['5XX'] ??= problem('Server or dependency failure (INTERNAL, NOT_READY)');
       op.responses = responses;
     }

@@ -14,6 +14,13 @@ export type RouteAccess = Permission | 'authenticated' | 'public';
 declare module 'fastify' {
   interface FastifyContextConfig {
     access?: RouteAccess;
+    /**
+     * For a `public` route that checks a credential of its own (not the bearer-token hook): what
+     * the OpenAPI document names as its security scheme.
+     */
+    credential?: 'client-certificate' | 'enrollment-token';
+    /** Refusals answered in a protocol's own format rather than problem+json (OpenAPI only). */
+    errorBody?: 'hl7-ack';
   }
   interface FastifyRequest {
     /** Set by the auth hook for every non-public route. */

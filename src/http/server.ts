@@ -3,6 +3,7 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, {
+  type FastifyContextConfig,
   type FastifyInstance,
   type FastifyPluginAsync,
   type FastifyServerOptions,
@@ -188,16 +189,32 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Pulse
         description: 'IoMT security platform. Errors are RFC 9457 problem+json with a stable `code`.',
       },
       servers: [{ url: options.publicUrl }],
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'Access token (JWT) or API token' },
+          // OpenAPI 3.1 (§4.8.27); the plugin's types know 3.0's schemes only.
+          mutualTLS: {
+            type: 'mutualTLS',
+            description: 'Client certificate issued by the Pulsegate CA',
+          } as unknown as { type: 'http'; scheme: string },
+          enrollmentToken: { type: 'http', scheme: 'bearer', description: 'One-time enrollment token' },
+        },
+      },
     },
     transform: ({ schema, url, route }) => {
-      const access = (route.config as { access?: string } | undefined)?.access;
+      const config = route.config as FastifyContextConfig | undefined;
+      const access = config?.access;
       const out = { ...(schema as object) } as Record<string, unknown>;
       if (access && access !== 'public') {
         out.security = [{ bearer: [] }];
         out.description =
           `${(out.description as string | undefined) ?? ''}\n\nRequires: \`${access}\``.trim();
       }
+      if (config?.credential)
+        out.security = [
+          { [config.credential === 'client-certificate' ? 'mutualTLS' : 'enrollmentToken']: [] },
+        ];
+      if (config?.errorBody) out['x-error-body'] = config.errorBody;
       return { schema: out, url };
     },
   });

@@ -39,7 +39,7 @@ export function hl7IngestRoutes(options: Hl7RouteOptions): FastifyPluginAsync {
     app.post(
       '/api/v1/ingest/hl7',
       {
-        config: { access: 'public' },
+        config: { access: 'public', credential: 'client-certificate', errorBody: 'hl7-ack' },
         bodyLimit: options.maxMessageBytes,
         schema: {
           tags: ['ingest'],

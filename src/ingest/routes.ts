@@ -82,7 +82,7 @@ export function ingestRoutes(options: IngestRouteOptions): FastifyPluginAsync {
       app.post(
         `/api/v1/ingest/${kind}`,
         {
-          config: { access: 'public' },
+          config: { access: 'public', credential: 'client-certificate' },
           bodyLimit: limits.maxPayloadBytes,
           schema: {
             tags: ['ingest'],

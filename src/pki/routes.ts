@@ -93,7 +93,7 @@ export function pkiRoutes(deps: PkiRoutesDeps): FastifyPluginAsync {
       `${EST}/simpleenroll`,
       {
         // Public to the bearer-token hook: the enrollment token is checked by the PKI itself.
-        config: { access: 'public' },
+        config: { access: 'public', credential: 'enrollment-token' },
         schema: {
           tags: ['est'],
           summary: 'Enroll with a one-time enrollment token (RFC 7030 §4.2.1)',
@@ -120,7 +120,7 @@ export function pkiRoutes(deps: PkiRoutesDeps): FastifyPluginAsync {
       `${EST}/simplereenroll`,
       {
         // Authenticated by the TLS client certificate, checked by the PKI itself.
-        config: { access: 'public' },
+        config: { access: 'public', credential: 'client-certificate' },
         schema: {
           tags: ['est'],
           summary: 'Renew or rekey with the current device certificate (RFC 7030 §4.2.2)',
