@@ -306,6 +306,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
     ],
     bodyLimitBytes: config.server.bodyLimitBytes,
     requestTimeoutMs: config.server.requestTimeoutSeconds * 1000,
+    failedAuthPerMinute: config.auth.failedRequestsPerMinute,
     idleTimeoutMs: config.server.idleTimeoutSeconds * 1000,
     tls: {
       cert: readFileSync(dataPath(config, config.server.tlsCert)),

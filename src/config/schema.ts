@@ -93,6 +93,13 @@ export const ConfigSchema = T.Object(
         maxFailedLogins: T.Integer({ minimum: 1, maximum: 100, default: 5 }),
         lockoutSeconds: T.Integer({ minimum: 1, maximum: 86_400, default: 900 }),
         breakGlassMaxMinutes: T.Integer({ minimum: 1, maximum: 1440, default: 60 }),
+        failedRequestsPerMinute: T.Integer({
+          minimum: 1,
+          maximum: 1_000_000,
+          default: 300,
+          description:
+            'Failed authentications from one address per minute before further failures get 429 without an audit entry each (one entry records the switch)',
+        }),
         loginRateLimitPerMinute: T.Integer({ minimum: 1, maximum: 10_000, default: 30 }),
       },
       { default: {}, additionalProperties: false },

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Principal } from '../access/principal.js';
 import { PulsegateError } from '../errors.js';
+import type { FailureLimiter } from './failure-limiter.js';
 import type { HttpAudit, HttpAuditEvent, HttpAuth } from './ports.js';
 import type { RouteAccess } from './route-options.js';
 
@@ -44,11 +45,31 @@ export async function auditDenial(
   markAudited(error);
 }
 
+/** Records, once per window, that an address is now refused for failing authentication. */
+async function auditRateLimited(audit: HttpAudit, request: FastifyRequest): Promise<void> {
+  await audit.append({
+    actor: { type: 'anonymous' },
+    action: 'access.rate-limited',
+    resource: { type: 'route', id: routeId(request) },
+    outcome: 'denied',
+    code: 'RATE_LIMITED',
+    reason:
+      'too many failed authentications from this address; further failures answered 429 unaudited for the window',
+    source: request.ip,
+    requestId: request.id,
+  });
+}
+
 /**
  * Deny by default: every route must declare `config.access`; the check runs in `onRequest`,
  * before the body is even parsed, so unauthenticated callers cannot make us do any work.
  */
-export function registerAuthHook(app: FastifyInstance, auth: HttpAuth, audit: HttpAudit): void {
+export function registerAuthHook(
+  app: FastifyInstance,
+  auth: HttpAuth,
+  audit: HttpAudit,
+  failures?: FailureLimiter,
+): void {
   app.addHook('onRoute', (route) => {
     const access = (route.config as { access?: RouteAccess } | undefined)?.access;
     if (!access)
@@ -61,6 +82,17 @@ export function registerAuthHook(app: FastifyInstance, auth: HttpAuth, audit: Ht
     if (!access) throw new PulsegateError('ROUTE_NOT_FOUND');
     try {
       request.principal = await auth.authenticate(request.headers.authorization, { source: request.ip });
+    } catch (error) {
+      if (!(error instanceof PulsegateError)) throw error;
+      // An address that keeps failing authentication gets 429 without an audit write each time:
+      // anyone who can reach the port could otherwise grow the append-only log at will. Callers
+      // with a good credential from the same address are not affected.
+      if (failures?.isOver(request.ip)) throw new PulsegateError('RATE_LIMITED');
+      await auditDenial(audit, request, error);
+      if (failures?.fail(request.ip)) await auditRateLimited(audit, request);
+      throw error;
+    }
+    try {
       if (access !== 'authenticated') auth.authorize(request.principal, access);
     } catch (error) {
       if (error instanceof PulsegateError) await auditDenial(audit, request, error);

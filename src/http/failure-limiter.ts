@@ -24,8 +24,13 @@ export class FailureLimiter {
 
   /** Throws RATE_LIMITED while `key` has used up its failures for the window. */
   check(key: string): void {
+    if (this.isOver(key)) throw new PulsegateError('RATE_LIMITED');
+  }
+
+  /** Whether `key` has used up its failures for the window. */
+  isOver(key: string): boolean {
     const entry = this.#current(key);
-    if (entry && entry.failures >= this.#max) throw new PulsegateError('RATE_LIMITED');
+    return entry !== undefined && entry.failures >= this.#max;
   }
 
   /** Records one failure of `key`; true the moment the key reaches its limit (log or audit it once). */

@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { PulsegateError } from '../errors.js';
 import { auditDenial, registerAuthHook, wasAudited } from './auth-hook.js';
+import { FailureLimiter } from './failure-limiter.js';
 import { instrumentHttp } from './metrics.js';
 import type { HttpAudit, HttpAuth } from './ports.js';
 import { sendProblem, toPulsegateError } from './problem.js';
@@ -30,6 +31,8 @@ export interface HttpServerOptions {
   /** Each capability's `routes.ts` plugin, already bound to its services. */
   routes: FastifyPluginAsync[];
   bodyLimitBytes: number;
+  /** Requests with no or a bad credential per address per minute before 429 up front. */
+  failedAuthPerMinute?: number;
   /** A client that has not sent a whole request by then is dropped (slow-body clients). */
   requestTimeoutMs?: number;
   /** A connection silent this long is closed. */
@@ -227,7 +230,12 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Pulse
     }
   });
   app.decorate('routeCatalog', routeCatalog);
-  registerAuthHook(app, options.auth, options.audit);
+  registerAuthHook(
+    app,
+    options.auth,
+    options.audit,
+    new FailureLimiter({ maxFailures: options.failedAuthPerMinute ?? 300, windowMs: 60_000 }),
+  );
   instrumentHttp(app, options.metrics);
 
   app.setErrorHandler(async (error, request, reply) => {
