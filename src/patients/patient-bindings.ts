@@ -13,6 +13,8 @@ const SEAL_PERIOD = 'identity';
 /** MRNs and similar identifiers (HL7 PID-3 CX.1): printable, no control characters, no edge spaces. */
 const PATIENT_ID = /^[^\s\p{Cc}](?:[^\p{Cc}]{0,62}[^\s\p{Cc}])?$/u;
 const FAR_FUTURE = Number.MAX_SAFE_INTEGER;
+/** The last instant an RFC 3339 date-time can name (year 9999): later ones have no ISO form. */
+const LAST_INSTANT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 /** The narrow audit interface bindings need. */
 export interface PatientAudit {
@@ -84,6 +86,20 @@ export function checkPatientId(patientId: unknown): string {
     });
   }
   return patientId;
+}
+
+/**
+ * Checks a binding time (Unix ms) before it reaches a query or a row: NaN (what `Date.parse` answers
+ * for a leap second or an impossible date) would be stored as NULL by SQLite and turn a closed
+ * interval into an open one; fractions and times outside 1970..9999 cannot be stored or shown.
+ */
+function checkTime(value: number, pointer: string): number {
+  if (!Number.isSafeInteger(value) || value < 0 || value > LAST_INSTANT) {
+    throw new PulsegateError('VALIDATION_FAILED', `${pointer.slice(1)} is not a valid time`, {
+      fields: [{ pointer, problem: 'must be a whole number of ms between 1970 and 9999' }],
+    });
+  }
+  return value;
 }
 
 /**
@@ -161,8 +177,8 @@ export function createPatientBindings(opts: PatientBindingsOptions) {
       actor?: Principal,
     ): Promise<Binding> {
       const index = indexOf(input.patientId);
-      const from = input.from ?? now();
-      const until = input.until ?? null;
+      const from = checkTime(input.from ?? now(), '/from');
+      const until = input.until == null ? null : checkTime(input.until, '/until');
       if (until !== null && until <= from) {
         throw new PulsegateError('VALIDATION_FAILED', 'until must be after from', {
           fields: [{ pointer: '/until', problem: 'must be after from' }],
@@ -211,7 +227,7 @@ export function createPatientBindings(opts: PatientBindingsOptions) {
 
     /** Ends a binding at `at` (default now). NOT_FOUND if the device has no such binding. */
     async end(deviceId: string, bindingId: string, at?: number, actor?: Principal): Promise<Binding> {
-      const t = at ?? now();
+      const t = checkTime(at ?? now(), '/at');
       const updated = await store.db.transaction().execute(async (trx) => {
         await store.lock(trx, 'patient-bindings');
         const row = await trx
@@ -249,7 +265,7 @@ export function createPatientBindings(opts: PatientBindingsOptions) {
 
     /** Ends the device's binding in force at `at` (default now); null when there is none. */
     async unbind(deviceId: string, at?: number, actor?: Principal): Promise<Binding | null> {
-      const t = at ?? now();
+      const t = checkTime(at ?? now(), '/at');
       const current = await service.bindingAt(deviceId, t);
       return current ? service.end(deviceId, current.id, t, actor) : null;
     },
