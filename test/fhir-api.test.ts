@@ -5,10 +5,11 @@
  * OperationOutcome with a stable code and stores nothing, and every access is audited.
  */
 import type { Bundle, Observation, OperationOutcome, Resource } from '@medplum/fhirtypes';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { outcomeCode, patientIdOf } from '../src/fhir/index.js';
 import { PATIENT_INDEX_PURPOSE } from '../src/patients/index.js';
 import { describeEachDialect } from '../src/testing/dialects.js';
+import { storedRows } from '../src/testing/stored-rows.js';
 import {
   type FhirInstallation,
   fhir,
@@ -100,20 +101,8 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
   }, 120_000);
   afterAll(async () => t?.cleanup());
 
-  /** Stored telemetry readings and Patient records, as one comparable string. */
-  const storedCounts = async () => {
-    const [r, p] = await Promise.all([
-      t.app.store.db
-        .selectFrom('telemetry_readings')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .executeTakeFirstOrThrow(),
-      t.app.store.db
-        .selectFrom('patient_records')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .executeTakeFirstOrThrow(),
-    ]);
-    return `${Number(r.n)}/${Number(p.n)}`;
-  };
+  /** Every table but the audit log (refusals are audited), as one comparable picture. */
+  const storedCounts = () => storedRows(t.app.store);
 
   it('serves a CapabilityStatement and SMART configuration that validate and list exactly what is supported', async () => {
     const cap = await fhir(t.app, 'GET', '/fhir/metadata');
@@ -435,6 +424,94 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
     expect(entries(back.body as Bundle).map((o) => o.id)).toEqual([made.body.id]);
   });
 
+  it('refuses Patient writes before a key is touched: bad If-Match, existing patient, version conflict', async () => {
+    const token = await smartToken(
+      t.app,
+      await registerSmartClient(t.app, {
+        alg: 'ES384',
+        role: 'integration',
+        scopes: ['system/Patient.cruds'],
+      }),
+    );
+    const body = (mrn: string) => ({
+      resourceType: 'Patient',
+      identifier: [{ system: 'urn:oid:1.2.3.4', value: mrn }],
+      name: [{ family: 'Keys' }],
+    });
+    const existing = await fhir(t.app, 'POST', '/fhir/Patient', { token, body: body('MRN-KEYS-1') });
+    expect(existing.status).toBe(201);
+    const oldId = existing.body.id!;
+    const newId = patientIdOf(t.app.keys.blindIndex(PATIENT_INDEX_PURPOSE, 'MRN-KEYS-NEW'));
+    const encrypt = vi.spyOn(t.app.keys, 'encrypt');
+    try {
+      const before = await storedCounts();
+      for (const [label, method, url, mrn, id, ifMatch, status, code] of [
+        [
+          'garbage If-Match, new patient',
+          'PUT',
+          `/fhir/Patient/${newId}`,
+          'MRN-KEYS-NEW',
+          newId,
+          'garbage',
+          400,
+          'FHIR_RESOURCE_INVALID',
+        ],
+        [
+          'If-Match for a version a new patient lacks',
+          'PUT',
+          `/fhir/Patient/${newId}`,
+          'MRN-KEYS-NEW',
+          newId,
+          'W/"1"',
+          412,
+          'FHIR_VERSION_CONFLICT',
+        ],
+        [
+          'create of an existing patient',
+          'POST',
+          '/fhir/Patient',
+          'MRN-KEYS-1',
+          undefined,
+          undefined,
+          409,
+          'FHIR_PATIENT_EXISTS',
+        ],
+        [
+          'stale version',
+          'PUT',
+          `/fhir/Patient/${oldId}`,
+          'MRN-KEYS-1',
+          oldId,
+          'W/"7"',
+          412,
+          'FHIR_VERSION_CONFLICT',
+        ],
+        [
+          'garbage If-Match, existing patient',
+          'PUT',
+          `/fhir/Patient/${oldId}`,
+          'MRN-KEYS-1',
+          oldId,
+          'W/1',
+          400,
+          'FHIR_RESOURCE_INVALID',
+        ],
+      ] as const) {
+        const res = await fhir(t.app, method, url, {
+          token,
+          body: { ...body(mrn), ...(id ? { id } : {}) },
+          ...(ifMatch ? { headers: { 'if-match': ifMatch } } : {}),
+        });
+        expect(res.status, `${label}: ${JSON.stringify(res.body).slice(0, 300)}`).toBe(status);
+        expect(outcomeCode(res.body as OperationOutcome), label).toBe(code);
+      }
+      expect(encrypt).not.toHaveBeenCalled();
+      expect(await storedCounts()).toEqual(before);
+    } finally {
+      encrypt.mockRestore();
+    }
+  });
+
   it('refuses writes without the write scope, role or care unit, storing nothing and auditing each', async () => {
     const client = async (role: 'integration' | 'security-analyst', scopes: string[]) =>
       smartToken(t.app, await registerSmartClient(t.app, { alg: 'ES384', role, scopes }));
@@ -475,7 +552,7 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
         refused++;
       }
     }
-    expect(await storedCounts()).toBe(before);
+    expect(await storedCounts()).toEqual(before);
     expect((await t.app.audit.list({ outcome: 'denied', limit: 10_000 })).length - denials).toBe(refused);
   });
 
@@ -717,7 +794,7 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
       expectValid(res.body);
       expect(JSON.stringify(res.body)).not.toContain(MRN_A);
     }
-    expect(await storedCounts()).toBe(before);
+    expect(await storedCounts()).toEqual(before);
 
     // Lenient handling ignores the unknown parameter and reports it in the Bundle.
     const lenient = await fhir(t.app, 'GET', `/fhir/Observation?patient=${patientA}&colour=red&_count=1`, {

@@ -84,24 +84,29 @@ export function patientApi(deps: FhirDeps) {
           fields: [{ pointer: '/identifier/0/value', problem: 'does not belong to this patient id' }],
         });
     }
+    const wanted = ifMatch === undefined ? undefined : /^W\/"(\d{1,9})"$/.exec(ifMatch)?.[1];
+    if (ifMatch !== undefined && wanted === undefined)
+      throw new PulsegateError('FHIR_RESOURCE_INVALID', 'If-Match must be W/"<version>"');
+    /** The refusals that depend on the stored version (R4 http.html#create, #concurrency). */
+    const refuse = (current: { version: number } | undefined) => {
+      if (id === undefined && current) throw new PulsegateError('FHIR_PATIENT_EXISTS');
+      if (wanted !== undefined && Number(current?.version ?? 0) !== Number(wanted))
+        throw new PulsegateError('FHIR_VERSION_CONFLICT');
+    };
+    const versionOf = (q: typeof db) =>
+      q.selectFrom('patient_records').select(['version']).where('id', '=', index).executeTakeFirst();
+    // Every refusal is made before a key is touched (no data key made, no key use reserved for a
+    // write that will not happen); the transaction repeats the check, where it decides.
+    refuse(await versionOf(db));
     const sealed = await deps.keys.encrypt(
       { purpose: RECORD_PURPOSE, subject: index, period: 'identity' },
       Buffer.from(JSON.stringify(demographicsOf(patient))),
       aadOf(index),
     );
     const t = now();
-    const wanted = ifMatch === undefined ? undefined : /^W\/"(\d{1,9})"$/.exec(ifMatch)?.[1];
-    if (ifMatch !== undefined && wanted === undefined)
-      throw new PulsegateError('FHIR_RESOURCE_INVALID', 'If-Match must be W/"<version>"');
     const result = await db.transaction().execute(async (trx) => {
-      const current = await trx
-        .selectFrom('patient_records')
-        .select(['version', 'created_at'])
-        .where('id', '=', index)
-        .executeTakeFirst();
-      if (id === undefined && current) throw new PulsegateError('FHIR_PATIENT_EXISTS');
-      if (wanted !== undefined && Number(current?.version ?? 0) !== Number(wanted))
-        throw new PulsegateError('FHIR_VERSION_CONFLICT');
+      const current = await versionOf(trx);
+      refuse(current);
       if (!current) {
         const inserted = await trx
           .insertInto('patient_records')

@@ -102,6 +102,16 @@ describeEachDialect('patients: bindings', (open) => {
     expect(await patients.bindingAt(deviceId(1), T0 + 2 * H)).toBeNull();
   });
 
+  it('refuses a clashing binding before a key is touched: no data key for a new patient, no key use reserved', async () => {
+    fx = await telemetryFixture(open);
+    await fx.patients.bind(deviceId(0), { patientId: 'MRN-A', from: T0 });
+    const before = await storedRows(fx.t.store);
+    expect(await codeOf(fx.patients.bind(deviceId(0), { patientId: 'MRN-NEW', from: T0 + H }))).toBe(
+      'PATIENT_BINDING_CONFLICT',
+    );
+    expect(await storedRows(fx.t.store)).toEqual(before);
+  });
+
   it('caches lookups and sees other nodes’ changes after the cache period', async () => {
     fx = await telemetryFixture(open);
     const other = createPatientBindings({

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Principal } from '../access/index.js';
 import { PulsegateError } from '../errors.js';
 import type { KeyService } from '../keys/index.js';
-import type { Store } from '../store/index.js';
+import type { Database, Kysely, Store } from '../store/index.js';
 import type { PatientBindingsTable } from '../store/tables/telemetry.js';
 
 /** Blind-index purpose of patient identifiers (shared with telemetry's patient column). */
@@ -164,6 +164,18 @@ export function createPatientBindings(opts: PatientBindingsOptions) {
     }
   }
 
+  /** True when a binding of the device overlaps [from, until). */
+  async function clashes(db: Kysely<Database>, deviceId: string, from: number, until: number | null) {
+    const clash = await db
+      .selectFrom('patient_bindings')
+      .select('id')
+      .where('device_id', '=', deviceId)
+      .where('bound_from', '<', until ?? FAR_FUTURE)
+      .where((eb) => eb.or([eb('bound_until', 'is', null), eb('bound_until', '>', from)]))
+      .executeTakeFirst();
+    return clash !== undefined;
+  }
+
   const covers = (b: Binding, time: number) => b.from <= time && (b.until === null || time < b.until);
 
   const service = {
@@ -184,6 +196,10 @@ export function createPatientBindings(opts: PatientBindingsOptions) {
           fields: [{ pointer: '/until', problem: 'must be after from' }],
         });
       }
+      // Refused before a key is touched (no data key made, no key use reserved for nothing); the
+      // check is repeated under the lock, where it decides.
+      if (await clashes(store.db, deviceId, from, until))
+        throw new PulsegateError('PATIENT_BINDING_CONFLICT');
       const id = randomBytes(12).toString('base64url');
       const sealed = await keys.encrypt(
         { purpose: SEAL_PURPOSE, subject: index, period: SEAL_PERIOD },
@@ -203,14 +219,7 @@ export function createPatientBindings(opts: PatientBindingsOptions) {
       await store.db.transaction().execute(async (trx) => {
         // One writer of bindings at a time, on every node: the overlap check and the insert are atomic.
         await store.lock(trx, 'patient-bindings');
-        const clash = await trx
-          .selectFrom('patient_bindings')
-          .select('id')
-          .where('device_id', '=', deviceId)
-          .where('bound_from', '<', until ?? FAR_FUTURE)
-          .where((eb) => eb.or([eb('bound_until', 'is', null), eb('bound_until', '>', from)]))
-          .executeTakeFirst();
-        if (clash) throw new PulsegateError('PATIENT_BINDING_CONFLICT');
+        if (await clashes(trx, deviceId, from, until)) throw new PulsegateError('PATIENT_BINDING_CONFLICT');
         await trx.insertInto('patient_bindings').values(row).execute();
       });
       cache.delete(deviceId);
