@@ -573,21 +573,46 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
       effectiveDateTime: new Date(now - 60_000).toISOString(),
       valueQuantity: { value: 80, code: '/min' },
     };
-    const cases: Array<
-      [
-        string,
-        string,
-        string,
-        { body?: unknown; raw?: string; headers?: Record<string, string> },
-        string,
-        number,
-      ]
-    > = [
+    type Case = [
+      string,
+      string,
+      string,
+      { body?: unknown; raw?: string; headers?: Record<string, string> },
+      string,
+      number,
+    ];
+    const cases: Case[] = [
       [
         'unknown param',
         'GET',
         `/fhir/Observation?patient=${patientA}&colour=red`,
         {},
+        'FHIR_PARAM_UNKNOWN',
+        400,
+      ],
+      ...(['constructor', 'toString', 'hasOwnProperty', '__proto__'] as const).map(
+        (name): Case => [
+          `inherited name ${name}`,
+          'GET',
+          `/fhir/Observation?patient=${patientA}&${name}=1`,
+          {},
+          'FHIR_PARAM_UNKNOWN',
+          400,
+        ],
+      ),
+      [
+        'inherited name in a search body',
+        'POST',
+        `/fhir/Observation/_search?patient=${patientA}`,
+        { raw: 'constructor=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+        'FHIR_PARAM_UNKNOWN',
+        400,
+      ],
+      [
+        'unsupported modifier, even lenient',
+        'GET',
+        `/fhir/Observation?patient=${patientA}&code:not=8867-4`,
+        { headers: { prefer: 'handling=lenient' } },
         'FHIR_PARAM_UNKNOWN',
         400,
       ],
@@ -807,5 +832,20 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
       ?.resource as OperationOutcome;
     expect(outcome.issue[0]?.diagnostics).toContain('colour');
     expect((lenient.body as Bundle).link?.[0]?.url).not.toContain('colour');
+    // An inherited name is an unknown parameter like any other: ignored, reported, never echoed.
+    const inherited = await fhir(
+      t.app,
+      'GET',
+      `/fhir/Observation?patient=${patientA}&constructor=x&_count=1`,
+      {
+        token,
+        headers: { prefer: 'handling=lenient' },
+      },
+    );
+    expect(inherited.status).toBe(200);
+    expect((inherited.body as Bundle).link?.[0]?.url).toBe(
+      `${t.url}/fhir/Observation?_count=1&patient=${patientA}`,
+    );
+    expect(JSON.stringify((inherited.body as Bundle).entry?.at(-1))).toContain('constructor');
   });
 });
