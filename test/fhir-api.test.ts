@@ -403,9 +403,14 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
       expect(Buffer.from(r.sealed).toString('latin1')).not.toMatch(/Seacole|MRN-ADT-777|Nightingale/);
 
     // An entered Observation for that patient, from an inventory device, attributed to the client.
+    const vitalSigns = {
+      coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }],
+    };
     const obs = {
       resourceType: 'Observation',
       status: 'final',
+      // The category the code implies is accepted (any other is refused: see the bad input test).
+      category: [vitalSigns],
       code: { coding: [{ system: 'http://loinc.org', code: '8310-5' }] },
       subject: { reference: `Patient/${id}` },
       device: { reference: 'Device/pump-icu-2' },
@@ -416,6 +421,8 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
     expect(made.status, JSON.stringify(made.body)).toBe(201);
     expectValid(made.body);
     expect(made.body).toMatchObject({
+      status: 'final',
+      category: [{ coding: [{ ...vitalSigns.coding[0], display: 'Vital Signs' }] }],
       valueQuantity: { value: 37, code: 'Cel' },
       performer: [{ identifier: { value: integ.id } }],
       subject: { reference: `Patient/${id}` },
@@ -691,6 +698,47 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
         'FHIR_RESOURCE_TYPE_MISMATCH',
         400,
       ],
+      // What a reading cannot hold is refused, not answered and stored as something else.
+      ...['preliminary', 'amended', 'corrected', 'entered-in-error'].map(
+        (status): Case => [
+          `status ${status}`,
+          'POST',
+          '/fhir/Observation',
+          { body: { ...good, status } },
+          'FHIR_RESOURCE_INVALID',
+          400,
+        ],
+      ),
+      ...[
+        [
+          {
+            coding: [
+              { system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' },
+            ],
+          },
+        ],
+        [{ coding: [{ system: 'urn:example:category', code: 'vital-signs' }] }],
+        [{ text: 'Vital signs' }],
+        [
+          {
+            coding: [
+              { system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' },
+            ],
+          },
+          {
+            coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'exam' }],
+          },
+        ],
+      ].map(
+        (category, i): Case => [
+          `category ${i}`,
+          'POST',
+          '/fhir/Observation',
+          { body: { ...good, category } },
+          'FHIR_RESOURCE_INVALID',
+          400,
+        ],
+      ),
       [
         'value is a string',
         'POST',
