@@ -519,6 +519,71 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
     }
   });
 
+  it('Patient writes follow the care-unit rule of reads, and confirm an existing patient only to who could read it', async () => {
+    const client = async (careUnits?: string[]) =>
+      smartToken(
+        t.app,
+        await registerSmartClient(t.app, {
+          alg: 'ES384',
+          role: 'integration',
+          scopes: ['system/Patient.cruds'],
+          ...(careUnits ? { careUnits } : {}),
+        }),
+      );
+    const icu = await client(['ICU']);
+    const everywhere = await client();
+    const body = (mrn: string, id?: string) => ({
+      resourceType: 'Patient',
+      ...(id ? { id } : {}),
+      identifier: [{ system: 'urn:oid:1.2.3.4', value: mrn }],
+      name: [{ family: 'Reach' }],
+    });
+    const idOf = (mrn: string) => patientIdOf(t.app.keys.blindIndex(PATIENT_INDEX_PURPOSE, mrn));
+    const write = (token: string, method: 'POST' | 'PUT', mrn: string) =>
+      fhir(t.app, method, method === 'POST' ? '/fhir/Patient' : `/fhir/Patient/${idOf(mrn)}`, {
+        token,
+        body: body(mrn, method === 'PUT' ? idOf(mrn) : undefined),
+      });
+    // A registered patient without a binding lies in no unit: the ICU client cannot read it.
+    expect((await write(everywhere, 'POST', 'MRN-REACH-UNBOUND')).status).toBe(201);
+    expect(
+      (await fhir(t.app, 'GET', `/fhir/Patient/${idOf('MRN-REACH-UNBOUND')}`, { token: icu })).status,
+    ).toBe(403);
+
+    const encrypt = vi.spyOn(t.app.keys, 'encrypt');
+    try {
+      const before = await storedCounts();
+      const denials = (await t.app.audit.list({ outcome: 'denied', limit: 10_000 })).length;
+      for (const [method, mrn] of [
+        ['POST', MRN_B], // known from a CCU binding, no record yet
+        ['PUT', MRN_B],
+        ['POST', 'MRN-REACH-UNBOUND'], // exists: a reach denial, never FHIR_PATIENT_EXISTS
+        ['PUT', 'MRN-REACH-UNBOUND'],
+      ] as const) {
+        const res = await write(icu, method, mrn);
+        expect(res.status, `${method} ${mrn}: ${JSON.stringify(res.body).slice(0, 200)}`).toBe(403);
+        expect(outcomeCode(res.body as OperationOutcome)).toBe('ACCESS_CARE_UNIT_DENIED');
+      }
+      expect(encrypt).not.toHaveBeenCalled();
+      expect(await storedCounts()).toEqual(before);
+      expect((await t.app.audit.list({ outcome: 'denied', limit: 10_000 })).length - denials).toBe(4);
+    } finally {
+      encrypt.mockRestore();
+    }
+    // Whoever could read the patient learns that it exists.
+    const exists = await write(everywhere, 'POST', 'MRN-REACH-UNBOUND');
+    expect([exists.status, outcomeCode(exists.body as OperationOutcome)]).toEqual([
+      409,
+      'FHIR_PATIENT_EXISTS',
+    ]);
+    // In its own unit the client writes: the ICU patient, and a patient nobody knows yet.
+    const own = await write(icu, 'PUT', MRN_A);
+    expect(own.status, JSON.stringify(own.body).slice(0, 200)).toBe(201);
+    const again = await write(icu, 'POST', MRN_A);
+    expect([again.status, outcomeCode(again.body as OperationOutcome)]).toEqual([409, 'FHIR_PATIENT_EXISTS']);
+    expect((await write(icu, 'POST', 'MRN-REACH-NEW')).status).toBe(201);
+  });
+
   it('refuses writes without the write scope, role or care unit, storing nothing and auditing each', async () => {
     const client = async (role: 'integration' | 'security-analyst', scopes: string[]) =>
       smartToken(t.app, await registerSmartClient(t.app, { alg: 'ES384', role, scopes }));

@@ -4,9 +4,8 @@
  * device bindings are served with their identifier alone. The id is the hex blind index.
  */
 import type { Bundle, Patient } from '@medplum/fhirtypes';
-import { isCareUnitLimited } from '../access/index.js';
 import { PulsegateError } from '../errors.js';
-import { PATIENT_INDEX_PURPOSE } from '../patients/index.js';
+import { PATIENT_INDEX_PURPOSE, patientReach } from '../patients/index.js';
 import { searchset } from './bundle.js';
 import { auditBase, type FhirDeps, type FhirRequest } from './context.js';
 import { blindIndexOf, patientIdOf } from './ids.js';
@@ -29,16 +28,8 @@ export function patientApi(deps: FhirDeps) {
   const now = deps.now ?? Date.now;
   const { db } = deps.store;
 
-  /** A clinician sees a patient only through a device of its care units (or under break-glass). */
-  async function checkReach(req: FhirRequest, index: string): Promise<void> {
-    const p = req.principal;
-    if (!isCareUnitLimited(p) || p.breakGlass) return;
-    for (const b of await deps.patients.bindingsOfIndex(index)) {
-      const device = await deps.devices.getRow(b.deviceId).catch(() => undefined);
-      if (device?.care_unit && p.careUnits.includes(device.care_unit)) return;
-    }
-    throw new PulsegateError('ACCESS_CARE_UNIT_DENIED');
-  }
+  /** A care-unit limited caller reaches a patient only through a device of its units (or break-glass). */
+  const reach = patientReach({ ...deps, now });
 
   /** The Patient for a blind index: the registered record, else one built from a binding, else undefined. */
   async function load(index: string): Promise<Patient | undefined> {
@@ -97,7 +88,11 @@ export function patientApi(deps: FhirDeps) {
       q.selectFrom('patient_records').select(['version']).where('id', '=', index).executeTakeFirst();
     // Every refusal is made before a key is touched (no data key made, no key use reserved for a
     // write that will not happen); the transaction repeats the check, where it decides.
-    refuse(await versionOf(db));
+    const stored = await versionOf(db);
+    // Writes follow the read rule: a patient the caller could not read is not changed, and its
+    // existence is not confirmed (FHIR_PATIENT_EXISTS only to who could read it anyway).
+    await reach.checkWrite(req.principal, index, stored !== undefined);
+    refuse(stored);
     const sealed = await deps.keys.encrypt(
       { purpose: RECORD_PURPOSE, subject: index, period: 'identity' },
       Buffer.from(JSON.stringify(demographicsOf(patient))),
@@ -151,7 +146,7 @@ export function patientApi(deps: FhirDeps) {
       requireScope(req.principal, 'Patient', 'r');
       const index = blindIndexOf(id);
       if (!index) throw new PulsegateError('FHIR_NOT_FOUND');
-      await checkReach(req, index);
+      await reach.check(req.principal, index);
       const patient = await load(index);
       if (!patient) throw new PulsegateError('FHIR_NOT_FOUND');
       await audit(req, 'patient.read', index);
@@ -182,7 +177,7 @@ export function patientApi(deps: FhirDeps) {
       let found: Patient | undefined;
       if (index) {
         try {
-          await checkReach(req, index);
+          await reach.check(req.principal, index);
           found = await load(index);
         } catch (error) {
           // Out of reach is "no match" for a search (a 403 would confirm the patient exists).
