@@ -281,10 +281,8 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
     const p = await fhir(t.app, 'GET', `/fhir/Patient/${patientA}`, { token: admin });
     expect(p.status).toBe(200);
     expectValid(p.body);
-    expect(await q(`/fhir/Patient?identifier=${MRN_A}`)).toEqual([patientA]);
-    expect(await q('/fhir/Patient?identifier=NO-SUCH-MRN')).toEqual([]);
     expect(await q(`/fhir/Patient?_id=${patientA}`)).toEqual([patientA]);
-    // The identifier can travel in a form body (POST _search) and never comes back in a link.
+    // The identifier travels only in a form body (POST _search) and never comes back in a link.
     const form = (body: string, url = '/fhir/Patient/_search') =>
       fhir(t.app, 'POST', url, {
         token: admin,
@@ -298,11 +296,31 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
     const links = JSON.stringify((posted.body as Bundle).link);
     expect(links).not.toContain(MRN_A);
     expect(links).toContain(`_id=${patientA}`);
-    expect(
-      JSON.stringify(
-        (await fhir(t.app, 'GET', `/fhir/Patient?identifier=${MRN_A}`, { token: admin })).body.link,
-      ),
-    ).not.toContain(MRN_A);
+    expect(entries((await form('identifier=NO-SUCH-MRN')).body as Bundle)).toEqual([]);
+    // In a URL it is refused, whatever the method, handling or spelling, and never echoed.
+    for (const [method, url, headers] of [
+      ['GET', `/fhir/Patient?identifier=${MRN_A}`, {}],
+      ['GET', `/fhir/Patient?identifier=urn:oid:1.2.3.4|${MRN_A}`, { prefer: 'handling=lenient' }],
+      ['GET', `/fhir/Patient?identifier:exact=${MRN_A}`, {}],
+      ['POST', `/fhir/Patient/_search?identifier=${MRN_A}`, {}],
+    ] as const) {
+      const res = await fhir(t.app, method, url, { token: admin, headers: { ...headers } });
+      expect(res.status, url).toBe(400);
+      expect(outcomeCode(res.body as OperationOutcome), url).toBe('FHIR_PHI_IN_URL');
+      expect((res.body as OperationOutcome).issue[0]?.diagnostics).toContain('POST [base]/Patient/_search');
+      expect(JSON.stringify(res.body)).not.toContain(MRN_A);
+    }
+    // Nor does an Observation search take an identifier for its patient (only a Patient id).
+    for (const [url, code] of [
+      [`/fhir/Observation?patient=${MRN_A}`, 'FHIR_PARAM_INVALID'],
+      [`/fhir/Observation?subject=Patient/${MRN_A}`, 'FHIR_PARAM_INVALID'],
+      [`/fhir/Observation?patient:identifier=${MRN_A}`, 'FHIR_PARAM_UNKNOWN'],
+      [`/fhir/Observation?patient.identifier=${MRN_A}`, 'FHIR_PARAM_UNKNOWN'],
+    ] as const) {
+      const res = await fhir(t.app, 'GET', url, { token: admin });
+      expect([res.status, outcomeCode(res.body as OperationOutcome)], url).toEqual([400, code]);
+      expect(JSON.stringify(res.body)).not.toContain(MRN_A);
+    }
     // URL and body parameters together; a repeated parameter is an AND, as in a query string.
     const both = await form(
       `date=ge2000-01-01&date=le2999-01-01`,

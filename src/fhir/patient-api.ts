@@ -155,6 +155,16 @@ export function patientApi(deps: FhirDeps) {
 
     async search(req: FhirRequest, query: Record<string, unknown>): Promise<Bundle> {
       requireScope(req.principal, 'Patient', 's');
+      // An MRN in a URL ends up in access logs, proxies and browser history (design: no PHI in a
+      // URL): the identifier travels only in a POST _search form body, in any of its spellings.
+      for (const name of req.urlParams) {
+        if (name.split(':')[0] === 'identifier')
+          throw new PulsegateError('FHIR_PHI_IN_URL', undefined, {
+            fields: [
+              { pointer: 'identifier', problem: 'send it in the form body of POST [base]/Patient/_search' },
+            ],
+          });
+      }
       const parsed = parseSearch(query, PATIENT_SEARCH, { lenient: req.lenient });
       const identifiers = parsed.tokens.get('identifier') ?? [];
       const ids = parsed.tokens.get('_id') ?? [];

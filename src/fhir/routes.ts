@@ -84,6 +84,7 @@ export function fhirRoutes(deps: FhirRoutesDeps): FastifyPluginAsync {
     source: request.ip,
     base,
     lenient: isLenient(request.headers.prefer),
+    urlParams: new Set(Object.keys((request.query ?? {}) as object)),
   });
   const smart = smartConfiguration(publicUrl, deps.algorithms);
   const hidden = { hide: true } as const;
