@@ -229,6 +229,16 @@ describe('triage list', () => {
       body: { patientId: 'MRN-WARD-3', spo2Scale: 3, reason: 'x' },
     });
     expect(bad.status).toBe(400);
+    // The reason is required: a blank one is no reason.
+    const before = await storedRows(t.app.store);
+    for (const reason of ['', ' ', '\t\n ', '\u00a0\u3000']) {
+      const blank = await call(t.app, 'PUT', '/api/v1/clinical/news2-scale', {
+        token: t.adminToken,
+        body: { patientId: 'MRN-WARD-3', spo2Scale: 2, reason },
+      });
+      expect([blank.status, blank.body.code], JSON.stringify(reason)).toEqual([400, 'VALIDATION_FAILED']);
+    }
+    expect(await storedRows(t.app.store)).toEqual(before);
     const unchanged = await call(t.app, 'GET', '/api/v1/triage', { token: t.adminToken });
     expect((unchanged.body.items as Array<Record<string, unknown>>)[0]).toMatchObject({
       spo2Scale: 1,
@@ -249,6 +259,8 @@ describe('triage list', () => {
     });
     const entries = await t.app.audit.list({ after: -1, limit: 1000, action: 'patient.news2-scale' });
     expect(entries).toHaveLength(1);
+    // The reason may name the patient: only its length is kept.
+    expect(entries[0]!.reason).toBe('SpO2 scale 2; reason of 19 characters');
     expect(JSON.stringify(entries)).not.toMatch(/MRN-|COPD/);
   });
 

@@ -105,7 +105,12 @@ export function clinicalRoutes(deps: ClinicalRoutesDeps): FastifyPluginAsync {
             {
               patientId: PatientId,
               spo2Scale: T.Union([T.Literal(1), T.Literal(2)]),
-              reason: T.String({ minLength: 1, maxLength: 500 }),
+              reason: T.String({
+                minLength: 1,
+                maxLength: 500,
+                pattern: '\\S',
+                description: 'Why (required, not blank); may name the patient, so only its length is audited',
+              }),
             },
             { additionalProperties: false },
           ),
@@ -124,13 +129,14 @@ export function clinicalRoutes(deps: ClinicalRoutesDeps): FastifyPluginAsync {
         // The triage rule: a care-unit limited caller changes only patients of its units' devices.
         await reach.check(principal, index);
         const scale = await deps.settings.setSpo2Scale(index, body.spo2Scale, principal.id);
-        // The reason may name the patient: only its length reaches the audit tree.
+        // The reason may name the patient and there is no sealed store for it (unlike break-glass
+        // reasons): only its length reaches the audit tree, which keeps no PHI.
         await deps.audit.append({
           actor: actorOf(principal),
           action: 'patient.news2-scale',
           resource: { type: 'patient', id: index },
           outcome: 'success',
-          reason: `SpO2 scale ${scale}`,
+          reason: `SpO2 scale ${scale}; reason of ${body.reason.trim().length} characters`,
           requestId: request.id,
           ...(principal.breakGlass ? { breakGlass: true } : {}),
         });
