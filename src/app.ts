@@ -282,7 +282,16 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
       patientRoutes({ patients, devices, access, audit }),
       telemetryRoutes({ telemetry, patients, devices, access, audit }),
       ...(clinical
-        ? [clinicalRoutes({ monitor: clinical, settings: clinicalSettings, patients, access, audit })]
+        ? [
+            clinicalRoutes({
+              monitor: clinical,
+              settings: clinicalSettings,
+              patients,
+              devices,
+              access,
+              audit,
+            }),
+          ]
         : []),
       notifyRoutes({ notify, audit, auth: access }),
       ingestRoutes({ identity: pki, sink: telemetry, bus, limits: config.mqtt, logger }),

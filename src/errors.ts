@@ -132,6 +132,10 @@ export const ERRORS = {
   FHIR_REFERENCE_UNKNOWN: { status: 422, message: 'A referenced resource does not exist' },
   FHIR_PATIENT_EXISTS: { status: 409, message: 'A patient with that identifier already exists' },
   FHIR_VERSION_CONFLICT: { status: 412, message: 'The resource changed since the version given' },
+  FHIR_PHI_IN_URL: {
+    status: 400,
+    message: 'A patient identifier may not be sent in a URL; search with POST [type]/_search and a form body',
+  },
   // HL7 v2 (MLLP listener and POST /api/v1/ingest/hl7); ERR segments carry these codes in ERR-5
   HL7_MSH_MISSING: { status: 400, message: 'The message does not start with an MSH segment' },
   HL7_ENCODING_INVALID: { status: 400, message: 'The MSH encoding characters are not valid' },

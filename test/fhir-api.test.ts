@@ -5,10 +5,11 @@
  * OperationOutcome with a stable code and stores nothing, and every access is audited.
  */
 import type { Bundle, Observation, OperationOutcome, Resource } from '@medplum/fhirtypes';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { outcomeCode, patientIdOf } from '../src/fhir/index.js';
 import { PATIENT_INDEX_PURPOSE } from '../src/patients/index.js';
 import { describeEachDialect } from '../src/testing/dialects.js';
+import { storedRows } from '../src/testing/stored-rows.js';
 import {
   type FhirInstallation,
   fhir,
@@ -100,20 +101,8 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
   }, 120_000);
   afterAll(async () => t?.cleanup());
 
-  /** Stored telemetry readings and Patient records, as one comparable string. */
-  const storedCounts = async () => {
-    const [r, p] = await Promise.all([
-      t.app.store.db
-        .selectFrom('telemetry_readings')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .executeTakeFirstOrThrow(),
-      t.app.store.db
-        .selectFrom('patient_records')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .executeTakeFirstOrThrow(),
-    ]);
-    return `${Number(r.n)}/${Number(p.n)}`;
-  };
+  /** Every table but the audit log (refusals are audited), as one comparable picture. */
+  const storedCounts = () => storedRows(t.app.store);
 
   it('serves a CapabilityStatement and SMART configuration that validate and list exactly what is supported', async () => {
     const cap = await fhir(t.app, 'GET', '/fhir/metadata');
@@ -292,10 +281,8 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
     const p = await fhir(t.app, 'GET', `/fhir/Patient/${patientA}`, { token: admin });
     expect(p.status).toBe(200);
     expectValid(p.body);
-    expect(await q(`/fhir/Patient?identifier=${MRN_A}`)).toEqual([patientA]);
-    expect(await q('/fhir/Patient?identifier=NO-SUCH-MRN')).toEqual([]);
     expect(await q(`/fhir/Patient?_id=${patientA}`)).toEqual([patientA]);
-    // The identifier can travel in a form body (POST _search) and never comes back in a link.
+    // The identifier travels only in a form body (POST _search) and never comes back in a link.
     const form = (body: string, url = '/fhir/Patient/_search') =>
       fhir(t.app, 'POST', url, {
         token: admin,
@@ -309,11 +296,31 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
     const links = JSON.stringify((posted.body as Bundle).link);
     expect(links).not.toContain(MRN_A);
     expect(links).toContain(`_id=${patientA}`);
-    expect(
-      JSON.stringify(
-        (await fhir(t.app, 'GET', `/fhir/Patient?identifier=${MRN_A}`, { token: admin })).body.link,
-      ),
-    ).not.toContain(MRN_A);
+    expect(entries((await form('identifier=NO-SUCH-MRN')).body as Bundle)).toEqual([]);
+    // In a URL it is refused, whatever the method, handling or spelling, and never echoed.
+    for (const [method, url, headers] of [
+      ['GET', `/fhir/Patient?identifier=${MRN_A}`, {}],
+      ['GET', `/fhir/Patient?identifier=urn:oid:1.2.3.4|${MRN_A}`, { prefer: 'handling=lenient' }],
+      ['GET', `/fhir/Patient?identifier:exact=${MRN_A}`, {}],
+      ['POST', `/fhir/Patient/_search?identifier=${MRN_A}`, {}],
+    ] as const) {
+      const res = await fhir(t.app, method, url, { token: admin, headers: { ...headers } });
+      expect(res.status, url).toBe(400);
+      expect(outcomeCode(res.body as OperationOutcome), url).toBe('FHIR_PHI_IN_URL');
+      expect((res.body as OperationOutcome).issue[0]?.diagnostics).toContain('POST [base]/Patient/_search');
+      expect(JSON.stringify(res.body)).not.toContain(MRN_A);
+    }
+    // Nor does an Observation search take an identifier for its patient (only a Patient id).
+    for (const [url, code] of [
+      [`/fhir/Observation?patient=${MRN_A}`, 'FHIR_PARAM_INVALID'],
+      [`/fhir/Observation?subject=Patient/${MRN_A}`, 'FHIR_PARAM_INVALID'],
+      [`/fhir/Observation?patient:identifier=${MRN_A}`, 'FHIR_PARAM_UNKNOWN'],
+      [`/fhir/Observation?patient.identifier=${MRN_A}`, 'FHIR_PARAM_UNKNOWN'],
+    ] as const) {
+      const res = await fhir(t.app, 'GET', url, { token: admin });
+      expect([res.status, outcomeCode(res.body as OperationOutcome)], url).toEqual([400, code]);
+      expect(JSON.stringify(res.body)).not.toContain(MRN_A);
+    }
     // URL and body parameters together; a repeated parameter is an AND, as in a query string.
     const both = await form(
       `date=ge2000-01-01&date=le2999-01-01`,
@@ -414,9 +421,14 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
       expect(Buffer.from(r.sealed).toString('latin1')).not.toMatch(/Seacole|MRN-ADT-777|Nightingale/);
 
     // An entered Observation for that patient, from an inventory device, attributed to the client.
+    const vitalSigns = {
+      coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }],
+    };
     const obs = {
       resourceType: 'Observation',
       status: 'final',
+      // The category the code implies is accepted (any other is refused: see the bad input test).
+      category: [vitalSigns],
       code: { coding: [{ system: 'http://loinc.org', code: '8310-5' }] },
       subject: { reference: `Patient/${id}` },
       device: { reference: 'Device/pump-icu-2' },
@@ -427,12 +439,167 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
     expect(made.status, JSON.stringify(made.body)).toBe(201);
     expectValid(made.body);
     expect(made.body).toMatchObject({
+      status: 'final',
+      category: [{ coding: [{ ...vitalSigns.coding[0], display: 'Vital Signs' }] }],
       valueQuantity: { value: 37, code: 'Cel' },
       performer: [{ identifier: { value: integ.id } }],
       subject: { reference: `Patient/${id}` },
     });
     const back = await fhir(t.app, 'GET', `/fhir/Observation?patient=${id}`, { token });
     expect(entries(back.body as Bundle).map((o) => o.id)).toEqual([made.body.id]);
+  });
+
+  it('refuses Patient writes before a key is touched: bad If-Match, existing patient, version conflict', async () => {
+    const token = await smartToken(
+      t.app,
+      await registerSmartClient(t.app, {
+        alg: 'ES384',
+        role: 'integration',
+        scopes: ['system/Patient.cruds'],
+      }),
+    );
+    const body = (mrn: string) => ({
+      resourceType: 'Patient',
+      identifier: [{ system: 'urn:oid:1.2.3.4', value: mrn }],
+      name: [{ family: 'Keys' }],
+    });
+    const existing = await fhir(t.app, 'POST', '/fhir/Patient', { token, body: body('MRN-KEYS-1') });
+    expect(existing.status).toBe(201);
+    const oldId = existing.body.id!;
+    const newId = patientIdOf(t.app.keys.blindIndex(PATIENT_INDEX_PURPOSE, 'MRN-KEYS-NEW'));
+    const encrypt = vi.spyOn(t.app.keys, 'encrypt');
+    try {
+      const before = await storedCounts();
+      for (const [label, method, url, mrn, id, ifMatch, status, code] of [
+        [
+          'garbage If-Match, new patient',
+          'PUT',
+          `/fhir/Patient/${newId}`,
+          'MRN-KEYS-NEW',
+          newId,
+          'garbage',
+          400,
+          'FHIR_RESOURCE_INVALID',
+        ],
+        [
+          'If-Match for a version a new patient lacks',
+          'PUT',
+          `/fhir/Patient/${newId}`,
+          'MRN-KEYS-NEW',
+          newId,
+          'W/"1"',
+          412,
+          'FHIR_VERSION_CONFLICT',
+        ],
+        [
+          'create of an existing patient',
+          'POST',
+          '/fhir/Patient',
+          'MRN-KEYS-1',
+          undefined,
+          undefined,
+          409,
+          'FHIR_PATIENT_EXISTS',
+        ],
+        [
+          'stale version',
+          'PUT',
+          `/fhir/Patient/${oldId}`,
+          'MRN-KEYS-1',
+          oldId,
+          'W/"7"',
+          412,
+          'FHIR_VERSION_CONFLICT',
+        ],
+        [
+          'garbage If-Match, existing patient',
+          'PUT',
+          `/fhir/Patient/${oldId}`,
+          'MRN-KEYS-1',
+          oldId,
+          'W/1',
+          400,
+          'FHIR_RESOURCE_INVALID',
+        ],
+      ] as const) {
+        const res = await fhir(t.app, method, url, {
+          token,
+          body: { ...body(mrn), ...(id ? { id } : {}) },
+          ...(ifMatch ? { headers: { 'if-match': ifMatch } } : {}),
+        });
+        expect(res.status, `${label}: ${JSON.stringify(res.body).slice(0, 300)}`).toBe(status);
+        expect(outcomeCode(res.body as OperationOutcome), label).toBe(code);
+      }
+      expect(encrypt).not.toHaveBeenCalled();
+      expect(await storedCounts()).toEqual(before);
+    } finally {
+      encrypt.mockRestore();
+    }
+  });
+
+  it('Patient writes follow the care-unit rule of reads, and confirm an existing patient only to who could read it', async () => {
+    const client = async (careUnits?: string[]) =>
+      smartToken(
+        t.app,
+        await registerSmartClient(t.app, {
+          alg: 'ES384',
+          role: 'integration',
+          scopes: ['system/Patient.cruds'],
+          ...(careUnits ? { careUnits } : {}),
+        }),
+      );
+    const icu = await client(['ICU']);
+    const everywhere = await client();
+    const body = (mrn: string, id?: string) => ({
+      resourceType: 'Patient',
+      ...(id ? { id } : {}),
+      identifier: [{ system: 'urn:oid:1.2.3.4', value: mrn }],
+      name: [{ family: 'Reach' }],
+    });
+    const idOf = (mrn: string) => patientIdOf(t.app.keys.blindIndex(PATIENT_INDEX_PURPOSE, mrn));
+    const write = (token: string, method: 'POST' | 'PUT', mrn: string) =>
+      fhir(t.app, method, method === 'POST' ? '/fhir/Patient' : `/fhir/Patient/${idOf(mrn)}`, {
+        token,
+        body: body(mrn, method === 'PUT' ? idOf(mrn) : undefined),
+      });
+    // A registered patient without a binding lies in no unit: the ICU client cannot read it.
+    expect((await write(everywhere, 'POST', 'MRN-REACH-UNBOUND')).status).toBe(201);
+    expect(
+      (await fhir(t.app, 'GET', `/fhir/Patient/${idOf('MRN-REACH-UNBOUND')}`, { token: icu })).status,
+    ).toBe(403);
+
+    const encrypt = vi.spyOn(t.app.keys, 'encrypt');
+    try {
+      const before = await storedCounts();
+      const denials = (await t.app.audit.list({ outcome: 'denied', limit: 10_000 })).length;
+      for (const [method, mrn] of [
+        ['POST', MRN_B], // known from a CCU binding, no record yet
+        ['PUT', MRN_B],
+        ['POST', 'MRN-REACH-UNBOUND'], // exists: a reach denial, never FHIR_PATIENT_EXISTS
+        ['PUT', 'MRN-REACH-UNBOUND'],
+      ] as const) {
+        const res = await write(icu, method, mrn);
+        expect(res.status, `${method} ${mrn}: ${JSON.stringify(res.body).slice(0, 200)}`).toBe(403);
+        expect(outcomeCode(res.body as OperationOutcome)).toBe('ACCESS_CARE_UNIT_DENIED');
+      }
+      expect(encrypt).not.toHaveBeenCalled();
+      expect(await storedCounts()).toEqual(before);
+      expect((await t.app.audit.list({ outcome: 'denied', limit: 10_000 })).length - denials).toBe(4);
+    } finally {
+      encrypt.mockRestore();
+    }
+    // Whoever could read the patient learns that it exists.
+    const exists = await write(everywhere, 'POST', 'MRN-REACH-UNBOUND');
+    expect([exists.status, outcomeCode(exists.body as OperationOutcome)]).toEqual([
+      409,
+      'FHIR_PATIENT_EXISTS',
+    ]);
+    // In its own unit the client writes: the ICU patient, and a patient nobody knows yet.
+    const own = await write(icu, 'PUT', MRN_A);
+    expect(own.status, JSON.stringify(own.body).slice(0, 200)).toBe(201);
+    const again = await write(icu, 'POST', MRN_A);
+    expect([again.status, outcomeCode(again.body as OperationOutcome)]).toEqual([409, 'FHIR_PATIENT_EXISTS']);
+    expect((await write(icu, 'POST', 'MRN-REACH-NEW')).status).toBe(201);
   });
 
   it('refuses writes without the write scope, role or care unit, storing nothing and auditing each', async () => {
@@ -475,7 +642,7 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
         refused++;
       }
     }
-    expect(await storedCounts()).toBe(before);
+    expect(await storedCounts()).toEqual(before);
     expect((await t.app.audit.list({ outcome: 'denied', limit: 10_000 })).length - denials).toBe(refused);
   });
 
@@ -496,21 +663,46 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
       effectiveDateTime: new Date(now - 60_000).toISOString(),
       valueQuantity: { value: 80, code: '/min' },
     };
-    const cases: Array<
-      [
-        string,
-        string,
-        string,
-        { body?: unknown; raw?: string; headers?: Record<string, string> },
-        string,
-        number,
-      ]
-    > = [
+    type Case = [
+      string,
+      string,
+      string,
+      { body?: unknown; raw?: string; headers?: Record<string, string> },
+      string,
+      number,
+    ];
+    const cases: Case[] = [
       [
         'unknown param',
         'GET',
         `/fhir/Observation?patient=${patientA}&colour=red`,
         {},
+        'FHIR_PARAM_UNKNOWN',
+        400,
+      ],
+      ...(['constructor', 'toString', 'hasOwnProperty', '__proto__'] as const).map(
+        (name): Case => [
+          `inherited name ${name}`,
+          'GET',
+          `/fhir/Observation?patient=${patientA}&${name}=1`,
+          {},
+          'FHIR_PARAM_UNKNOWN',
+          400,
+        ],
+      ),
+      [
+        'inherited name in a search body',
+        'POST',
+        `/fhir/Observation/_search?patient=${patientA}`,
+        { raw: 'constructor=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+        'FHIR_PARAM_UNKNOWN',
+        400,
+      ],
+      [
+        'unsupported modifier, even lenient',
+        'GET',
+        `/fhir/Observation?patient=${patientA}&code:not=8867-4`,
+        { headers: { prefer: 'handling=lenient' } },
         'FHIR_PARAM_UNKNOWN',
         400,
       ],
@@ -589,6 +781,47 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
         'FHIR_RESOURCE_TYPE_MISMATCH',
         400,
       ],
+      // What a reading cannot hold is refused, not answered and stored as something else.
+      ...['preliminary', 'amended', 'corrected', 'entered-in-error'].map(
+        (status): Case => [
+          `status ${status}`,
+          'POST',
+          '/fhir/Observation',
+          { body: { ...good, status } },
+          'FHIR_RESOURCE_INVALID',
+          400,
+        ],
+      ),
+      ...[
+        [
+          {
+            coding: [
+              { system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' },
+            ],
+          },
+        ],
+        [{ coding: [{ system: 'urn:example:category', code: 'vital-signs' }] }],
+        [{ text: 'Vital signs' }],
+        [
+          {
+            coding: [
+              { system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' },
+            ],
+          },
+          {
+            coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'exam' }],
+          },
+        ],
+      ].map(
+        (category, i): Case => [
+          `category ${i}`,
+          'POST',
+          '/fhir/Observation',
+          { body: { ...good, category } },
+          'FHIR_RESOURCE_INVALID',
+          400,
+        ],
+      ),
       [
         'value is a string',
         'POST',
@@ -717,7 +950,7 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
       expectValid(res.body);
       expect(JSON.stringify(res.body)).not.toContain(MRN_A);
     }
-    expect(await storedCounts()).toBe(before);
+    expect(await storedCounts()).toEqual(before);
 
     // Lenient handling ignores the unknown parameter and reports it in the Bundle.
     const lenient = await fhir(t.app, 'GET', `/fhir/Observation?patient=${patientA}&colour=red&_count=1`, {
@@ -730,5 +963,20 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
       ?.resource as OperationOutcome;
     expect(outcome.issue[0]?.diagnostics).toContain('colour');
     expect((lenient.body as Bundle).link?.[0]?.url).not.toContain('colour');
+    // An inherited name is an unknown parameter like any other: ignored, reported, never echoed.
+    const inherited = await fhir(
+      t.app,
+      'GET',
+      `/fhir/Observation?patient=${patientA}&constructor=x&_count=1`,
+      {
+        token,
+        headers: { prefer: 'handling=lenient' },
+      },
+    );
+    expect(inherited.status).toBe(200);
+    expect((inherited.body as Bundle).link?.[0]?.url).toBe(
+      `${t.url}/fhir/Observation?_count=1&patient=${patientA}`,
+    );
+    expect(JSON.stringify((inherited.body as Bundle).entry?.at(-1))).toContain('constructor');
   });
 });

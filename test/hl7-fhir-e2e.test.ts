@@ -132,20 +132,25 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       const token = tokenReply.json.access_token as string;
       expect(tokenReply.json.scope).toBe('system/Observation.rs system/Patient.rs');
       fhirClient = new HttpsClient(e2e.apiPort, e2e.layout.rootCaCert, e2e.work, token);
-      const get = async (path: string) => {
-        const r = await fhirClient.request('GET', path, [
+      const get = async (path: string, method = 'GET', args: string[] = []) => {
+        const r = await fhirClient.request(method, path, [
           '-H',
           `Authorization: Bearer ${token}`,
           '-H',
           'Accept: application/fhir+json',
+          ...args,
         ]);
         expect(r.status, r.body.toString()).toBe(200);
         expect(r.headers).toContain('content-type: application/fhir+json');
         return r.json as unknown as Bundle;
       };
 
-      // The patient's FHIR id from its identifier (PID-3), as an EHR would look it up.
-      const patients = await get(`/fhir/Patient?identifier=${PATIENT}`);
+      // The patient's FHIR id from its identifier (PID-3), as an EHR would look it up: in a form
+      // body (curl sends application/x-www-form-urlencoded), as the MRN may not be put in a URL.
+      const patients = await get('/fhir/Patient/_search', 'POST', [
+        '--data-urlencode',
+        `identifier=${PATIENT}`,
+      ]);
       expectValid(patients as Resource);
       const patient = patients.entry?.find((e) => e.search?.mode === 'match')?.resource;
       expect(patient?.resourceType).toBe('Patient');

@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installationLayout } from '../src/installation/index.js';
 import type { AlertEvent } from '../src/monitor/contracts.js';
+import { storedRows } from '../src/testing/stored-rows.js';
+import { registerSmartClient, smartToken } from './support/fhir.js';
 import { call, startTestInstallation, type TestInstallation } from './support/installation.js';
 import { openStream as openSse, type SseClient } from './support/sse.js';
 
@@ -227,6 +229,16 @@ describe('triage list', () => {
       body: { patientId: 'MRN-WARD-3', spo2Scale: 3, reason: 'x' },
     });
     expect(bad.status).toBe(400);
+    // The reason is required: a blank one is no reason.
+    const before = await storedRows(t.app.store);
+    for (const reason of ['', ' ', '\t\n ', '\u00a0\u3000']) {
+      const blank = await call(t.app, 'PUT', '/api/v1/clinical/news2-scale', {
+        token: t.adminToken,
+        body: { patientId: 'MRN-WARD-3', spo2Scale: 2, reason },
+      });
+      expect([blank.status, blank.body.code], JSON.stringify(reason)).toEqual([400, 'VALIDATION_FAILED']);
+    }
+    expect(await storedRows(t.app.store)).toEqual(before);
     const unchanged = await call(t.app, 'GET', '/api/v1/triage', { token: t.adminToken });
     expect((unchanged.body.items as Array<Record<string, unknown>>)[0]).toMatchObject({
       spo2Scale: 1,
@@ -247,7 +259,45 @@ describe('triage list', () => {
     });
     const entries = await t.app.audit.list({ after: -1, limit: 1000, action: 'patient.news2-scale' });
     expect(entries).toHaveLength(1);
+    // The reason may name the patient: only its length is kept.
+    expect(entries[0]!.reason).toBe('SpO2 scale 2; reason of 19 characters');
     expect(JSON.stringify(entries)).not.toMatch(/MRN-|COPD/);
+  });
+
+  it('lets a care-unit limited client set the scale only for patients of its units, changing nothing else', async () => {
+    const icu = await smartToken(
+      t.app,
+      await registerSmartClient(t.app, {
+        alg: 'ES384',
+        role: 'integration',
+        scopes: ['system/Patient.cru'],
+        careUnits: ['ICU'],
+      }),
+    );
+    const put = (patientId: string, token = icu) =>
+      call(t.app, 'PUT', '/api/v1/clinical/news2-scale', {
+        token,
+        body: { patientId, spo2Scale: 2, reason: 'COPD, target 88-92%' },
+      });
+    const before = await storedRows(t.app.store);
+    // On the ward (another unit), and a patient no device measures (in no unit).
+    for (const patientId of ['MRN-WARD-3', 'MRN-NOWHERE-1']) {
+      const res = await put(patientId);
+      expect([res.status, res.body.code], patientId).toEqual([403, 'ACCESS_CARE_UNIT_DENIED']);
+    }
+    expect(await storedRows(t.app.store)).toEqual(before);
+    const denied = await t.app.audit.list({ after: -1, limit: 1000, outcome: 'denied' });
+    expect(denied.filter((e) => e.resource?.id === 'PUT /api/v1/clinical/news2-scale')).toHaveLength(2);
+    // Its own unit's patient: set (scale 2 on ICU vitals of 97% scores as on scale 1).
+    expect((await put('MRN-ICU-7')).status).toBe(200);
+    expect(
+      (
+        await call(t.app, 'PUT', '/api/v1/clinical/news2-scale', {
+          token: icu,
+          body: { patientId: 'MRN-ICU-7', spo2Scale: 1, reason: 'back to scale 1' },
+        })
+      ).status,
+    ).toBe(200);
   });
 });
 

@@ -72,6 +72,9 @@ function searchParams(spec: ParamSpec, type: string): CapabilityStatementRestRes
         (type === 'Observation' && (name === 'patient' || name === 'date' || name === 'code')
           ? `http://hl7.org/fhir/SearchParameter/clinical-${name}`
           : `http://hl7.org/fhir/SearchParameter/${type}-${name}`),
+      ...(type === 'Patient' && name === 'identifier'
+        ? { documentation: 'Only in the form body of POST [base]/Patient/_search: no identifier in a URL' }
+        : {}),
     }));
 }
 

@@ -31,6 +31,8 @@ export interface FhirRequest {
   /** The FHIR base URL, e.g. `https://pulsegate.example/fhir`. */
   base: string;
   lenient: boolean;
+  /** Names of the parameters that came in the URL (not a POST _search body): no PHI may be among them. */
+  urlParams: ReadonlySet<string>;
 }
 
 /** The audit actor of a principal. */

@@ -123,16 +123,18 @@ function plan(parsed: ParsedSearch, req: FhirRequest): Plan {
         throw new PulsegateError('FHIR_PARAM_INVALID', `${name}: one patient per search`, {
           fields: [{ pointer: name, problem: 'one patient per search' }],
         });
+      // Only a Patient id (the hex reference): anything else may be an MRN, which is neither
+      // searched with nor echoed into the Bundle's links from a URL.
+      if (blindIndexOf(occurrence[0]!) === undefined)
+        throw new PulsegateError('FHIR_PARAM_INVALID', `${name}: must be a Patient id`, {
+          fields: [{ pointer: name, problem: 'must be a Patient id (from POST [base]/Patient/_search)' }],
+        });
       patients.add(occurrence[0]!);
     }
   }
   if (patients.size > 1) p.empty = true;
   const [patient] = patients;
-  if (patient !== undefined) {
-    const index = blindIndexOf(patient);
-    if (index === undefined) p.empty = true;
-    else p.patientIndex = index;
-  }
+  if (patient !== undefined) p.patientIndex = blindIndexOf(patient)!;
   for (const occurrence of parsed.references.get('device') ?? []) {
     p.deviceIds = intersect(p.deviceIds, occurrence);
   }

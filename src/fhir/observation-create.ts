@@ -11,7 +11,7 @@ import { type FieldProblem, PulsegateError } from '../errors.js';
 import { vitalFor } from '../telemetry/index.js';
 import { auditBase, type FhirDeps, type FhirRequest } from './context.js';
 import { blindIndexOf } from './ids.js';
-import { LOINC, MDC, toObservation } from './observation.js';
+import { categoryCodeOf, LOINC, MDC, toObservation } from './observation.js';
 import { requireScope } from './scopes.js';
 
 const Uri = T.String({ minLength: 1, maxLength: 256, pattern: '^\\S+$' });
@@ -37,6 +37,18 @@ const Reference = T.Object(
   },
   { additionalProperties: false },
 );
+/** R4 value set observation-status. */
+const OBSERVATION_STATUSES = [
+  'registered',
+  'preliminary',
+  'final',
+  'amended',
+  'corrected',
+  'cancelled',
+  'entered-in-error',
+  'unknown',
+];
+const CATEGORY_SYSTEM = 'http://terminology.hl7.org/CodeSystem/observation-category';
 const DateTime = T.String({
   pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d{1,9})?(Z|[+-]\\d{2}:\\d{2})$',
 });
@@ -49,7 +61,8 @@ export const ObservationBody = T.Object(
     meta: T.Optional(
       T.Object({ profile: T.Optional(T.Array(Uri, { maxItems: 5 })) }, { additionalProperties: false }),
     ),
-    status: T.Union(['final', 'amended', 'corrected', 'preliminary'].map((s) => T.Literal(s))),
+    // Every R4 status is well-formed here; which of them can be stored is a rule of `create`.
+    status: T.Union(OBSERVATION_STATUSES.map((s) => T.Literal(s))),
     category: T.Optional(T.Array(Concept, { minItems: 1, maxItems: 5 })),
     code: Concept,
     subject: Reference,
@@ -69,6 +82,8 @@ export const ObservationBody = T.Object(
 );
 
 type Body = {
+  status: string;
+  category?: Array<{ coding?: Array<{ system?: string; code?: string }>; text?: string }>;
   code: { coding?: Array<{ system?: string; code?: string }> };
   subject: { reference: string };
   device: { reference: string };
@@ -96,6 +111,31 @@ export function checkObservationBody(body: unknown): Body {
   return body as Body;
 }
 
+/**
+ * Refuses what a reading cannot hold, rather than answering and storing something else. A reading
+ * is a completed measurement with no status or category of its own: every stored Observation is
+ * served as `final`, in the category its code belongs to (vital-signs, laboratory or therapy). So
+ * a status other than final (a preliminary result, or an amendment of an earlier one) is refused,
+ * and a category is accepted only when it is the one the code already implies.
+ */
+function checkStorable(body: Body, category: string): void {
+  if (body.status !== 'final')
+    throw invalid(
+      '/status',
+      'must be final: readings are stored as final results and cannot keep another status',
+    );
+  body.category?.forEach((concept, i) => {
+    const codings = concept.coding ?? [];
+    const same =
+      codings.length > 0 && codings.every((c) => c.system === CATEGORY_SYSTEM && c.code === category);
+    if (!same)
+      throw invalid(
+        `/category/${i}`,
+        `must be ${CATEGORY_SYSTEM}|${category}: the category follows from the code and no other is stored`,
+      );
+  });
+}
+
 export function observationCreate(
   deps: FhirDeps,
   identifierOf: (index: string) => Promise<string | undefined>,
@@ -113,6 +153,7 @@ export function observationCreate(
       )
       .find((c) => c !== undefined && vitalFor(c.system, c.code) !== undefined);
     if (!coded) throw new PulsegateError('TELEMETRY_UNKNOWN_CODE', '/code');
+    checkStorable(body, categoryCodeOf(vitalFor(coded.system, coded.code)!.kind));
     const ts = Date.parse(body.effectiveDateTime);
     if (!Number.isFinite(ts)) throw invalid('/effectiveDateTime', 'not a valid instant');
 

@@ -4,9 +4,8 @@
  * device bindings are served with their identifier alone. The id is the hex blind index.
  */
 import type { Bundle, Patient } from '@medplum/fhirtypes';
-import { isCareUnitLimited } from '../access/index.js';
 import { PulsegateError } from '../errors.js';
-import { PATIENT_INDEX_PURPOSE } from '../patients/index.js';
+import { PATIENT_INDEX_PURPOSE, patientReach } from '../patients/index.js';
 import { searchset } from './bundle.js';
 import { auditBase, type FhirDeps, type FhirRequest } from './context.js';
 import { blindIndexOf, patientIdOf } from './ids.js';
@@ -29,16 +28,8 @@ export function patientApi(deps: FhirDeps) {
   const now = deps.now ?? Date.now;
   const { db } = deps.store;
 
-  /** A clinician sees a patient only through a device of its care units (or under break-glass). */
-  async function checkReach(req: FhirRequest, index: string): Promise<void> {
-    const p = req.principal;
-    if (!isCareUnitLimited(p) || p.breakGlass) return;
-    for (const b of await deps.patients.bindingsOfIndex(index)) {
-      const device = await deps.devices.getRow(b.deviceId).catch(() => undefined);
-      if (device?.care_unit && p.careUnits.includes(device.care_unit)) return;
-    }
-    throw new PulsegateError('ACCESS_CARE_UNIT_DENIED');
-  }
+  /** A care-unit limited caller reaches a patient only through a device of its units (or break-glass). */
+  const reach = patientReach({ ...deps, now });
 
   /** The Patient for a blind index: the registered record, else one built from a binding, else undefined. */
   async function load(index: string): Promise<Patient | undefined> {
@@ -84,24 +75,33 @@ export function patientApi(deps: FhirDeps) {
           fields: [{ pointer: '/identifier/0/value', problem: 'does not belong to this patient id' }],
         });
     }
+    const wanted = ifMatch === undefined ? undefined : /^W\/"(\d{1,9})"$/.exec(ifMatch)?.[1];
+    if (ifMatch !== undefined && wanted === undefined)
+      throw new PulsegateError('FHIR_RESOURCE_INVALID', 'If-Match must be W/"<version>"');
+    /** The refusals that depend on the stored version (R4 http.html#create, #concurrency). */
+    const refuse = (current: { version: number } | undefined) => {
+      if (id === undefined && current) throw new PulsegateError('FHIR_PATIENT_EXISTS');
+      if (wanted !== undefined && Number(current?.version ?? 0) !== Number(wanted))
+        throw new PulsegateError('FHIR_VERSION_CONFLICT');
+    };
+    const versionOf = (q: typeof db) =>
+      q.selectFrom('patient_records').select(['version']).where('id', '=', index).executeTakeFirst();
+    // Every refusal is made before a key is touched (no data key made, no key use reserved for a
+    // write that will not happen); the transaction repeats the check, where it decides.
+    const stored = await versionOf(db);
+    // Writes follow the read rule: a patient the caller could not read is not changed, and its
+    // existence is not confirmed (FHIR_PATIENT_EXISTS only to who could read it anyway).
+    await reach.checkWrite(req.principal, index, stored !== undefined);
+    refuse(stored);
     const sealed = await deps.keys.encrypt(
       { purpose: RECORD_PURPOSE, subject: index, period: 'identity' },
       Buffer.from(JSON.stringify(demographicsOf(patient))),
       aadOf(index),
     );
     const t = now();
-    const wanted = ifMatch === undefined ? undefined : /^W\/"(\d{1,9})"$/.exec(ifMatch)?.[1];
-    if (ifMatch !== undefined && wanted === undefined)
-      throw new PulsegateError('FHIR_RESOURCE_INVALID', 'If-Match must be W/"<version>"');
     const result = await db.transaction().execute(async (trx) => {
-      const current = await trx
-        .selectFrom('patient_records')
-        .select(['version', 'created_at'])
-        .where('id', '=', index)
-        .executeTakeFirst();
-      if (id === undefined && current) throw new PulsegateError('FHIR_PATIENT_EXISTS');
-      if (wanted !== undefined && Number(current?.version ?? 0) !== Number(wanted))
-        throw new PulsegateError('FHIR_VERSION_CONFLICT');
+      const current = await versionOf(trx);
+      refuse(current);
       if (!current) {
         const inserted = await trx
           .insertInto('patient_records')
@@ -146,7 +146,7 @@ export function patientApi(deps: FhirDeps) {
       requireScope(req.principal, 'Patient', 'r');
       const index = blindIndexOf(id);
       if (!index) throw new PulsegateError('FHIR_NOT_FOUND');
-      await checkReach(req, index);
+      await reach.check(req.principal, index);
       const patient = await load(index);
       if (!patient) throw new PulsegateError('FHIR_NOT_FOUND');
       await audit(req, 'patient.read', index);
@@ -155,6 +155,16 @@ export function patientApi(deps: FhirDeps) {
 
     async search(req: FhirRequest, query: Record<string, unknown>): Promise<Bundle> {
       requireScope(req.principal, 'Patient', 's');
+      // An MRN in a URL ends up in access logs, proxies and browser history (design: no PHI in a
+      // URL): the identifier travels only in a POST _search form body, in any of its spellings.
+      for (const name of req.urlParams) {
+        if (name.split(':')[0] === 'identifier')
+          throw new PulsegateError('FHIR_PHI_IN_URL', undefined, {
+            fields: [
+              { pointer: 'identifier', problem: 'send it in the form body of POST [base]/Patient/_search' },
+            ],
+          });
+      }
       const parsed = parseSearch(query, PATIENT_SEARCH, { lenient: req.lenient });
       const identifiers = parsed.tokens.get('identifier') ?? [];
       const ids = parsed.tokens.get('_id') ?? [];
@@ -177,7 +187,7 @@ export function patientApi(deps: FhirDeps) {
       let found: Patient | undefined;
       if (index) {
         try {
-          await checkReach(req, index);
+          await reach.check(req.principal, index);
           found = await load(index);
         } catch (error) {
           // Out of reach is "no match" for a search (a 403 would confirm the patient exists).

@@ -61,9 +61,10 @@ function searchParamsOf(request: FastifyRequest): Record<string, unknown> {
   const type = request.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
   if (body !== undefined && body !== null && type !== 'application/x-www-form-urlencoded')
     throw new PulsegateError('FHIR_PARAM_INVALID', 'a search body must be application/x-www-form-urlencoded');
-  const out: Record<string, unknown> = { ...(request.query as Record<string, unknown>) };
+  // Null prototype: a parameter named `constructor` or `__proto__` is data, never an inherited property.
+  const out: Record<string, unknown> = Object.assign(Object.create(null), request.query);
   for (const [k, v] of Object.entries((body ?? {}) as Record<string, unknown>)) {
-    out[k] = out[k] === undefined ? v : [out[k], v].flat();
+    out[k] = Object.hasOwn(out, k) ? [out[k], v].flat() : v;
   }
   return out;
 }
@@ -83,6 +84,7 @@ export function fhirRoutes(deps: FhirRoutesDeps): FastifyPluginAsync {
     source: request.ip,
     base,
     lenient: isLenient(request.headers.prefer),
+    urlParams: new Set(Object.keys((request.query ?? {}) as object)),
   });
   const smart = smartConfiguration(publicUrl, deps.algorithms);
   const hidden = { hide: true } as const;
@@ -114,7 +116,7 @@ export function fhirRoutes(deps: FhirRoutesDeps): FastifyPluginAsync {
           'application/x-www-form-urlencoded',
           { parseAs: 'string' },
           (_request, body, done) => {
-            const out: Record<string, string | string[]> = {};
+            const out: Record<string, string | string[]> = Object.create(null);
             for (const [k, v] of new URLSearchParams(body as string)) {
               const had = out[k];
               out[k] = had === undefined ? v : [had, v].flat();

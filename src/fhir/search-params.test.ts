@@ -86,6 +86,36 @@ describe('FHIR search parameters', () => {
     expect(isLenient('handling=strict')).toBe(false);
   });
 
+  it('knows only its own parameters: inherited names such as constructor are unknown, never echoed', () => {
+    for (const name of ['constructor', 'toString', 'hasOwnProperty', '__proto__', 'valueOf']) {
+      const query = Object.assign(Object.create(null), { [name]: 'x', code: '8867-4' });
+      expect(() => parse(query), name).toThrow(expect.objectContaining({ code: 'FHIR_PARAM_UNKNOWN' }));
+      const lenient = parse(query, true);
+      expect(lenient.ignored, name).toEqual([name]);
+      expect(lenient.accepted, name).toEqual([['code', '8867-4']]);
+    }
+  });
+
+  it('refuses a modifier it does not support even under lenient handling (dropping :not would widen the result)', () => {
+    for (const key of ['code:not', 'code:text', 'patient:identifier', 'date:missing', '_count:exact']) {
+      for (const lenient of [false, true]) {
+        const error = (() => {
+          try {
+            parse({ [key]: 'x', code: '8867-4' }, lenient);
+          } catch (e) {
+            return e;
+          }
+        })();
+        expect(error, `${key} lenient=${lenient}`).toMatchObject({
+          code: 'FHIR_PARAM_UNKNOWN',
+          fields: [{ pointer: key, problem: 'this modifier is not supported' }],
+        });
+      }
+    }
+    // An unknown parameter with a modifier is still just unknown: lenient handling ignores it.
+    expect(parse({ 'colour:not': 'red', code: 'x' }, true).ignored).toEqual(['colour:not']);
+  });
+
   it('never fails with anything but a coded error, whatever the query (fast-check)', () => {
     const value = fc.oneof(
       fc.string({ maxLength: 40 }),

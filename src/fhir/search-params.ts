@@ -2,8 +2,9 @@
  * FHIR search parameter parsing (R4 "search.html"): each resource declares the parameters it
  * supports with their type; values are parsed strictly, unknown parameters are an error unless
  * the client sent `Prefer: handling=lenient` (§3.1.1.4.1 "Handling unknown parameters"), in which
- * case they are ignored and reported. Dates follow §3.1.1.4.5: a value is an implicit range at its
- * precision, compared with the prefixes eq, ne, gt, lt, ge, le.
+ * case they are ignored and reported. A modifier of a supported parameter is never ignored (none
+ * is supported, and dropping `code:not` would widen the result). Dates follow §3.1.1.4.5: a value
+ * is an implicit range at its precision, compared with the prefixes eq, ne, gt, lt, ge, le.
  */
 import { type FieldProblem, PulsegateError } from '../errors.js';
 
@@ -168,20 +169,31 @@ export function parseSearch(
     const raw = query[key];
     const values = (Array.isArray(raw) ? raw : [raw]).map(String);
     if (key === '_format') continue; // checked by the content negotiation before any handler
-    const type = NAME.test(key) ? spec[key] : undefined;
+    const named = NAME.test(key);
+    // Own properties only: `constructor`, `toString` or `__proto__` are not parameters.
+    const type = named && Object.hasOwn(spec, key) ? spec[key] : undefined;
+    const base = key.split(':')[0]!;
+    if (type === undefined && named && base !== key && Object.hasOwn(spec, base)) {
+      // A modifier changes what a parameter matches (`code:not` excludes): dropping it would answer
+      // another question, so it is refused even under lenient handling, which covers unknown
+      // parameters only (R4 search.html#modifiers: a server rejects a modifier it does not support).
+      throw new PulsegateError(
+        'FHIR_PARAM_UNKNOWN',
+        `modifier ${key.slice(base.length)} of ${base} is not supported`,
+        {
+          fields: [{ pointer: key, problem: 'this modifier is not supported' }],
+        },
+      );
+    }
     if (type === undefined) {
       if (options.lenient) {
-        out.ignored.push(NAME.test(key) ? key : '(unprintable)');
+        out.ignored.push(named ? key : '(unprintable)');
         continue;
       }
       // The parameter name is safe to echo only when it looks like one.
-      throw new PulsegateError(
-        'FHIR_PARAM_UNKNOWN',
-        NAME.test(key) ? `unknown parameter ${key}` : undefined,
-        {
-          fields: [{ pointer: NAME.test(key) ? key : '(parameter)', problem: 'not supported' }],
-        },
-      );
+      throw new PulsegateError('FHIR_PARAM_UNKNOWN', named ? `unknown parameter ${key}` : undefined, {
+        fields: [{ pointer: named ? key : '(parameter)', problem: 'not supported' }],
+      });
     }
     if (values.length > MAX_VALUES) throw invalid(key, 'repeated too often');
     for (const value of values) {

@@ -9,5 +9,6 @@ export {
   type PatientBindings,
   type PatientBindingsOptions,
 } from './patient-bindings.js';
+export { type PatientReach, type PatientReachDeps, patientReach } from './patient-reach.js';
 export { blindIndexOf, patientIdOf } from './patient-ref.js';
 export { type PatientRoutesDeps, patientRoutes } from './routes.js';

@@ -2,6 +2,7 @@ import { afterEach, expect, it } from 'vitest';
 import { codeOf } from '../keys/key-fixture.js';
 import { deviceId, T0, type TelemetryFixture, telemetryFixture } from '../telemetry/test-fixture.js';
 import { describeEachDialect } from '../testing/dialects.js';
+import { storedRows } from '../testing/stored-rows.js';
 import { createPatientBindings } from './patient-bindings.js';
 
 const H = 3_600_000;
@@ -70,6 +71,45 @@ describeEachDialect('patients: bindings', (open) => {
     expect(await codeOf(fx.patients.bind(deviceId(0), { patientId: 'MRN-1', from: T0, until: T0 }))).toBe(
       'VALIDATION_FAILED',
     );
+  });
+
+  it('refuses times that are not instants (NaN from a leap second, fractions, out of range) before any write', async () => {
+    fx = await telemetryFixture(open);
+    const { patients } = fx;
+    const dev = deviceId(0);
+    const open1 = await patients.bind(dev, { patientId: 'MRN-A', from: T0 });
+    const closed = await patients.bind(deviceId(1), { patientId: 'MRN-B', from: T0, until: T0 + H });
+    const before = await storedRows(fx.t.store);
+    const audited = fx.audit.events.length;
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, -1, T0 + 0.5, 1e20, Date.UTC(10000, 0, 1)]) {
+      // Another open-ended binding must never slip past the overlap check as NULL.
+      expect(await codeOf(patients.bind(dev, { patientId: 'MRN-C', from: bad })), `from ${bad}`).toBe(
+        'VALIDATION_FAILED',
+      );
+      expect(
+        await codeOf(patients.bind(deviceId(2), { patientId: 'MRN-C', from: T0, until: bad })),
+        `until ${bad}`,
+      ).toBe('VALIDATION_FAILED');
+      // An ended binding must not re-open, an open one must not end at no time.
+      expect(await codeOf(patients.end(deviceId(1), closed.id, bad)), `end ${bad}`).toBe('VALIDATION_FAILED');
+      expect(await codeOf(patients.end(dev, open1.id, bad)), `end ${bad}`).toBe('VALIDATION_FAILED');
+      expect(await codeOf(patients.unbind(dev, bad)), `unbind ${bad}`).toBe('VALIDATION_FAILED');
+    }
+    expect(await storedRows(fx.t.store)).toEqual(before);
+    expect(fx.audit.events).toHaveLength(audited);
+    patients.invalidate();
+    expect((await patients.bindingAt(dev, T0 + 100 * H))?.id).toBe(open1.id);
+    expect(await patients.bindingAt(deviceId(1), T0 + 2 * H)).toBeNull();
+  });
+
+  it('refuses a clashing binding before a key is touched: no data key for a new patient, no key use reserved', async () => {
+    fx = await telemetryFixture(open);
+    await fx.patients.bind(deviceId(0), { patientId: 'MRN-A', from: T0 });
+    const before = await storedRows(fx.t.store);
+    expect(await codeOf(fx.patients.bind(deviceId(0), { patientId: 'MRN-NEW', from: T0 + H }))).toBe(
+      'PATIENT_BINDING_CONFLICT',
+    );
+    expect(await storedRows(fx.t.store)).toEqual(before);
   });
 
   it('caches lookups and sees other nodes’ changes after the cache period', async () => {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Principal } from '../access/index.js';
 import { PulsegateError } from '../errors.js';
 import type { KeyService } from '../keys/index.js';
-import type { Store } from '../store/index.js';
+import type { Database, Kysely, Store } from '../store/index.js';
 import type { PatientBindingsTable } from '../store/tables/telemetry.js';
 
 /** Blind-index purpose of patient identifiers (shared with telemetry's patient column). */
@@ -13,6 +13,8 @@ const SEAL_PERIOD = 'identity';
 /** MRNs and similar identifiers (HL7 PID-3 CX.1): printable, no control characters, no edge spaces. */
 const PATIENT_ID = /^[^\s\p{Cc}](?:[^\p{Cc}]{0,62}[^\s\p{Cc}])?$/u;
 const FAR_FUTURE = Number.MAX_SAFE_INTEGER;
+/** The last instant an RFC 3339 date-time can name (year 9999): later ones have no ISO form. */
+const LAST_INSTANT = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 /** The narrow audit interface bindings need. */
 export interface PatientAudit {
@@ -87,6 +89,20 @@ export function checkPatientId(patientId: unknown): string {
 }
 
 /**
+ * Checks a binding time (Unix ms) before it reaches a query or a row: NaN (what `Date.parse` answers
+ * for a leap second or an impossible date) would be stored as NULL by SQLite and turn a closed
+ * interval into an open one; fractions and times outside 1970..9999 cannot be stored or shown.
+ */
+function checkTime(value: number, pointer: string): number {
+  if (!Number.isSafeInteger(value) || value < 0 || value > LAST_INSTANT) {
+    throw new PulsegateError('VALIDATION_FAILED', `${pointer.slice(1)} is not a valid time`, {
+      fields: [{ pointer, problem: 'must be a whole number of ms between 1970 and 9999' }],
+    });
+  }
+  return value;
+}
+
+/**
  * Which patient each device measures, and when. The patient identifier is stored sealed (keys
  * envelope, scope = the patient's blind index) and found by its blind index; it never appears in
  * logs, errors or audit entries, which carry the blind index instead.
@@ -148,6 +164,18 @@ export function createPatientBindings(opts: PatientBindingsOptions) {
     }
   }
 
+  /** True when a binding of the device overlaps [from, until). */
+  async function clashes(db: Kysely<Database>, deviceId: string, from: number, until: number | null) {
+    const clash = await db
+      .selectFrom('patient_bindings')
+      .select('id')
+      .where('device_id', '=', deviceId)
+      .where('bound_from', '<', until ?? FAR_FUTURE)
+      .where((eb) => eb.or([eb('bound_until', 'is', null), eb('bound_until', '>', from)]))
+      .executeTakeFirst();
+    return clash !== undefined;
+  }
+
   const covers = (b: Binding, time: number) => b.from <= time && (b.until === null || time < b.until);
 
   const service = {
@@ -161,13 +189,17 @@ export function createPatientBindings(opts: PatientBindingsOptions) {
       actor?: Principal,
     ): Promise<Binding> {
       const index = indexOf(input.patientId);
-      const from = input.from ?? now();
-      const until = input.until ?? null;
+      const from = checkTime(input.from ?? now(), '/from');
+      const until = input.until == null ? null : checkTime(input.until, '/until');
       if (until !== null && until <= from) {
         throw new PulsegateError('VALIDATION_FAILED', 'until must be after from', {
           fields: [{ pointer: '/until', problem: 'must be after from' }],
         });
       }
+      // Refused before a key is touched (no data key made, no key use reserved for nothing); the
+      // check is repeated under the lock, where it decides.
+      if (await clashes(store.db, deviceId, from, until))
+        throw new PulsegateError('PATIENT_BINDING_CONFLICT');
       const id = randomBytes(12).toString('base64url');
       const sealed = await keys.encrypt(
         { purpose: SEAL_PURPOSE, subject: index, period: SEAL_PERIOD },
@@ -187,14 +219,7 @@ export function createPatientBindings(opts: PatientBindingsOptions) {
       await store.db.transaction().execute(async (trx) => {
         // One writer of bindings at a time, on every node: the overlap check and the insert are atomic.
         await store.lock(trx, 'patient-bindings');
-        const clash = await trx
-          .selectFrom('patient_bindings')
-          .select('id')
-          .where('device_id', '=', deviceId)
-          .where('bound_from', '<', until ?? FAR_FUTURE)
-          .where((eb) => eb.or([eb('bound_until', 'is', null), eb('bound_until', '>', from)]))
-          .executeTakeFirst();
-        if (clash) throw new PulsegateError('PATIENT_BINDING_CONFLICT');
+        if (await clashes(trx, deviceId, from, until)) throw new PulsegateError('PATIENT_BINDING_CONFLICT');
         await trx.insertInto('patient_bindings').values(row).execute();
       });
       cache.delete(deviceId);
@@ -211,7 +236,7 @@ export function createPatientBindings(opts: PatientBindingsOptions) {
 
     /** Ends a binding at `at` (default now). NOT_FOUND if the device has no such binding. */
     async end(deviceId: string, bindingId: string, at?: number, actor?: Principal): Promise<Binding> {
-      const t = at ?? now();
+      const t = checkTime(at ?? now(), '/at');
       const updated = await store.db.transaction().execute(async (trx) => {
         await store.lock(trx, 'patient-bindings');
         const row = await trx
@@ -249,7 +274,7 @@ export function createPatientBindings(opts: PatientBindingsOptions) {
 
     /** Ends the device's binding in force at `at` (default now); null when there is none. */
     async unbind(deviceId: string, at?: number, actor?: Principal): Promise<Binding | null> {
-      const t = at ?? now();
+      const t = checkTime(at ?? now(), '/at');
       const current = await service.bindingAt(deviceId, t);
       return current ? service.end(deviceId, current.id, t, actor) : null;
     },

@@ -2,6 +2,7 @@ import { Type as T } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Principal, ResourceScope } from '../access/index.js';
 import { requirePrincipal } from '../http/index.js';
+import { requireInstant } from '../instant.js';
 import type { Binding, PatientAudit, PatientBindings } from './patient-bindings.js';
 import { patientIdOf } from './patient-ref.js';
 
@@ -130,8 +131,8 @@ export function patientRoutes(deps: PatientRoutesDeps): FastifyPluginAsync {
           id,
           {
             patientId: body.patientId,
-            from: body.from === undefined ? undefined : Date.parse(body.from),
-            until: body.until == null ? null : Date.parse(body.until),
+            from: body.from === undefined ? undefined : requireInstant(body.from, 'from'),
+            until: body.until == null ? null : requireInstant(body.until, 'until'),
           },
           principal,
         );
@@ -192,7 +193,7 @@ export function patientRoutes(deps: PatientRoutesDeps): FastifyPluginAsync {
         const ended = await deps.patients.end(
           id,
           bindingId,
-          at === undefined ? undefined : Date.parse(at),
+          at === undefined ? undefined : requireInstant(at, 'at'),
           principal,
         );
         return view(ended);

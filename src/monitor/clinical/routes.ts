@@ -3,13 +3,15 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Principal, ResourceScope } from '../../access/index.js';
 import { PulsegateError } from '../../errors.js';
 import { type HttpAudit, requirePrincipal } from '../../http/index.js';
+import { type PatientReachDeps, patientReach } from '../../patients/index.js';
 import type { ClinicalMonitor } from './clinical-monitor.js';
 import type { PatientSettings } from './patient-settings.js';
 
 export interface ClinicalRoutesDeps {
   monitor: ClinicalMonitor;
   settings: PatientSettings;
-  patients: { patientIndex(patientId: string): string };
+  patients: PatientReachDeps['patients'] & { patientIndex(patientId: string): string };
+  devices: PatientReachDeps['devices'];
   access: { checkResource(principal: Principal, scope: ResourceScope): void };
   audit: HttpAudit;
 }
@@ -55,6 +57,7 @@ const actorOf = (p: Principal) => ({ type: p.kind, id: p.id, name: p.name, role:
 
 /** The triage list and the per-patient NEWS2 settings. */
 export function clinicalRoutes(deps: ClinicalRoutesDeps): FastifyPluginAsync {
+  const reach = patientReach(deps);
   return async (app) => {
     app.get(
       '/api/v1/triage',
@@ -102,7 +105,12 @@ export function clinicalRoutes(deps: ClinicalRoutesDeps): FastifyPluginAsync {
             {
               patientId: PatientId,
               spo2Scale: T.Union([T.Literal(1), T.Literal(2)]),
-              reason: T.String({ minLength: 1, maxLength: 500 }),
+              reason: T.String({
+                minLength: 1,
+                maxLength: 500,
+                pattern: '\\S',
+                description: 'Why (required, not blank); may name the patient, so only its length is audited',
+              }),
             },
             { additionalProperties: false },
           ),
@@ -118,14 +126,17 @@ export function clinicalRoutes(deps: ClinicalRoutesDeps): FastifyPluginAsync {
         const principal = requirePrincipal(request.principal);
         const body = request.body as { patientId: string; spo2Scale: 1 | 2; reason: string };
         const index = deps.patients.patientIndex(body.patientId);
+        // The triage rule: a care-unit limited caller changes only patients of its units' devices.
+        await reach.check(principal, index);
         const scale = await deps.settings.setSpo2Scale(index, body.spo2Scale, principal.id);
-        // The reason may name the patient: only its length reaches the audit tree.
+        // The reason may name the patient and there is no sealed store for it (unlike break-glass
+        // reasons): only its length reaches the audit tree, which keeps no PHI.
         await deps.audit.append({
           actor: actorOf(principal),
           action: 'patient.news2-scale',
           resource: { type: 'patient', id: index },
           outcome: 'success',
-          reason: `SpO2 scale ${scale}`,
+          reason: `SpO2 scale ${scale}; reason of ${body.reason.trim().length} characters`,
           requestId: request.id,
           ...(principal.breakGlass ? { breakGlass: true } : {}),
         });
