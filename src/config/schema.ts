@@ -457,6 +457,12 @@ export const ConfigSchema = T.Object(
           description: 'A live-stream client with more unsent bytes than this is dropped',
         }),
         streamMaxSubscribers: T.Integer({ minimum: 1, maximum: 100_000, default: 1000 }),
+        streamMaxPerPrincipal: T.Integer({
+          minimum: 1,
+          maximum: 100_000,
+          default: 10,
+          description: 'Live streams one account or client may hold open at once (browser tabs)',
+        }),
         streamMinSeverity: T.Union(
           ['info', 'low', 'medium', 'high', 'critical'].map((v) => T.Literal(v)),
           {

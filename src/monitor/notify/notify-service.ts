@@ -40,6 +40,7 @@ export interface NotifyConfig {
   streamHeartbeatSeconds: number;
   streamMaxBufferBytes: number;
   streamMaxSubscribers: number;
+  streamMaxPerPrincipal?: number;
   /** Alert routing of the live stream (on top of each subscriber's permissions). */
   streamMinSeverity?: AlertSeverity | string | undefined;
   streamCategories?: ReadonlyArray<AlertCategory | string> | undefined;
@@ -176,6 +177,7 @@ export function createNotifyService(deps: NotifyDeps): NotifyService {
     heartbeatMs: cfg.streamHeartbeatSeconds * 1000,
     maxBufferBytes: cfg.streamMaxBufferBytes,
     maxSubscribers: cfg.streamMaxSubscribers,
+    maxPerPrincipal: cfg.streamMaxPerPrincipal,
     isCareUnitLimited: deps.isCareUnitLimited,
     route: {
       minSeverity: cfg.streamMinSeverity as AlertSeverity | undefined,

@@ -170,6 +170,34 @@ describe('stream hub', () => {
     expect(ids(got.vendor!)).toEqual(['device:dev-1']);
   });
 
+  it('holds one account to its share of streams, so it cannot take every slot', async () => {
+    hub = new StreamHub({
+      access,
+      heartbeatMs: 60_000,
+      maxBufferBytes: 64 * 1024,
+      maxSubscribers: 10,
+      maxPerPrincipal: 2,
+      isCareUnitLimited: (p) => CARE_UNIT_LIMITED.has(p.role),
+    });
+    const codes: string[] = [];
+    server = http.createServer((req, res) => {
+      try {
+        hub!.subscribe(principal(req.url === '/other' ? 'auditor' : 'security-analyst'), res);
+      } catch (error) {
+        codes.push((error as PulsegateError).code);
+        res.writeHead(503).end();
+      }
+    });
+    await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const open = (path: string) =>
+      new Promise<http.IncomingMessage>((resolve) => http.get({ port, host: '127.0.0.1', path }, resolve));
+    const statuses = [];
+    for (const path of ['/mine', '/mine', '/mine', '/other']) statuses.push((await open(path)).statusCode);
+    expect(statuses).toEqual([200, 200, 503, 200]);
+    expect(codes).toEqual(['NOTIFY_STREAM_FULL']);
+  });
+
   it('sends a subscriber only the kinds it asked for, and says which kinds anyone wants', async () => {
     hub = new StreamHub({
       access,

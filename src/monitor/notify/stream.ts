@@ -20,6 +20,8 @@ export interface StreamHubOptions {
   /** A client with more unsent bytes than this is dropped (never buffered without bound). */
   maxBufferBytes: number;
   maxSubscribers: number;
+  /** Streams one principal may hold at once, so one account cannot take every slot. */
+  maxPerPrincipal?: number;
   /** Roles limited to care units see only clinical and technical alerts (MONITOR-API.md). */
   isCareUnitLimited(principal: Principal): boolean;
   /** Which alert events the stream carries at all (severity, category, change); default: every change. */
@@ -96,6 +98,10 @@ export class StreamHub {
     kinds: ReadonlySet<StreamEvent['kind']> = new Set(STREAM_KINDS),
   ): void {
     if (this.#subs.size >= this.#o.maxSubscribers) throw new PulsegateError('NOTIFY_STREAM_FULL');
+    let mine = 0;
+    for (const sub of this.#subs) if (sub.principal.id === principal.id) mine += 1;
+    if (mine >= (this.#o.maxPerPrincipal ?? 10))
+      throw new PulsegateError('NOTIFY_STREAM_FULL', 'too many live streams open for this account');
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
