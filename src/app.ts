@@ -210,6 +210,9 @@ const EXPIRY_CHECK_MS = 10 * 60_000;
 
 /** Builds the whole server: services plus the HTTPS API with every capability's routes. */
 export async function createApp(config: LoadedConfig, options: BuildOptions = {}): Promise<PulsegateApp> {
+  // Checked before anything opens, and also when clinical monitoring is off: a bad limit is a
+  // start-up error, never a surprise when monitoring is switched on.
+  const limits = new LimitTable(config.clinical.limits);
   const services = await createServices(config, options);
   const { store, access, audit, devices, logger, bus, pki, patients, telemetry, response, keys, monitor } =
     services;
@@ -241,7 +244,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
         telemetry,
         sink: alerts,
         settings: clinicalSettings,
-        limits: new LimitTable(config.clinical.limits),
+        limits,
         config: config.clinical,
         // Never the error itself: a failed raise may carry clinical context.
         onError: (error) =>
