@@ -192,7 +192,21 @@ function beyondSchema(config: Config): string[] {
 /** Loads `DATA/pulsegate.yaml`, overlays `PULSEGATE_*` variables, validates once. */
 export function loadConfig(dataDir: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const absolute = isAbsolute(dataDir) ? dataDir : resolve(dataDir);
-  const raw = readFileConfig(absolute);
+  return configFrom(absolute, readFileConfig(absolute), env);
+}
+
+/**
+ * The configuration `values` (sections as `pulsegate.yaml` holds them) would give with the
+ * `PULSEGATE_*` variables over them, validated like `loadConfig`: lets `init` check its settings
+ * before it writes anything.
+ */
+export function configFrom(
+  dataDir: string,
+  values: Record<string, unknown>,
+  env: NodeJS.ProcessEnv = process.env,
+): LoadedConfig {
+  const absolute = isAbsolute(dataDir) ? dataDir : resolve(dataDir);
+  const raw = structuredClone(values);
   applyEnv(raw, env);
   return { ...validateConfig(raw), dataDir: absolute };
 }
