@@ -19,7 +19,8 @@ export function registerToken(program: Command): void {
     .option('--name <name>', 'a label for the token', 'cli token')
     .option('--ttl <duration>', 'lifetime, e.g. 30d (default: no expiry)')
     .action(async (opts: { data: string; json?: boolean; user: string; name: string; ttl?: string }) => {
-      const ttlSeconds = opts.ttl ? parseDuration(opts.ttl) : undefined;
+      // An empty --ttl is a mistake, not "no lifetime given".
+      const ttlSeconds = opts.ttl !== undefined ? parseDuration(opts.ttl) : undefined;
       const created = await withServices(opts.data, (s) =>
         s.access.createApiToken({ username: opts.user, name: opts.name, ttlSeconds }),
       );
