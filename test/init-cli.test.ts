@@ -8,6 +8,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServices } from '../src/app.js';
+import { loadConfig } from '../src/config/index.js';
 import { cli, cliBackground, exited, freePort } from './support/processes.js';
 
 let dir: string;
@@ -65,6 +67,15 @@ describe('pulsegate init with bad input', () => {
     );
     // And a second init still refuses to overwrite it.
     refused(['--data', data], {}, 'INSTALL_EXISTS');
+
+    // The admin token init writes expires like any other: in 30 days.
+    const services = await createServices(loadConfig(data, {}), { env: {} });
+    try {
+      const [token] = await services.access.listApiTokens('admin');
+      expect(token!.expiresAt! - token!.createdAt).toBe(30 * 86_400_000);
+    } finally {
+      await services.close();
+    }
   }, 120_000);
 
   it('removes what it made when a later step fails (an unreachable database), and only that', async () => {

@@ -47,6 +47,7 @@ export function registerInit(program: Command): void {
             `Created a Pulsegate installation in ${result.dataDir}`,
             `  CA certificate:  ${result.caFile}`,
             `  admin API token: ${result.adminTokenFile} (mode 0600; keep it secret)`,
+            `                   expires ${new Date(result.adminTokenExpiresAt).toISOString()}; renew with pulsegate token create --user admin`,
             `Next: pulsegate serve --data ${opts.data}`,
           ].join('\n'),
         );

@@ -33,6 +33,8 @@ export interface InitResult {
   dataDir: string;
   adminUsername: string;
   adminTokenFile: string;
+  /** When the admin token stops working (Unix milliseconds); `pulsegate token create` makes another. */
+  adminTokenExpiresAt: number;
   caFile: string;
 }
 
@@ -135,15 +137,18 @@ export async function createInstallation(opts: InitOptions): Promise<InitResult>
 
     step('administrator');
     const services = await createServices(config, { env, logger: opts.logger });
+    let adminTokenExpiresAt: number;
     try {
       const password = randomBytes(18).toString('base64url');
       await services.access.users.add({ username: 'admin', password, role: 'admin' });
+      // Like every API token it expires (30 days); `pulsegate token create --user admin` renews it.
       const token = await services.access.createApiToken({
         username: 'admin',
         name: 'installation admin token',
       });
       writeNew(layout.adminPassword, `${password}\n`, 0o600);
       writeNew(layout.adminToken, `${token.token}\n`, 0o600);
+      adminTokenExpiresAt = token.expiresAt;
       await services.audit.append({
         actor: { type: 'system', name: 'pulsegate init' },
         action: 'installation.init',
@@ -163,6 +168,12 @@ export async function createInstallation(opts: InitOptions): Promise<InitResult>
       await services.close();
     }
     step('done');
-    return { dataDir, adminUsername: 'admin', adminTokenFile: layout.adminToken, caFile: layout.rootCaCert };
+    return {
+      dataDir,
+      adminUsername: 'admin',
+      adminTokenFile: layout.adminToken,
+      adminTokenExpiresAt,
+      caFile: layout.rootCaCert,
+    };
   }
 }
