@@ -14,7 +14,7 @@ import {
 } from './access/index.js';
 import { type AuditLog, createAuditLog } from './audit/index.js';
 import { auditRoutes } from './audit/routes.js';
-import { dataPath, type LoadedConfig } from './config/index.js';
+import { type Config, dataPath, type LoadedConfig } from './config/index.js';
 import { consoleRoutes } from './console/index.js';
 import { createDeviceService, type DeviceService, deviceRoutes } from './devices/index.js';
 import { EventBus } from './events/index.js';
@@ -210,8 +210,19 @@ export async function createServices(config: LoadedConfig, options: BuildOptions
 /** How often the inventory looks for devices whose certificates all expired. */
 const EXPIRY_CHECK_MS = 10 * 60_000;
 
+/**
+ * The configuration checks that need a capability's knowledge (beyond the schema that
+ * `loadConfig` applies): the clinical limits against the vital kinds telemetry knows. Made before
+ * anything opens, and also when clinical monitoring is off, so that a bad value is a start-up
+ * error rather than a surprise when it is switched on. Throws the capability's code.
+ */
+export function checkConfig(config: Config): { limits: LimitTable } {
+  return { limits: new LimitTable(config.clinical.limits) };
+}
+
 /** Builds the whole server: services plus the HTTPS API with every capability's routes. */
 export async function createApp(config: LoadedConfig, options: BuildOptions = {}): Promise<PulsegateApp> {
+  const { limits } = checkConfig(config);
   const services = await createServices(config, options);
   const { store, access, audit, devices, logger, bus, pki, patients, telemetry, response, keys, monitor } =
     services;
@@ -243,7 +254,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
         telemetry,
         sink: alerts,
         settings: clinicalSettings,
-        limits: new LimitTable(config.clinical.limits),
+        limits,
         config: config.clinical,
         // Never the error itself: a failed raise may carry clinical context.
         onError: (error) =>

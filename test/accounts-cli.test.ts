@@ -103,6 +103,46 @@ describe('pulsegate user, token, migrate and keys', () => {
     expect(cli(['token', 'create', '--data', data, '--user', 'nobody']).stderr).toContain('USER_NOT_FOUND');
   });
 
+  it('gives a token 30 days unless --ttl says otherwise, and refuses more than 365 days', () => {
+    const DAY_MS = 86_400_000;
+    const plain = json(cli(['token', 'create', '--data', data, '--json', '--user', 'nurse.kim']));
+    expect(Math.abs(plain.expiresAt - (Date.now() + 30 * DAY_MS))).toBeLessThan(120_000);
+    const year = json(
+      cli(['token', 'create', '--data', data, '--json', '--user', 'nurse.kim', '--ttl', '365d']),
+    );
+    expect(Math.abs(year.expiresAt - (Date.now() + 365 * DAY_MS))).toBeLessThan(120_000);
+    for (const ttl of ['366d', '8761h', '59s']) {
+      const r = cli(['token', 'create', '--data', data, '--user', 'nurse.kim', '--ttl', ttl]);
+      expect(r.code, ttl).toBe(1);
+      expect(r.stderr, ttl).toContain('error VALIDATION_FAILED: --ttl must be from 1m to 365d');
+    }
+    expect(cli(['token', 'create', '--help']).stdout).toContain('default 30d');
+  }, 120_000);
+
+  it('refuses a vendor access window that is not RFC 3339 and a malformed or empty token lifetime', () => {
+    const users = () => cli(['user', 'list', '--data', data, '--json']).stdout;
+    const before = users();
+    const vendor = ['user', 'add', '--data', data, '--username', 'vendor.x', '--role', 'vendor-service'];
+    // Date.parse read `1` as 2001-01-01 and rolled 30 February over into March.
+    for (const args of [
+      ['--not-before', '1'],
+      ['--not-after', '2024-02-30T00:00:00Z'],
+      ['--not-after', 'March 3, 2030'],
+    ]) {
+      const r = cli([...vendor, '--device', 'pump-1', ...args]);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr, args.join(' ')).toContain('error VALIDATION_FAILED');
+      expect(r.stderr).toContain('RFC 3339');
+    }
+    expect(users()).toBe(before);
+    // An empty --ttl was read as "no lifetime given" and made a token that never expires.
+    for (const ttl of ['', ' ', '1w', '-1h', '1.5h']) {
+      const r = cli(['token', 'create', '--data', data, '--user', 'nurse.kim', '--ttl', ttl]);
+      expect(r.code, JSON.stringify(ttl)).toBe(1);
+      expect(r.stderr, JSON.stringify(ttl)).toContain('error VALIDATION_FAILED: --ttl');
+    }
+  }, 120_000);
+
   it('migrate reports each migration, already applied on an installed database', () => {
     const report = json(cli(['migrate', '--data', data, '--json']));
     expect(report.ok).toBe(true);

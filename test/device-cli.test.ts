@@ -162,4 +162,37 @@ describe('pulsegate device', () => {
     expect(listIds()).toEqual(['pump-cli-01']);
     expect(cli(['device', 'show', '--data', data, '--json', 'pump-cli-01']).stdout).toBe(before);
   });
+
+  it('refuses a date-time that is not RFC 3339 and a list filter outside its enumeration; stores nothing', () => {
+    const binds = () =>
+      (cli(['audit', 'export', '--data', data]).stdout.match(/"patient\.bind"/g) ?? []).length;
+    const before = binds();
+    const bind = ['device', 'bind', '--data', data, 'pump-cli-01', '--patient', 'MRN-1'];
+    // Date.parse read `1` as 2001-01-01 and rolled 30 February over into March.
+    for (const args of [
+      ['--from', '1'],
+      ['--until', '2024-02-30T00:00:00Z'],
+      ['--until', '2031-01-01'],
+      ['--from', ''],
+    ]) {
+      const r = cli([...bind, ...args]);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr, args.join(' ')).toContain('error VALIDATION_FAILED');
+      expect(r.stderr).toContain('RFC 3339');
+    }
+    expect(binds()).toBe(before);
+    // A filter value outside its enumeration is an error, not an empty list.
+    for (const [option, value, allowed] of [
+      ['--type', 'toaster', 'infusion-pump'],
+      ['--lifecycle', 'zombie', 'quarantined'],
+    ]) {
+      const r = cli(['device', 'list', '--data', data, option!, value!]);
+      expect(r.code, option).toBe(1);
+      expect(r.stderr).toContain(`error VALIDATION_FAILED: ${option} must be one of`);
+      expect(r.stderr).toContain(allowed);
+    }
+    expect(
+      json(cli(['device', 'list', '--data', data, '--json', '--type', 'infusion-pump'])).items,
+    ).toHaveLength(1);
+  }, 120_000);
 });

@@ -8,8 +8,8 @@ import type { Principal } from './principal.js';
 export interface CreatedApiToken {
   id: string;
   token: string;
-  /** Unix milliseconds, or null for a token that does not expire. */
-  expiresAt: number | null;
+  /** Unix milliseconds: every new token expires. */
+  expiresAt: number;
 }
 
 /** An API token as listed: never the secret or its hash. */
@@ -17,11 +17,20 @@ export interface ApiTokenView {
   id: string;
   name: string;
   createdAt: number;
+  /** Null only for a token made before tokens had to expire. */
   expiresAt: number | null;
   revokedAt: number | null;
 }
 
-const MAX_TTL_SECONDS = 10 * 365 * 24 * 3600;
+/**
+ * Lifetimes of API tokens. A bearer secret that never expires outlives the person or script it
+ * was made for; one given no lifetime lives 30 days, and none longer than a year.
+ */
+export const API_TOKEN_TTL = {
+  minSeconds: 60,
+  defaultSeconds: 30 * 86_400,
+  maxSeconds: 365 * 86_400,
+} as const;
 
 /** Only admins (or the CLI, acting as the system) create tokens for someone else. */
 function mayActFor(actor: Principal | undefined, username: string): boolean {
@@ -49,14 +58,19 @@ export function createApiTokenAdmin(ctx: AccessContext) {
     ): Promise<CreatedApiToken> {
       if (!mayActFor(actor, input.username)) throw new PulsegateError('ACCESS_DENIED');
       const name = typeof input.name === 'string' ? input.name.trim() : '';
-      const ttl = input.ttlSeconds;
+      const ttl = input.ttlSeconds ?? API_TOKEN_TTL.defaultSeconds;
       const fields = [
         ...(name.length >= 1 && name.length <= 128
           ? []
           : [{ pointer: '/name', problem: '1 to 128 characters' }]),
-        ...(ttl === undefined || (Number.isInteger(ttl) && ttl >= 60 && ttl <= MAX_TTL_SECONDS)
+        ...(Number.isInteger(ttl) && ttl >= API_TOKEN_TTL.minSeconds && ttl <= API_TOKEN_TTL.maxSeconds
           ? []
-          : [{ pointer: '/ttlSeconds', problem: `60 to ${MAX_TTL_SECONDS} seconds` }]),
+          : [
+              {
+                pointer: '/ttlSeconds',
+                problem: `${API_TOKEN_TTL.minSeconds} to ${API_TOKEN_TTL.maxSeconds} seconds (365 days)`,
+              },
+            ]),
       ];
       if (fields.length > 0) throw new PulsegateError('VALIDATION_FAILED', undefined, { fields });
       const owner = await userId(input.username);
@@ -68,7 +82,7 @@ export function createApiTokenAdmin(ctx: AccessContext) {
         user_id: owner,
         name,
         created_at: now,
-        expires_at: ttl === undefined ? null : now + ttl * 1000,
+        expires_at: now + ttl * 1000,
         revoked_at: null,
       };
       await db.insertInto('api_tokens').values(row).execute();

@@ -146,7 +146,6 @@ describeEachDialect('access: bearer authentication', (open) => {
     it('refuses expired, revoked and unknown tokens with their codes', async () => {
       const short = await f.access.createApiToken({ username: 'alice', name: 'short', ttlSeconds: 60 });
       const revoked = await f.access.createApiToken({ username: 'alice', name: 'revoked' });
-      expect(revoked.expiresAt).toBeNull();
       await f.access.revokeApiToken(revoked.id);
       expect(await auth(revoked.token)).toBe('AUTH_TOKEN_REVOKED');
       f.clock.advance(60);
@@ -158,6 +157,28 @@ describeEachDialect('access: bearer authentication', (open) => {
         ['short', false],
         ['revoked', true],
       ]);
+    });
+
+    it('gives a token without a lifetime 30 days, allows at most 365, and refuses longer storing nothing', async () => {
+      const DAY = 86_400;
+      const plain = await f.access.createApiToken({ username: 'alice', name: 'default' });
+      expect(plain.expiresAt).toBe(f.clock.ms + 30 * DAY * 1000);
+      const year = await f.access.createApiToken({ username: 'alice', name: 'year', ttlSeconds: 365 * DAY });
+      expect(year.expiresAt).toBe(f.clock.ms + 365 * DAY * 1000);
+      const rows = async () => (await t.store.db.selectFrom('api_tokens').select('id').execute()).length;
+      const before = await rows();
+      for (const ttlSeconds of [365 * DAY + 1, 10 * 365 * DAY, 59, 0, -1, 1.5, Number.NaN])
+        expect(
+          await codeOf(f.access.createApiToken({ username: 'alice', name: 'x', ttlSeconds })),
+          String(ttlSeconds),
+        ).toBe('VALIDATION_FAILED');
+      expect(await rows()).toBe(before);
+      // The default lifetime ends like any other.
+      f.clock.advance(30 * DAY - 1);
+      expect(await auth(plain.token)).toBe('ok');
+      f.clock.advance(1);
+      expect(await auth(plain.token)).toBe('AUTH_TOKEN_EXPIRED');
+      expect((await f.access.listApiTokens('alice')).every((v) => v.expiresAt !== null)).toBe(true);
     });
 
     it('lets a non-admin create tokens only for themselves', async () => {

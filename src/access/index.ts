@@ -1,7 +1,7 @@
 /** The access capability's public API: everything other folders may import from `access`. */
 
 export { type AccessService, createAccessService } from './access-service.js';
-export type { ApiTokenView, CreatedApiToken } from './api-token-admin.js';
+export { API_TOKEN_TTL, type ApiTokenView, type CreatedApiToken } from './api-token-admin.js';
 export { API_TOKEN_PREFIX } from './api-tokens.js';
 export type { BreakGlassResult } from './break-glass.js';
 export { CLIENT_ASSERTION_ALGORITHMS, type NewClient } from './clients.js';

@@ -1,5 +1,6 @@
 /** TypeBox schemas for the access routes: requests are strict, responses strip undeclared fields. */
 import { Type } from '@sinclair/typebox';
+import { API_TOKEN_TTL } from './api-token-admin.js';
 import { ROLES } from './roles.js';
 
 const closed = { additionalProperties: false } as const;
@@ -147,14 +148,24 @@ export const NewApiTokenBody = Type.Object(
   {
     username: Type.Optional(Type.String({ maxLength: 64 })),
     name: Type.String({ minLength: 1, maxLength: 128 }),
-    ttlSeconds: Type.Optional(Type.Integer({ minimum: 60 })),
+    ttlSeconds: Type.Optional(
+      Type.Integer({
+        minimum: API_TOKEN_TTL.minSeconds,
+        maximum: API_TOKEN_TTL.maxSeconds,
+        description: `Lifetime in seconds, ${API_TOKEN_TTL.minSeconds} to ${API_TOKEN_TTL.maxSeconds} (365 days); default ${API_TOKEN_TTL.defaultSeconds} (30 days). Every token expires.`,
+      }),
+    ),
   },
   closed,
 );
 
 /** A created API token: shown once. */
 export const CreatedApiTokenSchema = Type.Object(
-  { id: Type.String(), token: Type.String(), expiresAt: Type.Union([Millis, Type.Null()]) },
+  {
+    id: Type.String(),
+    token: Type.String({ description: 'The bearer secret; shown only in this response' }),
+    expiresAt: Type.Integer({ minimum: 0, description: 'When the token stops working (Unix milliseconds)' }),
+  },
   closed,
 );
 

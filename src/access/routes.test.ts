@@ -193,6 +193,22 @@ describeEachDialect('access routes over the real HTTP layer', (open) => {
     expect((await inject('POST', '/api/v1/tokens', carol, { name: 'x' })).json().code).toBe('ACCESS_DENIED');
   });
 
+  it('gives an API token 30 days unless asked, and refuses more than 365 days storing nothing', async () => {
+    const DAY_MS = 86_400_000;
+    const plain = await inject('POST', '/api/v1/tokens', admin, { name: 'ci' });
+    expect(plain.statusCode).toBe(201);
+    expect(plain.json().expiresAt).toBe(f.clock.ms + 30 * DAY_MS);
+    const year = await inject('POST', '/api/v1/tokens', admin, { name: 'ci', ttlSeconds: 365 * 86_400 });
+    expect(year.json().expiresAt).toBe(f.clock.ms + 365 * DAY_MS);
+    const count = async () => (await t.store.db.selectFrom('api_tokens').select('id').execute()).length;
+    const before = await count();
+    for (const ttlSeconds of [365 * 86_400 + 1, 59, '3600', null]) {
+      const r = await inject('POST', '/api/v1/tokens', admin, { name: 'ci', ttlSeconds });
+      expect([r.statusCode, r.json().code], String(ttlSeconds)).toEqual([400, 'VALIDATION_FAILED']);
+    }
+    expect(await count()).toBe(before);
+  });
+
   it('starts break-glass only with a reason, and /me shows the session', async () => {
     const none = await inject('POST', '/api/v1/break-glass', carol, {});
     expect([none.statusCode, none.json().code]).toEqual([400, 'ACCESS_BREAK_GLASS_REASON_REQUIRED']);

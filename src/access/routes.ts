@@ -223,6 +223,8 @@ export function accessRoutes(deps: AccessRoutesDeps): FastifyPluginAsync {
         schema: {
           tags,
           summary: 'Create an API token (for yourself unless admin)',
+          description:
+            'The token is shown only in this response. It expires after ttlSeconds, 30 days when not given; at most 365 days.',
           body: S.NewApiTokenBody,
           response: { 201: S.CreatedApiTokenSchema },
         },

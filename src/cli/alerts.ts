@@ -11,6 +11,7 @@ import {
   FLEET_CHECKS,
 } from '../monitor/index.js';
 import { cliActor, withDataOptions, withServices } from './context.js';
+import { oneOf } from './options.js';
 import { print, table } from './output.js';
 
 interface Common {
@@ -25,12 +26,6 @@ function operator(): { actor: AlertActor; viewer: AlertViewer } {
     actor: { id: audit.name, name: audit.name, audit },
     viewer: { mayReadPatient: () => false, audit },
   };
-}
-
-function oneOf(name: string, value: string | undefined, allowed: readonly string[]): string | undefined {
-  if (value !== undefined && !allowed.includes(value))
-    throw new PulsegateError('VALIDATION_FAILED', `${name} must be one of ${allowed.join(', ')}`);
-  return value;
 }
 
 async function audited<T>(

@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import type { Services } from '../app.js';
-import { DEVICE_TYPES, DeviceCreate } from '../devices/index.js';
+import { DEVICE_TYPES, DeviceCreate, LIFECYCLES } from '../devices/index.js';
 import { PulsegateError } from '../errors.js';
 import { bodyProblem } from '../http/index.js';
 import { REVOCATION_REASONS } from '../pki/index.js';
 import { cliPrincipal, withDataOptions, withServices } from './context.js';
+import { instantOption, oneOf } from './options.js';
 import { print, table } from './output.js';
 
 /**
@@ -24,13 +25,6 @@ async function readStdin(): Promise<string> {
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');
-}
-
-function parseTime(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new PulsegateError('VALIDATION_FAILED', `${name} must be an ISO 8601 date-time`);
-  return t;
 }
 
 /** Validates the new device against the same schema the REST API uses. */
@@ -113,8 +107,8 @@ export function registerDevice(program: Command): void {
     });
 
   withDataOptions(device.command('list').description('list devices (filters as in GET /api/v1/devices)'))
-    .option('--type <type>')
-    .option('--lifecycle <state>')
+    .option('--type <type>', `one of: ${DEVICE_TYPES.join(', ')}`)
+    .option('--lifecycle <state>', `one of: ${LIFECYCLES.join(', ')}`)
     .option('--care-unit <unit>')
     .option('--search <text>', 'id, vendor, model or serial contains')
     .option('--limit <n>', 'at most this many (max 500)', '100')
@@ -125,10 +119,12 @@ export function registerDevice(program: Command): void {
         const limit = Number(opts.limit);
         if (!Number.isInteger(limit) || limit < 1 || limit > 500)
           throw new PulsegateError('VALIDATION_FAILED', '--limit must be an integer from 1 to 500');
+        const type = oneOf('--type', opts.type, DEVICE_TYPES);
+        const lifecycle = oneOf('--lifecycle', opts.lifecycle, LIFECYCLES);
         const page = await withServices(opts.data, (s) =>
           s.devices.list({
-            ...(opts.type ? { type: opts.type as never } : {}),
-            ...(opts.lifecycle ? { lifecycle: opts.lifecycle as never } : {}),
+            ...(type ? { type } : {}),
+            ...(lifecycle ? { lifecycle } : {}),
             ...(opts.careUnit ? { careUnit: opts.careUnit } : {}),
             ...(opts.search ? { q: opts.search } : {}),
             limit,
@@ -186,9 +182,11 @@ export function registerDevice(program: Command): void {
       '--patient <identifier>',
       'patient identifier (stored encrypted); - reads it from standard input, keeping it out of the process list and shell history',
     )
-    .option('--from <iso>', 'start (default now)')
-    .option('--until <iso>', 'end (default open-ended)')
+    .option('--from <date-time>', 'start, RFC 3339 such as 2025-03-01T08:00:00Z (default now)')
+    .option('--until <date-time>', 'end, RFC 3339 (default open-ended)')
     .action(async (id: string, opts: Opts & { patient: string; from?: string; until?: string }) => {
+      const from = instantOption(opts.from, '--from');
+      const until = instantOption(opts.until, '--until') ?? null;
       const patientId = opts.patient === '-' ? (await readStdin()).trim() : opts.patient;
       const binding = await withServices(opts.data, async (s: Services) => {
         await s.devices.get(id);
@@ -196,8 +194,8 @@ export function registerDevice(program: Command): void {
           id,
           {
             patientId,
-            from: parseTime(opts.from, '--from'),
-            until: parseTime(opts.until, '--until') ?? null,
+            from,
+            until,
           },
           cliPrincipal(),
         );

@@ -2,6 +2,9 @@ import type { Command } from 'commander';
 import { createInstallation } from '../installation/index.js';
 import { print } from './output.js';
 
+/** A port as a number when it is one; anything else stays text, for the config check to refuse by name. */
+const portValue = (text: string): number | string => (/^\d{1,6}$/.test(text) ? Number(text) : text);
+
 export function registerInit(program: Command): void {
   program
     .command('init')
@@ -26,8 +29,8 @@ export function registerInit(program: Command): void {
         json?: boolean;
       }) => {
         const settings: Record<string, Record<string, unknown>> = {
-          server: { port: Number(opts.port) },
-          mqtt: { port: Number(opts.mqttPort) },
+          server: { port: portValue(opts.port) },
+          mqtt: { port: portValue(opts.mqttPort) },
         };
         if (opts.databaseUrl) settings.database = { url: opts.databaseUrl };
         const result = await createInstallation({
@@ -44,6 +47,7 @@ export function registerInit(program: Command): void {
             `Created a Pulsegate installation in ${result.dataDir}`,
             `  CA certificate:  ${result.caFile}`,
             `  admin API token: ${result.adminTokenFile} (mode 0600; keep it secret)`,
+            `                   expires ${new Date(result.adminTokenExpiresAt).toISOString()}; renew with pulsegate token create --user admin`,
             `Next: pulsegate serve --data ${opts.data}`,
           ].join('\n'),
         );

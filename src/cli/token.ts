@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { API_TOKEN_TTL } from '../access/index.js';
 import { PulsegateError } from '../errors.js';
 import { withDataOptions, withServices } from './context.js';
 import { print } from './output.js';
@@ -17,9 +18,15 @@ export function registerToken(program: Command): void {
   withDataOptions(token.command('create').description('create an API token for a user (printed once)'))
     .requiredOption('--user <username>', 'the user the token acts as')
     .option('--name <name>', 'a label for the token', 'cli token')
-    .option('--ttl <duration>', 'lifetime, e.g. 30d (default: no expiry)')
+    .option('--ttl <duration>', 'lifetime such as 12h or 90d: from 1m to 365d (default 30d)')
     .action(async (opts: { data: string; json?: boolean; user: string; name: string; ttl?: string }) => {
-      const ttlSeconds = opts.ttl ? parseDuration(opts.ttl) : undefined;
+      // An empty --ttl is a mistake, not "no lifetime given".
+      const ttlSeconds = opts.ttl !== undefined ? parseDuration(opts.ttl) : undefined;
+      if (
+        ttlSeconds !== undefined &&
+        (ttlSeconds < API_TOKEN_TTL.minSeconds || ttlSeconds > API_TOKEN_TTL.maxSeconds)
+      )
+        throw new PulsegateError('VALIDATION_FAILED', '--ttl must be from 1m to 365d');
       const created = await withServices(opts.data, (s) =>
         s.access.createApiToken({ username: opts.user, name: opts.name, ttlSeconds }),
       );

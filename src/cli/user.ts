@@ -3,14 +3,8 @@ import type { Command } from 'commander';
 import { isRole, ROLES, type Role } from '../access/index.js';
 import { PulsegateError } from '../errors.js';
 import { withDataOptions, withServices } from './context.js';
+import { instantOption } from './options.js';
 import { print, table } from './output.js';
-
-function parseTime(value: string | undefined, name: string): number | undefined {
-  if (value === undefined) return undefined;
-  const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new PulsegateError('VALIDATION_FAILED', `${name} must be an ISO 8601 date-time`);
-  return t;
-}
 
 async function readPasswordFromStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -30,8 +24,8 @@ export function registerUser(program: Command): void {
     .requiredOption('--role <role>', `one of: ${ROLES.join(', ')}`)
     .option('--care-unit <unit...>', 'care units a clinician may see')
     .option('--device <id...>', 'devices a vendor-service account may touch')
-    .option('--not-before <iso>', 'vendor access window start')
-    .option('--not-after <iso>', 'vendor access window end')
+    .option('--not-before <date-time>', 'vendor access window start, RFC 3339 such as 2025-03-01T08:00:00Z')
+    .option('--not-after <date-time>', 'vendor access window end, RFC 3339')
     .option('--password-stdin', 'read the password from standard input')
     .action(
       async (opts: {
@@ -47,6 +41,8 @@ export function registerUser(program: Command): void {
       }) => {
         if (!isRole(opts.role))
           throw new PulsegateError('VALIDATION_FAILED', `--role must be one of: ${ROLES.join(', ')}`);
+        const accessNotBefore = instantOption(opts.notBefore, '--not-before');
+        const accessNotAfter = instantOption(opts.notAfter, '--not-after');
         const generated = !opts.passwordStdin;
         const password = generated ? randomBytes(18).toString('base64url') : await readPasswordFromStdin();
         const created = await withServices(opts.data, (s) =>
@@ -56,8 +52,8 @@ export function registerUser(program: Command): void {
             role: opts.role as Role,
             careUnits: opts.careUnit,
             vendorDevices: opts.device,
-            accessNotBefore: parseTime(opts.notBefore, '--not-before'),
-            accessNotAfter: parseTime(opts.notAfter, '--not-after'),
+            accessNotBefore,
+            accessNotAfter,
           }),
         );
         print(opts, generated ? { user: created, password } : { user: created }, () =>

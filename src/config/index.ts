@@ -1,2 +1,2 @@
-export { CONFIG_FILE, configKeys, dataPath, loadConfig, validateConfig } from './loader.js';
+export { CONFIG_FILE, configFrom, configKeys, dataPath, loadConfig, validateConfig } from './loader.js';
 export { type Config, ConfigSchema, type LoadedConfig } from './schema.js';

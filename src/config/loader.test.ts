@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PulsegateError } from '../errors.js';
+import { ALERT_CHANGES } from '../monitor/index.js';
 import { configKeys, loadConfig } from './loader.js';
+import { NOTIFY_CHANGES } from './schema.js';
 
 const dirs: string[] = [];
 function dataDir(yaml?: string): string {
@@ -146,6 +148,42 @@ describe('config loader', () => {
       loadConfig(dataDir(), { PULSEGATE_DATABASE_URL: 'postgress://db/x?password=S3cretPw&sslmode=require' }),
     ).message;
     expect(query).not.toContain('S3cretPw');
+  });
+
+  it('refuses a time zone the runtime does not know, at load, naming the key', () => {
+    expect(loadConfig(dataDir(), { PULSEGATE_MONITOR_TIME_ZONE: 'Europe/London' }).monitor.timeZone).toBe(
+      'Europe/London',
+    );
+    for (const zone of ['Mars/Olympus', 'UTC+25', 'Europe/Londn']) {
+      const e = configError(() => loadConfig(dataDir(), { PULSEGATE_MONITOR_TIME_ZONE: zone }));
+      expect(e.message).toContain('monitor.timeZone (PULSEGATE_MONITOR_TIME_ZONE)');
+      expect(e.message).toContain(JSON.stringify(zone));
+    }
+    configError(() => loadConfig(dataDir('monitor:\n  timeZone: Mars/Olympus\n'), {}));
+  });
+
+  it('accepts only the alert changes a notification route can select', () => {
+    // The schema's list is the one the monitor emits.
+    expect([...NOTIFY_CHANGES]).toEqual([...ALERT_CHANGES]);
+    const hook = (changes: unknown) =>
+      JSON.stringify([{ name: 'soc', url: 'https://soc.example/h', secretFile: 's', changes }]);
+    const ok = loadConfig(dataDir(), { PULSEGATE_NOTIFY_WEBHOOKS: hook(['created', 'escalated']) });
+    expect(ok.notify.webhooks[0]?.changes).toEqual(['created', 'escalated']);
+    const typo = configError(() =>
+      loadConfig(dataDir(), { PULSEGATE_NOTIFY_WEBHOOKS: hook(['created', 'escalatd']) }),
+    ).message;
+    expect(typo).toContain('notify.webhooks[0].changes[1] (in PULSEGATE_NOTIFY_WEBHOOKS)');
+    expect(typo).toContain('"escalated"');
+    expect(typo).toContain('got "escalatd"');
+    const syslog = configError(() =>
+      loadConfig(
+        dataDir(
+          'notify:\n  syslog:\n    - name: siem\n      host: siem.example\n      port: 6514\n      changes: [ack]\n',
+        ),
+        {},
+      ),
+    ).message;
+    expect(syslog).toContain('notify.syslog[0].changes[0]');
   });
 
   it('requires an https public URL', () => {

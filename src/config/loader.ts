@@ -130,7 +130,10 @@ export function validateConfig(raw: Record<string, unknown>): Config {
           .slice(2)
           .map((s) => (/^\d+$/.test(s) ? `[${s}]` : `.${s}`))
           .join('');
-        return `${top.path}${inner} (in ${top.env}): ${e.message.toLowerCase()}, got ${shown(e.value)}`;
+        const problem = Array.isArray(e.schema.anyOf)
+          ? `must be ${describeAllowed(e.schema)}`
+          : e.message.toLowerCase();
+        return `${top.path}${inner} (in ${top.env}): ${problem}, got ${shown(e.value)}`;
       }
       const [section, leaf] = path.split('.');
       const sectionKeys = keys
@@ -147,22 +150,40 @@ export function validateConfig(raw: Record<string, unknown>): Config {
     throw new PulsegateError('CONFIG_INVALID', `invalid configuration: ${messages.join('; ')}`);
   }
   const config = withDefaults as Config;
-  const together = requiredTogether(config);
-  if (together.length > 0)
-    throw new PulsegateError('CONFIG_INVALID', `invalid configuration: ${together.join('; ')}`);
+  const problems = beyondSchema(config);
+  if (problems.length > 0)
+    throw new PulsegateError('CONFIG_INVALID', `invalid configuration: ${problems.join('; ')}`);
   return config;
 }
 
-/** Keys that one setting makes necessary (checked after the schema). */
-function requiredTogether(config: Config): string[] {
+const envOf = (path: string) => configKeys().find((k) => k.path === path)!.env;
+
+/** Whether the runtime knows `zone` as an IANA time zone (Intl throws a RangeError if not). */
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What the schema cannot say (checked after it): keys that one setting makes necessary, and
+ * values that only the runtime can judge.
+ */
+function beyondSchema(config: Config): string[] {
   const problems: string[] = [];
+  if (!isTimeZone(config.monitor.timeZone)) {
+    problems.push(
+      `monitor.timeZone (${envOf('monitor.timeZone')}): must be an IANA time zone such as UTC or Europe/London, got ${shown(config.monitor.timeZone)}`,
+    );
+  }
   const m = config.mqtt;
   if (m.mode === 'external') {
     for (const key of ['externalUrl', 'externalCaFile', 'externalCertFile', 'externalKeyFile'] as const) {
-      if (m[key] === '') {
-        const env = configKeys().find((k) => k.path === `mqtt.${key}`)!.env;
-        problems.push(`mqtt.${key} (${env}): required when mqtt.mode is external`);
-      }
+      if (m[key] === '')
+        problems.push(`mqtt.${key} (${envOf(`mqtt.${key}`)}): required when mqtt.mode is external`);
     }
   }
   return problems;
@@ -171,7 +192,21 @@ function requiredTogether(config: Config): string[] {
 /** Loads `DATA/pulsegate.yaml`, overlays `PULSEGATE_*` variables, validates once. */
 export function loadConfig(dataDir: string, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const absolute = isAbsolute(dataDir) ? dataDir : resolve(dataDir);
-  const raw = readFileConfig(absolute);
+  return configFrom(absolute, readFileConfig(absolute), env);
+}
+
+/**
+ * The configuration `values` (sections as `pulsegate.yaml` holds them) would give with the
+ * `PULSEGATE_*` variables over them, validated like `loadConfig`: lets `init` check its settings
+ * before it writes anything.
+ */
+export function configFrom(
+  dataDir: string,
+  values: Record<string, unknown>,
+  env: NodeJS.ProcessEnv = process.env,
+): LoadedConfig {
+  const absolute = isAbsolute(dataDir) ? dataDir : resolve(dataDir);
+  const raw = structuredClone(values);
   applyEnv(raw, env);
   return { ...validateConfig(raw), dataDir: absolute };
 }

@@ -1,6 +1,22 @@
 import { type Static, Type as T } from '@sinclair/typebox';
 
 /**
+ * The alert changes a notification route may select (`AlertEvent.change`; monitor/contracts.ts
+ * `ALERT_CHANGES`, kept equal by a test). A closed list, so that a typo is refused at start-up
+ * instead of silently dropping notifications.
+ */
+export const NOTIFY_CHANGES = [
+  'created',
+  'deduplicated',
+  'grouped',
+  'acknowledged',
+  'resolved',
+  'false-positive',
+  'escalated',
+] as const;
+const alertChange = T.Union(NOTIFY_CHANGES.map((c) => T.Literal(c)));
+
+/**
  * The whole configuration. Every key has a default so that `pulsegate init` can write a short
  * file; each key can be set in `pulsegate.yaml` or by the environment variable named after its
  * path (`server.port` → `PULSEGATE_SERVER_PORT`).
@@ -393,7 +409,7 @@ export const ConfigSchema = T.Object(
               categories: T.Optional(
                 T.Array(T.Union(['security', 'clinical', 'technical'].map((v) => T.Literal(v)))),
               ),
-              changes: T.Optional(T.Array(T.String({ maxLength: 40 }))),
+              changes: T.Optional(T.Array(alertChange)),
             },
             { additionalProperties: false },
           ),
@@ -414,7 +430,7 @@ export const ConfigSchema = T.Object(
               categories: T.Optional(
                 T.Array(T.Union(['security', 'clinical', 'technical'].map((v) => T.Literal(v)))),
               ),
-              changes: T.Optional(T.Array(T.String({ maxLength: 40 }))),
+              changes: T.Optional(T.Array(alertChange)),
             },
             { additionalProperties: false },
           ),

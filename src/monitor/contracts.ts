@@ -17,6 +17,21 @@ export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
 export const ALERT_CATEGORIES = ['security', 'clinical', 'technical'] as const;
 export type AlertCategory = (typeof ALERT_CATEGORIES)[number];
 
+/**
+ * What an alert event reports (`AlertEvent.change`): a new alert, a merged duplicate, an alert
+ * grouped into an incident, a person's change, or an escalation. Notification routes select
+ * among these (config `notify.*.changes`).
+ */
+export const ALERT_CHANGES = [
+  'created',
+  'deduplicated',
+  'grouped',
+  'acknowledged',
+  'resolved',
+  'false-positive',
+  'escalated',
+] as const;
+
 export const ALERT_STATES = ['open', 'acknowledged', 'resolved', 'false-positive'] as const;
 export type AlertState = (typeof ALERT_STATES)[number];
 
@@ -65,7 +80,7 @@ export interface AlertEvent {
   incidentId: string | null;
   /** 0 until an unacknowledged alert is escalated. */
   escalationLevel: number;
-  /** What happened: `created`, `deduplicated`, `acknowledged`, `resolved`, `false-positive`, `escalated`, `reopened`. */
+  /** What happened: one of `ALERT_CHANGES`. */
   change: string;
   /** Who changed it (user or client id), or `system`. */
   actor: string;

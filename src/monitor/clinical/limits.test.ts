@@ -50,4 +50,53 @@ describe('vital-sign limits per care unit', () => {
       expect.objectContaining({ code: 'CLINICAL_LIMITS_INVALID' }),
     );
   });
+
+  /** The CLINICAL_LIMITS_INVALID message for `configured` (fails if it is accepted). */
+  function refusal(configured: ConstructorParameters<typeof LimitTable>[0]): string {
+    try {
+      new LimitTable(configured);
+    } catch (error) {
+      expect(error).toMatchObject({ code: 'CLINICAL_LIMITS_INVALID' });
+      return (error as Error).message;
+    }
+    throw new Error('expected CLINICAL_LIMITS_INVALID');
+  }
+
+  it('refuses a vital kind telemetry does not know, naming the key', () => {
+    const message = refusal({ icu: { sp02: { low: 90 } } });
+    expect(message).toContain('clinical.limits.icu.sp02: unknown vital kind');
+    expect(message).toContain('spo2');
+    // Every kind telemetry accepts may be given a limit.
+    expect(
+      new LimitTable({ icu: { glucose: { low: 70 }, 'nibp-mean': { low: 65 } } }).forUnit('ICU').glucose,
+    ).toEqual({ low: 70 });
+  });
+
+  it('refuses one care unit configured twice in different case, naming both keys', () => {
+    const message = refusal({ icu: { spo2: { low: 90 } }, ICU: { spo2: { low: 85 } } });
+    expect(message).toContain('clinical.limits.icu and clinical.limits.ICU');
+  });
+
+  it('refuses a low above the high it is merged with, default or configured', () => {
+    // The ward's default heart-rate high is 130.
+    expect(refusal({ 'ward-3': { 'heart-rate': { low: 140 } } })).toContain(
+      'clinical.limits.ward-3.heart-rate: low 140 is above high 130 (the default)',
+    );
+    // The icu default low for resp-rate is 6.
+    expect(refusal({ ICU: { 'resp-rate': { high: 5 } } })).toContain(
+      'clinical.limits.ICU.resp-rate: low 6 (the default) is above high 5',
+    );
+    expect(refusal({ x: { spo2: { low: 95, high: 90 } } })).toContain(
+      'clinical.limits.x.spo2: low 95 is above high 90',
+    );
+    // Every problem is named at once.
+    const all = refusal({ a: { sp02: { low: 1 } }, b: { 'heart-rate': { low: 200 } } });
+    expect(all).toContain('clinical.limits.a.sp02');
+    expect(all).toContain('clinical.limits.b.heart-rate');
+    // Equal low and high is allowed: only that one value is within the limits.
+    expect(new LimitTable({ x: { 'heart-rate': { low: 130 } } }).forUnit('x')['heart-rate']).toEqual({
+      low: 130,
+      high: 130,
+    });
+  });
 });

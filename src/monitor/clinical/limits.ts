@@ -1,4 +1,5 @@
 import { PulsegateError } from '../../errors.js';
+import { VITAL_CODES } from '../../telemetry/index.js';
 
 /** A vital's alarm limits: a value below `low` or above `high` is a breach. */
 export interface VitalLimit {
@@ -46,7 +47,15 @@ export interface LimitBreach {
   limit: number;
 }
 
-/** Resolves the limits of every care unit from the defaults and the configuration. */
+/** The vital kinds a limit may name: those telemetry accepts (a misspelt kind would never match). */
+const KINDS = new Set(VITAL_CODES.map((v) => v.kind));
+
+/**
+ * Resolves the limits of every care unit from the defaults and the configuration. A configuration
+ * that names an unknown vital kind, names one care unit twice (names match without regard to
+ * case), or leaves a vital's `low` above its `high` once merged over the defaults is refused with
+ * CLINICAL_LIMITS_INVALID naming every such key.
+ */
 export class LimitTable {
   readonly #units = new Map<string, UnitLimits>();
   readonly #fallback: UnitLimits;
@@ -56,20 +65,37 @@ export class LimitTable {
     // "ICU" (as devices and the simulator name it), and `clinical.limits.ICU` to devices in "icu".
     const merged: Record<string, Record<string, VitalLimit>> = {};
     for (const [unit, limits] of Object.entries(DEFAULT_LIMITS)) merged[unit.toLowerCase()] = { ...limits };
+    const problems: string[] = [];
+    const seen = new Map<string, string>();
     for (const [name, limits] of Object.entries(configured)) {
       const unit = name.toLowerCase();
+      const other = seen.get(unit);
+      if (other !== undefined) {
+        problems.push(
+          `clinical.limits.${other} and clinical.limits.${name}: the same care unit (names match without regard to case); configure it once`,
+        );
+        continue;
+      }
+      seen.set(unit, name);
       const base = merged[unit] ?? { ...(merged.default ?? {}) };
       for (const [kind, limit] of Object.entries(limits)) {
-        if (limit.low !== undefined && limit.high !== undefined && limit.low > limit.high) {
-          throw new PulsegateError(
-            'CLINICAL_LIMITS_INVALID',
-            `clinical.limits.${unit}.${kind}: low is above high`,
+        const key = `clinical.limits.${name}.${kind}`;
+        if (!KINDS.has(kind)) {
+          problems.push(`${key}: unknown vital kind; allowed are ${[...KINDS].join(', ')}`);
+          continue;
+        }
+        const result = { ...base[kind], ...limit };
+        if (result.low !== undefined && result.high !== undefined && result.low > result.high) {
+          const from = (side: 'low' | 'high') => (limit[side] === undefined ? ' (the default)' : '');
+          problems.push(
+            `${key}: low ${result.low}${from('low')} is above high ${result.high}${from('high')}`,
           );
         }
-        base[kind] = { ...base[kind], ...limit };
+        base[kind] = result;
       }
       merged[unit] = base;
     }
+    if (problems.length > 0) throw new PulsegateError('CLINICAL_LIMITS_INVALID', problems.join('; '));
     for (const [unit, limits] of Object.entries(merged)) this.#units.set(unit, limits);
     this.#fallback = this.#units.get('default') ?? {};
   }
