@@ -3,7 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    testTimeout: 30_000,
+    // Generous: CLI tests spawn many processes, and CI shares two cores with the database.
+    testTimeout: 120_000,
     hookTimeout: 60_000,
     pool: 'forks',
     // Two cores: keep parallelism modest so timing-sensitive protocol tests are not starved.

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli } from './support/processes.js';
+import { cli, tick } from './support/processes.js';
 
 let dir: string;
 let data: string;
@@ -129,7 +129,7 @@ describe('pulsegate device', () => {
     expect(json(r).enrollmentToken.token).toMatch(/^\S{20,}$/);
   });
 
-  it('refuses bad input with a stable code and stores nothing', () => {
+  it('refuses bad input with a stable code and stores nothing', async () => {
     const VM = ['--vendor', 'Acme', '--model', 'M1'];
     const cases: Array<[string[], string]> = [
       [['device', 'add', '--id', 'x1-bad', '--type', 'toaster', ...VM], 'VALIDATION_FAILED'],
@@ -155,6 +155,7 @@ describe('pulsegate device', () => {
     ];
     const before = cli(['device', 'show', '--data', data, '--json', 'pump-cli-01']).stdout;
     for (const [args, code] of cases) {
+      await tick(); // let the worker answer Vitest between blocking CLI runs
       const r = cli([...args.slice(0, 2), '--data', data, ...args.slice(2)]);
       expect(r.code, args.join(' ')).toBe(1);
       expect(r.stderr, args.join(' ')).toContain(`error ${code}`);

@@ -97,3 +97,9 @@ export function exited(child: ChildProcess): Promise<number | null> {
     else child.once('exit', (code) => resolve(code));
   });
 }
+
+/**
+ * Yields to the event loop. `cli()` blocks this worker while the CLI runs; a test that runs it in
+ * a loop yields between runs so the worker can answer Vitest's RPC (which times out at 60 s).
+ */
+export const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
