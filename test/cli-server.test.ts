@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cli, cliBackground, curl, exited, freePort, waitFor } from './support/processes.js';
+import { cli, cliBackground, curl, exited, freePort, tick, waitFor } from './support/processes.js';
 
 let dir: string;
 let data: string;
@@ -181,8 +181,9 @@ describe('init and serve', () => {
     expect(res.body).toContain('pulsegate_http_requests_total');
   });
 
-  it('init refuses an existing installation and changes nothing', () => {
+  it('init refuses an existing installation and changes nothing', async () => {
     const before = fingerprint(data);
+    await tick();
     const again = cli(['init', '--data', data]);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('INSTALL_EXISTS');
@@ -200,7 +201,8 @@ describe('init and serve', () => {
     expect(await exited(server!)).toBe(0);
   });
 
-  it('runs retention from the command line over telemetry and alerts, and audits it', () => {
+  it('runs retention from the command line over telemetry and alerts, and audits it', async () => {
+    await tick();
     const run = cli(['retention', 'run', '--data', data, '--json']);
     expect(run.code, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout);
@@ -209,18 +211,24 @@ describe('init and serve', () => {
       followers: { alerts: { cleared: 0, shreddedKeys: 0 } },
     });
     expect(report.shreddedBefore).toMatch(/^\d{4}-\d\d$/);
+    await tick();
     const verified = cli(['audit', 'verify', '--data', data, '--json']);
     expect(verified.code).toBe(0);
+    await tick();
     const exported = cli(['audit', 'export', '--data', data]);
     expect(exported.stdout).toContain('telemetry.retention');
   });
 
-  it('exits 2 on a bad command line and 1 with a code on a missing installation', () => {
+  it('exits 2 on a bad command line and 1 with a code on a missing installation', async () => {
+    await tick();
     expect(cli(['frobnicate']).code).toBe(2);
+    await tick();
     const missing = cli(['migrate', '--data', join(dir, 'nowhere')]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('INSTALL_MISSING');
+    await tick();
     expect(cli(['--help']).code).toBe(0);
+    await tick();
     expect(cli(['user', 'add', '--help']).stdout).toContain('--care-unit');
   });
 });

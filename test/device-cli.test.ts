@@ -30,7 +30,8 @@ const json = (r: { stdout: string }) => JSON.parse(r.stdout) as CliJson;
 const listIds = () => json(cli(['device', 'list', '--data', data, '--json'])).items.map((d) => d.id);
 
 describe('pulsegate device', () => {
-  it('registers, lists, shows and binds a device, and prints a one-time enrollment token', () => {
+  it('registers, lists, shows and binds a device, and prints a one-time enrollment token', async () => {
+    await tick();
     const add = cli([
       'device',
       'add',
@@ -64,12 +65,15 @@ describe('pulsegate device', () => {
     expect(out.enrollmentToken.token).toMatch(/^\S{20,}$/);
 
     expect(listIds()).toEqual(['pump-cli-01']);
+    await tick();
     const human = cli(['device', 'list', '--data', data, '--care-unit', 'ICU']);
     expect(human.stdout).toContain('pump-cli-01');
+    await tick();
     const show = json(cli(['device', 'show', '--data', data, '--json', 'pump-cli-01']));
     expect(show.device.id).toBe('pump-cli-01');
     expect(show.certificates).toEqual([]);
 
+    await tick();
     const bind = cli([
       'device',
       'bind',
@@ -83,6 +87,7 @@ describe('pulsegate device', () => {
     ]);
     expect(bind.code, bind.stderr).toBe(0);
     expect(bind.stdout + bind.stderr).not.toContain('MRN-CLI-7');
+    await tick();
     const token = json(cli(['device', 'token', '--data', data, '--json', 'pump-cli-01']));
     expect(token.token).not.toBe(out.enrollmentToken.token);
     // The identifier can come on standard input, out of the process list and shell history.
@@ -104,7 +109,8 @@ describe('pulsegate device', () => {
     expect(audit.join('\n')).not.toContain('MRN-CLI-');
   });
 
-  it('quarantines with a reason and releases with a new enrollment token', () => {
+  it('quarantines with a reason and releases with a new enrollment token', async () => {
+    await tick();
     const q = cli([
       'device',
       'quarantine',
@@ -117,12 +123,15 @@ describe('pulsegate device', () => {
     ]);
     expect(q.code, q.stderr).toBe(0);
     expect(json(q).device.lifecycle).toBe('quarantined');
+    await tick();
     const again = cli(['device', 'quarantine', '--data', data, 'pump-cli-01', '--reason', 'twice']);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('RESPONSE_ALREADY_QUARANTINED');
+    await tick();
     const token = cli(['device', 'token', '--data', data, 'pump-cli-01']);
     expect(token.code).toBe(1);
     expect(token.stderr).toContain('DEVICE_NOT_ENROLLABLE');
+    await tick();
     const r = cli(['device', 'release', '--data', data, '--json', 'pump-cli-01', '--reason', 'cleared']);
     expect(r.code, r.stderr).toBe(0);
     expect(json(r).device.lifecycle).toBe('registered');
@@ -153,6 +162,7 @@ describe('pulsegate device', () => {
       [['device', 'release', 'pump-cli-01', '--reason', 'x'], 'RESPONSE_NOT_QUARANTINED'],
       [['device', 'list', '--limit', '0'], 'VALIDATION_FAILED'],
     ];
+    await tick();
     const before = cli(['device', 'show', '--data', data, '--json', 'pump-cli-01']).stdout;
     for (const [args, code] of cases) {
       await tick(); // let the worker answer Vitest between blocking CLI runs
@@ -161,6 +171,7 @@ describe('pulsegate device', () => {
       expect(r.stderr, args.join(' ')).toContain(`error ${code}`);
     }
     expect(listIds()).toEqual(['pump-cli-01']);
+    await tick();
     expect(cli(['device', 'show', '--data', data, '--json', 'pump-cli-01']).stdout).toBe(before);
   });
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServices } from '../src/app.js';
 import { loadConfig } from '../src/config/index.js';
-import { cli, cliBackground, exited, freePort } from './support/processes.js';
+import { cli, cliBackground, exited, freePort, tick } from './support/processes.js';
 
 let dir: string;
 beforeAll(() => {
@@ -60,6 +60,7 @@ describe('pulsegate init with bad input', () => {
     refused(['--data', data, '--port', '70000'], {}, 'CONFIG_INVALID');
     refused(['--data', data], { PULSEGATE_MONITOR_TIME_ZONE: 'Mars/Olympus' }, 'CONFIG_INVALID');
     expect(readdirSync(data)).toEqual(['notes.txt']);
+    await tick();
     const ok = cli(['init', '--data', data, '--port', String(await freePort())]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(readdirSync(data)).toEqual(
@@ -82,9 +83,11 @@ describe('pulsegate init with bad input', () => {
     const closed = await freePort();
     const url = `postgres://nobody@127.0.0.1:${closed}/none`;
     const absent = fresh();
+    await tick();
     expect(cli(['init', '--data', absent, '--database-url', url]).code).toBe(1);
     expect(existsSync(absent)).toBe(false);
     const kept = existing();
+    await tick();
     expect(cli(['init', '--data', kept, '--database-url', url]).code).toBe(1);
     expect(readdirSync(kept)).toEqual(['notes.txt']);
   }, 60_000);
@@ -93,6 +96,7 @@ describe('pulsegate init with bad input', () => {
 describe('pulsegate serve with bad clinical limits', () => {
   it('refuses at start-up with CLINICAL_LIMITS_INVALID naming the key, also with clinical monitoring off', async () => {
     const data = fresh();
+    await tick();
     const init = cli([
       'init',
       '--data',

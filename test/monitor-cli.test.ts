@@ -54,7 +54,8 @@ afterAll(async () => {
 });
 
 describe('pulsegate alerts, incidents and monitor check', () => {
-  it('works fleet findings from the command line', () => {
+  it('works fleet findings from the command line', async () => {
+    await tick();
     const check = json<{
       findings: Array<{ rule: string; deviceId: string; outcome: string; alertId: string }>;
     }>(cli(['monitor', 'check', '--data', data, '--check', 'no-owner-location', '--json']));
@@ -70,6 +71,7 @@ describe('pulsegate alerts, incidents and monitor check', () => {
       cli(['alerts', 'list', '--data', data, '--device', 'cli-orphan-1', '--json']),
     );
     expect(list.items.map((a) => a.id).sort()).toEqual([owner, location].sort());
+    await tick();
     const human = cli(['alerts', 'list', '--data', data, '--state', 'open']);
     expect(human.stdout).toContain('fleet.no-owner');
 
@@ -79,9 +81,11 @@ describe('pulsegate alerts, incidents and monitor check', () => {
     expect(shown.evidence).toEqual({ missing: 'owner', check: 'no-owner-location' });
     expect(shown.incidentId).toBeTruthy();
 
+    await tick();
     expect(json<{ state: string }>(cli(['alerts', 'ack', owner, '--data', data, '--json'])).state).toBe(
       'acknowledged',
     );
+    await tick();
     expect(cli(['alerts', 'resolve', owner, '--data', data]).code).not.toBe(0); // --reason is required
     const resolved = json<{ state: string; history: Array<{ change: string; reason: string | null }> }>(
       cli(['alerts', 'resolve', owner, '--data', data, '--reason', 'owner assigned', '--json']),

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { generateMasterKey } from '../src/keys/index.js';
 import { openStore } from '../src/store/index.js';
-import { cli, initWithCli } from './support/processes.js';
+import { cli, initWithCli, tick } from './support/processes.js';
 
 let dir: string;
 let data: string;
@@ -35,6 +35,7 @@ it('refuses to start with a wrong master key before any pending migration runs',
     .where('name' as never, '=', newest as never)
     .execute();
   const wrong = generateMasterKey().toString('base64');
+  await tick();
   const serve = cli(['serve', '--data', data], { PULSEGATE_MASTER_KEY: wrong });
   expect(serve.code).not.toBe(0);
   expect(serve.stderr).toContain('KEY_MASTER_WRONG');
