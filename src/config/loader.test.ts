@@ -42,11 +42,11 @@ describe('config loader', () => {
     const dir = dataDir('server:\n  port: 9443\nlog:\n  level: debug\n');
     const c = loadConfig(dir, {
       PULSEGATE_SERVER_PORT: '10443',
-      PULSEGATE_DATABASE_URL: 'postgres://x@h/db',
+      PULSEGATE_DATABASE_URL: 'postgres://x@h/db?sslmode=verify-full',
     });
     expect(c.server.port).toBe(10443);
     expect(c.log.level).toBe('debug');
-    expect(c.database.url).toBe('postgres://x@h/db');
+    expect(c.database.url).toBe('postgres://x@h/db?sslmode=verify-full');
   });
 
   it('derives an environment variable for every key', () => {
@@ -92,8 +92,8 @@ describe('config loader', () => {
     expect(
       configError(() => loadConfig(dataDir(), { PULSEGATE_DATABASE_URL: 'mysql://root@db/x' })).message,
     ).toContain('database.url (PULSEGATE_DATABASE_URL)');
-    expect(loadConfig(dataDir(), { PULSEGATE_DATABASE_URL: 'postgresql://db/x' }).database.url).toBe(
-      'postgresql://db/x',
+    expect(loadConfig(dataDir(), { PULSEGATE_DATABASE_URL: 'postgresql://db/x?sslmode=verify-full' }).database.url).toBe(
+      'postgresql://db/x?sslmode=verify-full',
     );
     // A typo in a URL that holds a password does not print the password.
     const typo = configError(() =>
@@ -184,6 +184,28 @@ describe('config loader', () => {
       ),
     ).message;
     expect(syslog).toContain('notify.syslog[0].changes[0]');
+  });
+
+  it('requires TLS to a PostgreSQL server on another host, never for loopback or a Unix socket', () => {
+    for (const url of [
+      'postgres://app:S3cretPw@db.example.org/pulsegate',
+      'postgres://db.example.org/pulsegate?sslmode=disable',
+      'postgresql://10.0.0.5:5432/pulsegate?sslmode=prefer',
+    ]) {
+      const e = configError(() => loadConfig(dataDir(), { PULSEGATE_DATABASE_URL: url }));
+      expect(e.message).toContain('sslmode=verify-full');
+      expect(e.message).not.toContain('S3cretPw');
+    }
+    for (const url of [
+      'postgres://db.example.org/pulsegate?sslmode=verify-full',
+      'postgres://db.example.org/pulsegate?sslmode=require',
+      'postgres://postgres@127.0.0.1:5432/postgres',
+      'postgres://localhost/pulsegate',
+      'postgres://[::1]/pulsegate',
+      'postgres:///pulsegate?host=/var/run/postgresql',
+    ]) {
+      expect(loadConfig(dataDir(), { PULSEGATE_DATABASE_URL: url }).database.url).toBe(url);
+    }
   });
 
   it('requires an https public URL', () => {

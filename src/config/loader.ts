@@ -168,6 +168,30 @@ function isTimeZone(zone: string): boolean {
   }
 }
 
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+const TLS_SSLMODES = new Set(['require', 'verify-ca', 'verify-full']);
+
+/**
+ * A PostgreSQL server on another host carries the audit log, sealed telemetry and credentials'
+ * hashes over the network: it must be reached over TLS (`sslmode=verify-full`, or `require` /
+ * `verify-ca`). Loopback and Unix-socket connections (`?host=/path`) stay on the machine.
+ */
+function databaseTlsProblem(url: string): string | undefined {
+  if (url === '') return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return 'is not a valid URL';
+  }
+  const socketHost = parsed.searchParams.get('host');
+  if (parsed.hostname === '' || LOOPBACK.test(parsed.hostname) || socketHost?.startsWith('/'))
+    return undefined;
+  const sslmode = parsed.searchParams.get('sslmode');
+  if (sslmode && TLS_SSLMODES.has(sslmode)) return undefined;
+  return 'a database on another host must be reached over TLS: add ?sslmode=verify-full (or require / verify-ca)';
+}
+
 /**
  * What the schema cannot say (checked after it): keys that one setting makes necessary, and
  * values that only the runtime can judge.
@@ -179,6 +203,8 @@ function beyondSchema(config: Config): string[] {
       `monitor.timeZone (${envOf('monitor.timeZone')}): must be an IANA time zone such as UTC or Europe/London, got ${shown(config.monitor.timeZone)}`,
     );
   }
+  const tlsProblem = databaseTlsProblem(config.database.url);
+  if (tlsProblem) problems.push(`database.url (${envOf('database.url')}): ${tlsProblem}`);
   const m = config.mqtt;
   if (m.mode === 'external') {
     for (const key of ['externalUrl', 'externalCaFile', 'externalCertFile', 'externalKeyFile'] as const) {
