@@ -190,6 +190,10 @@ export const ERRORS = {
 
   // Store
   STORE_MIGRATION_FAILED: { status: 500, message: 'A database migration failed' },
+  SERVICE_UNREACHABLE: {
+    status: 503,
+    message: 'A service the command needs (database, server, broker) could not be reached',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -88,8 +88,15 @@ describe('pulsegate init with bad input', () => {
     expect(existsSync(absent)).toBe(false);
     const kept = existing();
     await tick();
-    expect(cli(['init', '--data', kept, '--database-url', url]).code).toBe(1);
+    const refused = cli(['init', '--data', kept, '--database-url', url]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/^error SERVICE_UNREACHABLE: .*ECONNREFUSED/m);
     expect(readdirSync(kept)).toEqual(['notes.txt']);
+    await tick();
+    const asJson = cli(['init', '--data', kept, '--database-url', url, '--json']);
+    expect(JSON.parse(asJson.stderr.trim().split('\n').at(-1)!)).toMatchObject({
+      error: { code: 'SERVICE_UNREACHABLE' },
+    });
   }, 60_000);
 });
 

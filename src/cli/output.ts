@@ -12,6 +12,15 @@ export function print(opts: OutputOptions, value: unknown, human: () => string):
   process.stdout.write(opts.json ? `${JSON.stringify(value, null, 2)}\n` : `${human()}\n`);
 }
 
+const NETWORK_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ECONNRESET',
+  'EAI_AGAIN',
+]);
+
 /** Prints an error with its stable code to stderr and returns the exit code to use. */
 export function reportError(error: unknown, opts: OutputOptions = {}): number {
   if (isPulsegateError(error)) {
@@ -20,7 +29,16 @@ export function reportError(error: unknown, opts: OutputOptions = {}): number {
     else process.stderr.write(`error ${error.code}: ${message}\n`);
     return EXIT.failed;
   }
-  process.stderr.write(`error INTERNAL: ${(error as Error)?.message ?? String(error)}\n`);
+  // A connection that fails at the network level (database or broker down, wrong host) is the
+  // operator's to fix: a stable code and the system error's name, not a stack or a raw message.
+  const system = (error as NodeJS.ErrnoException | undefined)?.code;
+  const code = system && NETWORK_ERRORS.has(system) ? 'SERVICE_UNREACHABLE' : 'INTERNAL';
+  const message =
+    code === 'SERVICE_UNREACHABLE'
+      ? `a service it needs could not be reached (${system}); check the database or server address`
+      : ((error as Error)?.message ?? String(error));
+  if (opts.json) process.stderr.write(`${JSON.stringify({ error: { code, message } })}\n`);
+  else process.stderr.write(`error ${code}: ${message}\n`);
   return EXIT.failed;
 }
 
