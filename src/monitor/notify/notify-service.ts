@@ -5,7 +5,7 @@ import type { Permission } from '../../access/roles.js';
 import { PulsegateError } from '../../errors.js';
 import type { EventBus } from '../../events/index.js';
 import type { Store } from '../../store/index.js';
-import type { AlertCategory, AlertEvent, AlertSeverity } from '../contracts.js';
+import { ALERT_CHANGES, type AlertCategory, type AlertEvent, type AlertSeverity } from '../contracts.js';
 import { type DeadLetter, messageId, Outbox } from './outbox.js';
 import { notificationOf } from './payload.js';
 import { type Route, routeMatches } from './routing.js';
@@ -183,15 +183,7 @@ export function createNotifyService(deps: NotifyDeps): NotifyService {
       minSeverity: cfg.streamMinSeverity as AlertSeverity | undefined,
       categories: cfg.streamCategories as AlertCategory[] | undefined,
       // The console shows counts as duplicates merge, so every change goes to the stream.
-      changes: [
-        'created',
-        'deduplicated',
-        'acknowledged',
-        'resolved',
-        'false-positive',
-        'escalated',
-        'reopened',
-      ],
+      changes: [...ALERT_CHANGES],
     },
   });
 
