@@ -98,19 +98,29 @@ describeEachDialect('bad input', (_open, dialect) => {
     return res.body;
   }
 
-  it('malformed JSON on every body-taking route of the catalog', async () => {
+  /**
+   * Every JSON-body route of the catalog with a token of a role that holds its permission (the
+   * body is read only after the role check).
+   */
+  async function bodyTakingRoutes(): Promise<Array<{ r: { method: string; url: string }; token: string }>> {
     const routes = t.app.http.routeCatalog.filter(
       (r) => ['POST', 'PUT', 'PATCH'].includes(r.method) && !NOT_JSON_API.test(r.url),
     );
     expect(routes.length).toBeGreaterThan(20);
+    const out = [];
     for (const r of routes) {
-      // The body is read only after the role check: call as a role that holds the permission.
       const role = roleHas('admin', r.access as Permission)
         ? undefined
         : ROLES.find((x) => roleHas(x, r.access as Permission));
       if (role && !tokens[role])
         tokens[role] = await t.userWithToken(`bad-json-${role}`, role, { careUnits: ['ICU'] });
-      const token = role ? tokens[role]! : t.adminToken;
+      out.push({ r, token: role ? tokens[role]! : t.adminToken });
+    }
+    return out;
+  }
+
+  it('malformed JSON on every body-taking route of the catalog', async () => {
+    for (const { r, token } of await bodyTakingRoutes()) {
       await expectRefused(
         [t.app, r.method, concrete(r.url), { token, rawBody: '{"id": "x",' }],
         400,
@@ -120,16 +130,7 @@ describeEachDialect('bad input', (_open, dialect) => {
   });
 
   it('text that is not well-formed Unicode (a lone surrogate) on every body-taking route of the catalog', async () => {
-    const routes = t.app.http.routeCatalog.filter(
-      (r) => ['POST', 'PUT', 'PATCH'].includes(r.method) && !NOT_JSON_API.test(r.url),
-    );
-    for (const r of routes) {
-      const role = roleHas('admin', r.access as Permission)
-        ? undefined
-        : ROLES.find((x) => roleHas(x, r.access as Permission));
-      if (role && !tokens[role])
-        tokens[role] = await t.userWithToken(`bad-json-${role}`, role, { careUnits: ['ICU'] });
-      const token = role ? tokens[role]! : t.adminToken;
+    for (const { r, token } of await bodyTakingRoutes()) {
       const body = await expectRefused(
         [
           t.app,
