@@ -92,9 +92,9 @@ describe('config loader', () => {
     expect(
       configError(() => loadConfig(dataDir(), { PULSEGATE_DATABASE_URL: 'mysql://root@db/x' })).message,
     ).toContain('database.url (PULSEGATE_DATABASE_URL)');
-    expect(loadConfig(dataDir(), { PULSEGATE_DATABASE_URL: 'postgresql://db/x?sslmode=verify-full' }).database.url).toBe(
-      'postgresql://db/x?sslmode=verify-full',
-    );
+    expect(
+      loadConfig(dataDir(), { PULSEGATE_DATABASE_URL: 'postgresql://db/x?sslmode=verify-full' }).database.url,
+    ).toBe('postgresql://db/x?sslmode=verify-full');
     // A typo in a URL that holds a password does not print the password.
     const typo = configError(() =>
       loadConfig(dataDir(), { PULSEGATE_DATABASE_URL: 'postgress://app:S3cretPw@db/x' }),
