@@ -10,13 +10,16 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServices } from '../src/app.js';
 import { loadConfig } from '../src/config/index.js';
-import { cli, cliBackground, exited, freePort, tick } from './support/processes.js';
+import { cli, cliBackground, exited, freePort, initWithCli, tick } from './support/processes.js';
 
 let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'pulsegate-init-cli-'));
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const madeDirs: string[] = [];
+afterAll(() => {
+  for (const d of [dir, ...madeDirs]) rmSync(d, { recursive: true, force: true });
+});
 
 let n = 0;
 const fresh = () => join(dir, `d${++n}`);
@@ -102,18 +105,10 @@ describe('pulsegate init with bad input', () => {
 
 describe('pulsegate serve with bad clinical limits', () => {
   it('refuses at start-up with CLINICAL_LIMITS_INVALID naming the key, also with clinical monitoring off', async () => {
-    const data = fresh();
     await tick();
-    const init = cli([
-      'init',
-      '--data',
-      data,
-      '--port',
-      String(await freePort()),
-      '--mqtt-port',
-      String(await freePort()),
-    ]);
-    expect(init.code, init.stderr).toBe(0);
+    const made = await initWithCli('pulsegate-limits-');
+    madeDirs.push(made.dir);
+    const { data } = made;
     for (const limits of [
       '{"ICU":{"spo2":{"low":85}},"icu":{"spo2":{"low":88}}}',
       '{"ward-3":{"heart-rate":{"low":140}}}',

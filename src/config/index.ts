@@ -1,2 +1,2 @@
 export { CONFIG_FILE, configFrom, configKeys, dataPath, loadConfig, validateConfig } from './loader.js';
-export { type Config, ConfigSchema, type LoadedConfig } from './schema.js';
+export { type Config, ConfigSchema, type LoadedConfig, NOTIFY_CHANGES } from './schema.js';

@@ -1,9 +1,9 @@
 import { type Static, Type as T } from '@sinclair/typebox';
 
 /**
- * The alert changes a notification route may select (`AlertEvent.change`; monitor/contracts.ts
- * `ALERT_CHANGES`, kept equal by a test). A closed list, so that a typo is refused at start-up
- * instead of silently dropping notifications.
+ * The alert changes a notification route may select: every change the monitor emits
+ * (`AlertEvent.change`; monitor/contracts.ts `ALERT_CHANGES` is this list). A closed list, so that
+ * a typo is refused at start-up instead of silently dropping notifications.
  */
 export const NOTIFY_CHANGES = [
   'created',

@@ -127,7 +127,10 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Pulse
   const bodyTimeoutMs = options.requestTimeoutMs ?? 30_000;
   app.addHook('onRequest', async (request) => {
     const raw = request.raw;
-    if (raw.complete) return;
+    // Only requests that announce a body need the timer (not every GET on the hot paths).
+    const hasBody =
+      raw.headers['content-length'] !== undefined || raw.headers['transfer-encoding'] !== undefined;
+    if (raw.complete || !hasBody) return;
     const timer = setTimeout(() => {
       if (raw.complete || raw.socket.destroyed) return;
       request.log.info({ route: request.routeOptions.url ?? null }, 'request body timed out');
@@ -135,8 +138,10 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Pulse
       raw.socket.destroySoon();
     }, bodyTimeoutMs);
     timer.unref();
-    raw.socket.once('close', () => clearTimeout(timer));
-    raw.once('end', () => clearTimeout(timer));
+    // On the request, not the keep-alive socket, so listeners do not pile up across its requests.
+    const done = () => clearTimeout(timer);
+    raw.once('end', done);
+    raw.once('close', done);
   });
   // Text that is not well-formed Unicode is refused before any handler (and any write) sees it.
   app.addHook('preValidation', async (request) => {

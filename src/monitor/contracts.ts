@@ -11,6 +11,8 @@
  * notifications carry ids, rule names, severities and device ids, never patient identifiers or values.
  */
 
+import { NOTIFY_CHANGES } from '../config/index.js';
+
 export const ALERT_SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const;
 export type AlertSeverity = (typeof ALERT_SEVERITIES)[number];
 
@@ -22,15 +24,7 @@ export type AlertCategory = (typeof ALERT_CATEGORIES)[number];
  * grouped into an incident, a person's change, or an escalation. Notification routes select
  * among these (config `notify.*.changes`).
  */
-export const ALERT_CHANGES = [
-  'created',
-  'deduplicated',
-  'grouped',
-  'acknowledged',
-  'resolved',
-  'false-positive',
-  'escalated',
-] as const;
+export const ALERT_CHANGES = NOTIFY_CHANGES;
 
 export const ALERT_STATES = ['open', 'acknowledged', 'resolved', 'false-positive'] as const;
 export type AlertState = (typeof ALERT_STATES)[number];
