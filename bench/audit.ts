@@ -5,7 +5,8 @@
  * awaiting `appendMany` of `batch` events before its next; every promise resolves only after its
  * transaction committed) and full verification speed (`verifyAuditLog`, in parallel by range), on SQLite (WAL, synchronous=FULL) and PostgreSQL (a scratch
  * database, created and dropped). Targets: >= 50,000 durable appends/s and >= 1,000,000 entries/s
- * verified. Reference point: Tessera's local-disk (POSIX) log publishes about 2,900 writes/s.
+ * verified; verification also runs with the workers' JavaScript loop, to compare with the compiled row
+ * checker (src/audit/native). Reference point: Tessera's local-disk (POSIX) log publishes about 2,900 writes/s.
  *
  * The machine may be shared, so beside wall-clock rates each phase reports its CPU time and the
  * rate per CPU-second: this process (all threads, `process.cpuUsage`) plus, for PostgreSQL, the
@@ -22,6 +23,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { type AuditEventInput, createAuditLog, ed25519Signer, verifyAuditLog } from '../src/audit/index.js';
+import { compiledRowChecker, type RowChecker } from '../src/audit/native-rows.js';
 import { openStore, type Store } from '../src/store/index.js';
 import { printResult, printTable, rate } from './_report.js';
 
@@ -41,6 +43,8 @@ const TARGET_APPEND = 50_000;
 const TARGET_VERIFY = 1_000_000;
 const TESSERA_POSIX = 2_900;
 const ORIGIN = 'bench.pulsegate/audit';
+/** Whether the workers' compiled row checker is built (then the JavaScript loop is measured too). */
+const CHECKER = compiledRowChecker();
 const keys = generateKeyPairSync('ed25519');
 const signer = ed25519Signer(ORIGIN, keys.privateKey, keys.publicKey);
 
@@ -184,12 +188,13 @@ async function appendAll(store: Store, label: string): Promise<number> {
   return seconds;
 }
 
-async function verifyAll(store: Store, label: string): Promise<number> {
+async function verifyAll(store: Store, label: string, checker?: RowChecker): Promise<number> {
   const started = performance.now();
   const result = await verifyAuditLog({
     store,
     origin: ORIGIN,
     publicKey: keys.publicKey,
+    ...(checker ? { checker } : {}),
     onProgress: (checked, total) => progress(`${label} verify`, checked, total, started),
   });
   const seconds = (performance.now() - started) / 1000;
@@ -201,6 +206,8 @@ interface Row {
   dialect: string;
   append: Phase;
   verify: Phase;
+  /** The same verification with the workers' JavaScript loop instead of the compiled checker. */
+  verifyScript?: Phase | undefined;
 }
 
 async function runDialect(dialect: 'sqlite' | 'postgres'): Promise<Row> {
@@ -237,7 +244,12 @@ async function runDialect(dialect: 'sqlite' | 'postgres'): Promise<Row> {
     const verify = await measure(database, async () => {
       await verifyAll(store, dialect);
     });
-    return { dialect, append, verify };
+    const verifyScript = CHECKER
+      ? await measure(database, async () => {
+          await verifyAll(store, `${dialect} (JavaScript loop)`, 'javascript');
+        })
+      : undefined;
+    return { dialect, append, verify, verifyScript };
   } finally {
     await store.close();
     await cleanup();
@@ -246,7 +258,7 @@ async function runDialect(dialect: 'sqlite' | 'postgres'): Promise<Row> {
 
 console.log(
   `audit benchmark: ${N.toLocaleString('en-US')} entries, ${PRODUCERS} concurrent producers of ${BATCH}-event batches, ` +
-    `verification on ${availableParallelism()} threads; load average ${loadavg()
+    `verification on ${availableParallelism()} threads with the ${CHECKER ? 'compiled' : 'JavaScript (the compiled one is not built)'} row checker; load average ${loadavg()
       .map((l) => l.toFixed(2))
       .join(' ')}`,
 );
@@ -285,6 +297,7 @@ printTable(
       `${(N / r.append.seconds / TESSERA_POSIX).toFixed(1)}x`,
     ),
     line(r, 'full verification', r.verify, TARGET_VERIFY, ''),
+    ...(r.verifyScript ? [line(r, '  same, JavaScript loop', r.verifyScript, TARGET_VERIFY, '')] : []),
   ]),
 );
 console.log(
@@ -316,7 +329,9 @@ printResult({
     verifiedPerSecond: Math.round(N / r.verify.seconds),
     append: phase(r.append),
     verify: phase(r.verify),
+    ...(r.verifyScript ? { verifyJavaScriptLoop: phase(r.verifyScript) } : {}),
   })),
+  rowChecker: CHECKER ? 'compiled' : 'javascript',
   targets: { appendsPerSecond: TARGET_APPEND, verifiedPerSecond: TARGET_VERIFY },
   reference: { name: 'Tessera POSIX log', writesPerSecond: TESSERA_POSIX },
 });

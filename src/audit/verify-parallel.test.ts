@@ -3,7 +3,8 @@
  * an intact log and for tampering inside the second range, on both sides of a range seam, and
  * with a checkpoint whose size falls exactly on a seam. 101 entries in ranges of 51 over 2
  * workers (ranges [0,51) and [51,101)); in ranges of 34 over 3 (seams at 34 and 68); and in 8
- * ranges of 13 over 2 workers, so that each worker reads several ranges on its connection.
+ * ranges of 13 over 2 workers, so that each worker reads several ranges on its connection. The
+ * workers use the compiled row checker by default; two of the plans also run the JavaScript loop.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { sql } from 'kysely';
@@ -37,7 +38,7 @@ const run = (
   store: Store,
   threads: number,
   rangeEntries?: number,
-  options: { onProgress?: (done: number) => void; batchSize?: number } = {},
+  options: { onProgress?: (done: number) => void; batchSize?: number; checker?: 'javascript' } = {},
 ) =>
   verifyAuditLog({
     store,
@@ -51,15 +52,17 @@ const run = (
 
 /**
  * Verifies on 1 thread; on 2 and 3 threads with one range each; on 2 threads in 8 ranges; and on
- * 2 threads in pages of 7 rows (so that problems fall on and beside page seams); all must agree.
- * Returns the common result.
+ * 2 threads in pages of 7 rows (so that problems fall on and beside page seams), the first and
+ * last of these with each row checker; all must agree. Returns the common result.
  */
 async function verifyAll(store: Store): Promise<VerifyResult> {
   const single = await run(store, 1);
   expect(await run(store, 2, SEAM)).toEqual(single);
+  expect(await run(store, 2, SEAM, { checker: 'javascript' })).toEqual(single);
   expect(await run(store, 3, 34)).toEqual(single);
   expect(await run(store, 2, 13)).toEqual(single);
   expect(await run(store, 2, SEAM, { batchSize: 7 })).toEqual(single);
+  expect(await run(store, 2, SEAM, { batchSize: 7, checker: 'javascript' })).toEqual(single);
   return single;
 }
 

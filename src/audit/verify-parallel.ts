@@ -10,6 +10,7 @@
  */
 import { type RangeWorker, type Store, startRangeWorker } from '../store/index.js';
 import { EMPTY_ROOT, nodeHash } from './merkle.js';
+import { type RowChecker, rowCheckerPath } from './native-rows.js';
 import {
   type CheckpointRow,
   type CheckpointTrust,
@@ -123,6 +124,8 @@ export interface ParallelVerifyOptions {
   /** Entries per range (see planRanges); by default shrinking ranges. */
   rangeEntries?: number | undefined;
   onProgress?: ((checked: number, total: number) => void) | undefined;
+  /** The workers' per-row loop: the compiled one where it is built (the default), or JavaScript. */
+  checker?: RowChecker | undefined;
 }
 
 /** Verifies the log with `threads` workers; same result as the single-threaded walk. */
@@ -130,6 +133,7 @@ export async function verifyInWorkers(o: ParallelVerifyOptions): Promise<VerifyR
   const ranges = planRanges(o.total, o.threads, o.rangeEntries);
   const n = Math.max(1, Math.min(o.threads, ranges.length));
   const sizes = o.checkpoints.map((cp) => Number(cp.tree_size));
+  const native = rowCheckerPath(o.checker);
   const workers = Array.from({ length: n }, () =>
     startRangeWorker(
       o.store,
@@ -156,7 +160,7 @@ export async function verifyInWorkers(o: ParallelVerifyOptions): Promise<VerifyR
       const result = (await worker.run(
         start,
         end,
-        { start, checkpointSizes: sizes.filter((s) => s > start && s <= end) },
+        { start, checkpointSizes: sizes.filter((s) => s > start && s <= end), native },
         (m) => {
           const { type, done: d } = m as { type: string; done: number };
           if (type !== 'progress') return;

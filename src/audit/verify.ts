@@ -7,6 +7,7 @@ import { PulsegateError } from '../errors.js';
 import { rangeWorkersSupported, type Store, scanOrdered } from '../store/index.js';
 import { type CheckpointVerifierKey, checkpointFields } from './checkpoint.js';
 import { CompactRange, leafHashLatin1 } from './merkle.js';
+import type { RowChecker } from './native-rows.js';
 import { readSize } from './tree-reader.js';
 import {
   type CheckpointRow,
@@ -40,6 +41,8 @@ export interface VerifyAuditLogOptions {
   parallelMinEntries?: number;
   /** Entries per range handed to a worker; by default shrinking ranges (see planRanges). */
   rangeEntries?: number;
+  /** The workers' per-row loop: the compiled one where it is built (the default), or JavaScript. */
+  checker?: RowChecker;
   /**
    * Checkpoints held outside the database (signed notes a witness or auditor saved earlier): each
    * must verify against the trusted keys and match the log's root at its size, so a log that was
@@ -118,6 +121,7 @@ export async function verifyAuditLog(options: VerifyAuditLogOptions): Promise<Ve
       threads,
       batch: options.batchSize,
       rangeEntries: options.rangeEntries,
+      checker: options.checker,
       onProgress: options.onProgress,
     });
     return unprovenTail(store, result, checkpoints, options.maxUnprovenSeconds);
