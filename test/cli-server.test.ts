@@ -118,6 +118,16 @@ describe('init and serve', () => {
     expect(plain.status).not.toBe(200);
   });
 
+  it('names the port init was given in its SMART token endpoint (server.publicUrl follows --port)', () => {
+    const res = curl([
+      '--cacert',
+      join(data, 'pki/ca.pem'),
+      `https://localhost:${port}/.well-known/smart-configuration`,
+    ]);
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body).token_endpoint).toBe(`https://localhost:${port}/oauth/token`);
+  });
+
   it('gives an unauthenticated /api/v1 call 401 problem+json', () => {
     const res = curl([
       '--cacert',

@@ -42,6 +42,7 @@ describe('pulsegate init with bad input', () => {
   it('refuses bad flags and PULSEGATE_* values before writing anything; the corrected run succeeds', async () => {
     const cases: Array<[string[], Record<string, string>, string, string]> = [
       [['--port', '70000'], {}, 'CONFIG_INVALID', 'server.port'],
+      [['--public-url', 'http://pulsegate.example'], {}, 'CONFIG_INVALID', 'server.publicUrl'],
       [['--database-url', 'mysql://root@db/x'], {}, 'CONFIG_INVALID', 'database.url'],
       [[], { PULSEGATE_MONITOR_TIME_ZONE: 'Mars/Olympus' }, 'CONFIG_INVALID', 'monitor.timeZone'],
       [
@@ -64,8 +65,11 @@ describe('pulsegate init with bad input', () => {
     refused(['--data', data], { PULSEGATE_MONITOR_TIME_ZONE: 'Mars/Olympus' }, 'CONFIG_INVALID');
     expect(readdirSync(data)).toEqual(['notes.txt']);
     await tick();
-    const ok = cli(['init', '--data', data, '--port', String(await freePort())]);
+    const port = await freePort();
+    const ok = cli(['init', '--data', data, '--port', String(port)]);
     expect(ok.code, ok.stderr).toBe(0);
+    // Tokens' issuer and audience follow the port clients reach.
+    expect(loadConfig(data, {}).server.publicUrl).toBe(`https://localhost:${port}`);
     expect(readdirSync(data)).toEqual(
       expect.arrayContaining(['notes.txt', 'pki', 'pulsegate.db', 'pulsegate.yaml', 'secrets']),
     );

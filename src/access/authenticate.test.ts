@@ -2,6 +2,7 @@ import { createHmac, generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import { type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { LEGACY_TOKEN_GRACE_MS, up as upgradeTokens } from '../store/migrations/018-api-token-expiry.js';
 import { describeEachDialect } from '../testing/dialects.js';
 import type { TestStore } from '../testing/stores.js';
 import { hashApiToken } from './api-tokens.js';
@@ -157,6 +158,33 @@ describeEachDialect('access: bearer authentication', (open) => {
         ['short', false],
         ['revoked', true],
       ]);
+    });
+
+    it('gives tokens made before expiry was required 30 days from the upgrade (migration 018), then refuses them', async () => {
+      const legacy = await f.access.createApiToken({ username: 'alice', name: 'legacy' });
+      const revoked = await f.access.createApiToken({ username: 'alice', name: 'revoked-legacy' });
+      await f.access.revokeApiToken(revoked.id);
+      const current = await f.access.createApiToken({ username: 'alice', name: 'current', ttlSeconds: 3600 });
+      // As stored before every token had to expire.
+      await t.store.db
+        .updateTable('api_tokens')
+        .set({ expires_at: null })
+        .where('id', 'in', [legacy.id, revoked.id])
+        .execute();
+      await upgradeTokens(t.store.db as never, t.store.dialect, f.clock.ms);
+      const stored = new Map(
+        (await t.store.db.selectFrom('api_tokens').select(['id', 'expires_at']).execute()).map((r) => [
+          r.id,
+          r.expires_at === null ? null : Number(r.expires_at),
+        ]),
+      );
+      expect(stored.get(legacy.id)).toBe(f.clock.ms + LEGACY_TOKEN_GRACE_MS);
+      expect(stored.get(revoked.id)).toBeNull();
+      expect(stored.get(current.id)).toBe(current.expiresAt);
+      expect(await auth(legacy.token)).toBe('ok');
+      f.clock.advance(LEGACY_TOKEN_GRACE_MS / 1000);
+      expect(await auth(legacy.token)).toBe('AUTH_TOKEN_EXPIRED');
+      expect(await auth(revoked.token)).toBe('AUTH_TOKEN_REVOKED');
     });
 
     it('gives a token without a lifetime 30 days, allows at most 365, and refuses longer storing nothing', async () => {

@@ -45,7 +45,7 @@ export function registerDemo(program: Command): void {
           dataDir,
           organisation: 'Pulsegate Demo Hospital',
           settings: {
-            server: { port: Number(opts.port) },
+            server: { port: Number(opts.port), publicUrl: `https://localhost:${Number(opts.port)}` },
             mqtt: { port: Number(opts.mqttPort) },
             log: { level: 'warn' },
           },
