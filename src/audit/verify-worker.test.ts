@@ -241,7 +241,12 @@ it('refuses arguments that are not a packed page with a stable code', async () =
       over,
     );
   expect(() => addon.checkRows(...args({}))).not.toThrow();
+  const io = (expected: number) => Float64Array.of(expected, 0, 0);
   for (const over of [
+    { 9: io(-1) },
+    { 9: io(Number.NaN) },
+    { 9: io(2 ** 53 - 5) },
+    { 5: 0.5 },
     { 1: [0, 1] },
     { 6: 11 },
     { 5: -1 },

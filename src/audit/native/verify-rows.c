@@ -108,8 +108,11 @@ static napi_value check_rows(napi_env env, napi_callback_info info) {
       !typed(env, argv[8], napi_uint8_array, &tree) || !typed(env, argv[9], napi_float64_array, &io))
     return fail(env, "checkRows: wrong argument types");
   if (tree.length < TREE_BYTES || io.length < 3) return fail(env, "checkRows: tree or io too small");
+  /* Bounds before any conversion to an integer (a NaN or huge double has none). */
   if (!(fromD >= 0 && toD >= fromD && toD <= (double)starts.length && toD <= (double)ends.length &&
-        toD <= (double)keys.length && toD * 32 <= (double)fixed.length))
+        toD <= (double)keys.length && toD * 32 <= (double)fixed.length && badD >= -1 &&
+        badD <= (double)keys.length) ||
+      fromD != (double)(int64_t)fromD || toD != (double)(int64_t)toD)
     return fail(env, "checkRows: rows out of range");
   const int64_t from = (int64_t)fromD, to = (int64_t)toD, badFixed = (int64_t)badD;
   const uint8_t *bytes = data.data;
@@ -126,6 +129,9 @@ static napi_value check_rows(napi_env env, napi_callback_info info) {
   uint8_t *nodes = t + NODES;
 
   double seq = out[0];
+  /* Seqs are integers below 2^53 (exact as doubles; at most 53 levels of node buffers). */
+  if (!(seq >= 0 && seq + (double)(to - from) <= 9007199254740992.0) || seq != (double)(int64_t)seq)
+    return fail(env, "checkRows: the expected seq is not an integer in [0, 2^53)");
   int problem = PROBLEM_NONE;
   double found = 0;
   for (int64_t r = from; r < to; r++, seq++) {
