@@ -190,6 +190,11 @@ export const ERRORS = {
 
   // Store
   STORE_MIGRATION_FAILED: { status: 500, message: 'A database migration failed' },
+  // CLI
+  CLI_USAGE: {
+    status: 400,
+    message: 'The command line is not valid (see pulsegate --help)',
+  },
   SERVICE_UNREACHABLE: {
     status: 503,
     message: 'A service the command needs (database, server, broker) could not be reached',

@@ -232,6 +232,21 @@ describe('init and serve', () => {
   it('exits 2 on a bad command line and 1 with a code on a missing installation', async () => {
     await tick();
     expect(cli(['frobnicate']).code).toBe(2);
+    // With --json a usage error is one JSON object on stderr, without help text.
+    for (const args of [
+      ['frobnicate', '--json'],
+      ['user', 'add', '--json'],
+      ['audit', 'verify', '--json', '--bogus'],
+    ]) {
+      await tick();
+      const bad = cli(args);
+      expect(bad.code, args.join(' ')).toBe(2);
+      const lines = bad.stderr.trim().split('\n');
+      expect(lines, args.join(' ')).toHaveLength(1);
+      expect(JSON.parse(lines[0]!)).toMatchObject({
+        error: { code: 'CLI_USAGE', message: expect.any(String) },
+      });
+    }
     await tick();
     const missing = cli(['migrate', '--data', join(dir, 'nowhere')]);
     expect(missing.code).toBe(1);

@@ -15,13 +15,18 @@ import { registerSim } from './sim.js';
 import { registerToken } from './token.js';
 import { registerUser } from './user.js';
 
-/** Builds the `pulsegate` command; one file per command group. */
-export function buildProgram(): Command {
+/**
+ * Builds the `pulsegate` command; one file per command group. With `json`, a usage error prints
+ * no help text (main reports it as one JSON object); set before the commands are added, which
+ * inherit it.
+ */
+export function buildProgram(options: { json?: boolean } = {}): Command {
   const program = new Command('pulsegate')
     .description('Pulsegate: security platform for connected medical devices')
     .version(VERSION)
-    .showHelpAfterError()
+    .showHelpAfterError(!options.json)
     .exitOverride();
+  if (options.json) program.configureOutput({ writeErr: () => {} });
   registerInit(program);
   registerServe(program);
   registerMigrate(program);
@@ -39,8 +44,8 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
   const json = argv.includes('--json');
+  const program = buildProgram({ json });
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
@@ -52,6 +57,10 @@ export async function main(argv: string[]): Promise<number> {
         error.code === 'commander.help'
       )
         return EXIT.ok;
+      if (json) {
+        const message = error.message.replace(/^error: /, '');
+        process.stderr.write(`${JSON.stringify({ error: { code: 'CLI_USAGE', message } })}\n`);
+      }
       return EXIT.usage;
     }
     return reportError(error, { json });
