@@ -15,6 +15,7 @@ import * as m013 from './013-notify.js';
 import * as m014 from './014-telemetry-append-layout.js';
 import * as m015 from './015-break-glass-sealed-reason.js';
 import * as m016 from './016-alert-history-sealed-reason.js';
+import * as m017 from './017-telemetry-care-unit.js';
 
 /** A migration receives the dialect so that column types can differ where they must. */
 export interface DialectMigration {
@@ -38,4 +39,5 @@ export const MIGRATIONS: Record<string, DialectMigration> = {
   '014-telemetry-append-layout': m014,
   '015-break-glass-sealed-reason': m015,
   '016-alert-history-sealed-reason': m016,
+  '017-telemetry-care-unit': m017,
 };
