@@ -13,6 +13,7 @@ export interface TelemetryRoutesDeps {
   devices: { getRow(id: string): Promise<{ id: string; care_unit: string | null }> };
   access: { checkResource(principal: Principal, scope: ResourceScope): void };
   audit: HttpAudit;
+  /** The clock break-glass expiry is judged by (default `Date.now`). */
   now?: () => number;
 }
 
