@@ -18,6 +18,7 @@ import {
   smartToken,
   startFhirInstallation,
 } from './support/fhir.js';
+import { call } from './support/installation.js';
 
 const MRN_A = 'MRN-FHIR-A-0001';
 const MRN_B = 'MRN-FHIR-B-0002';
@@ -978,5 +979,129 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
       `${t.url}/fhir/Observation?_count=1&patient=${patientA}`,
     );
     expect(JSON.stringify((inherited.body as Bundle).entry?.at(-1))).toContain('constructor');
+  });
+  it('a device moved from ICU to WARD shows the WARD only what it measured there, on every read path', async () => {
+    await t.app.devices.create({
+      id: 'mon-move-1',
+      type: 'patient-monitor',
+      vendor: 'Acme',
+      model: 'M1',
+      careUnit: 'ICU',
+    });
+    await t.app.patients.bind('mon-move-1', { patientId: 'MRN-FHIR-MOVE-3', from: now - 86_400_000 });
+    const patient = patientIdOf(t.app.keys.blindIndex(PATIENT_INDEX_PURPOSE, 'MRN-FHIR-MOVE-3'));
+    const heartRate = (v: number) => [{ code: { system: 'MDC', code: '147842' }, value: v, unit: '/min' }];
+    for (const [seq, hr] of [
+      [1, 101],
+      [2, 102],
+      [3, 103],
+    ] as const)
+      await ingest(t, 'mon-move-1', seq, now - (10 - seq) * 1000, heartRate(hr));
+    const moved = await call(t.app, 'PATCH', '/api/v1/devices/mon-move-1', {
+      token: admin,
+      body: { careUnit: 'WARD' },
+    });
+    expect(moved.status, JSON.stringify(moved.body)).toBe(200);
+    for (const [seq, hr] of [
+      [4, 111],
+      [5, 112],
+    ] as const)
+      await ingest(t, 'mon-move-1', seq, now - (10 - seq) * 1000, heartRate(hr));
+    const stored = await t.app.store.db
+      .selectFrom('telemetry_readings')
+      .select(['seq', 'care_unit'])
+      .where('device_id', '=', 'mon-move-1')
+      .orderBy('seq')
+      .execute();
+    expect(stored.map((r) => r.care_unit)).toEqual(['ICU', 'ICU', 'ICU', 'WARD', 'WARD']);
+
+    /** Heart rates each read path returns, newest first. */
+    const seen = async (token: string) => {
+      const values = (observations: Array<{ value?: number; valueQuantity?: { value?: number } }>) =>
+        observations.map((o) => o.value ?? o.valueQuantity?.value);
+      const device = await call(t.app, 'GET', '/api/v1/devices/mon-move-1/telemetry', { token });
+      const byPatient = await call(t.app, 'GET', `/api/v1/patients/${patient}/telemetry`, { token });
+      const search = await fhir(t.app, 'GET', `/fhir/Observation?patient=${patient}&_count=100`, { token });
+      const unfiltered = await fhir(t.app, 'GET', '/fhir/Observation?code=8867-4&_count=1000', { token });
+      expect([device.status, byPatient.status, search.status, unfiltered.status]).toEqual([
+        200, 200, 200, 200,
+      ]);
+      return {
+        device: values(device.body.observations as never),
+        patient: values(byPatient.body.observations as never),
+        search: values(entries<Observation>(search.body as Bundle)),
+        unfiltered: values(
+          entries<Observation>(unfiltered.body as Bundle).filter(
+            (o) => o.device?.reference === 'Device/mon-move-1',
+          ),
+        ),
+      };
+    };
+    const all = [112, 111, 103, 102, 101];
+    const afterMove = [112, 111];
+    expect(await seen(admin)).toEqual({ device: all, patient: all, search: all, unfiltered: all });
+    const ward = await t.userToken('nurse-ward', 'clinician', ['WARD']);
+    expect(await seen(ward)).toEqual({
+      device: afterMove,
+      patient: afterMove,
+      search: afterMove,
+      unfiltered: afterMove,
+    });
+    // A client registered for the WARD is held to it like a clinician; FHIR search only.
+    const wardClient = await smartToken(
+      t.app,
+      await registerSmartClient(t.app, {
+        alg: 'ES384',
+        role: 'integration',
+        scopes: ['system/Observation.rs'],
+        careUnits: ['WARD'],
+      }),
+    );
+    const clientSearch = await fhir(t.app, 'GET', `/fhir/Observation?device=Device/mon-move-1`, {
+      token: wardClient,
+    });
+    expect(entries<Observation>(clientSearch.body as Bundle).map((o) => o.valueQuantity?.value)).toEqual(
+      afterMove,
+    );
+    // The ICU keeps none of it: the device is no longer in its unit (the existing rule).
+    const icu = await t.userToken('nurse-icu-move', 'clinician', ['ICU']);
+    const icuRead = await call(t.app, 'GET', '/api/v1/devices/mon-move-1/telemetry', { token: icu });
+    expect([icuRead.status, icuRead.body.code]).toEqual([403, 'ACCESS_CARE_UNIT_DENIED']);
+
+    // Read by id: a reading taken in the ICU is refused to the WARD, and the refusal is audited.
+    const ids = new Map(
+      entries<Observation>(
+        (await fhir(t.app, 'GET', `/fhir/Observation?patient=${patient}&_count=100`, { token: admin }))
+          .body as Bundle,
+      ).map((o) => [o.valueQuantity?.value, o.id!]),
+    );
+    expect((await fhir(t.app, 'GET', `/fhir/Observation/${ids.get(111)}`, { token: ward })).status).toBe(200);
+    const denials = (await t.app.audit.list({ action: 'access.denied', limit: 10_000 })).length;
+    for (const token of [ward, wardClient]) {
+      const before = await fhir(t.app, 'GET', `/fhir/Observation/${ids.get(101)}`, { token });
+      expect([before.status, outcomeCode(before.body as OperationOutcome)]).toEqual([
+        403,
+        'ACCESS_CARE_UNIT_DENIED',
+      ]);
+      expect(JSON.stringify(before.body)).not.toContain('101');
+    }
+    const denied = (await t.app.audit.list({ action: 'access.denied', limit: 10_000 })).slice(denials);
+    expect(denied.map((e) => (e as { code?: string }).code)).toEqual([
+      'ACCESS_CARE_UNIT_DENIED',
+      'ACCESS_CARE_UNIT_DENIED',
+    ]);
+    expect((denied[0] as { actor: { name?: string } }).actor.name).toBe('nurse-ward');
+
+    // Break-glass lifts the limit, as it does for the device check.
+    const bg = await call(t.app, 'POST', '/api/v1/break-glass', {
+      token: ward,
+      body: { reason: 'covering the ICU history of bed 7', minutes: 15 },
+    });
+    expect(bg.status).toBe(201);
+    const glass = bg.body.access_token as string;
+    expect(await seen(glass)).toEqual({ device: all, patient: all, search: all, unfiltered: all });
+    expect((await fhir(t.app, 'GET', `/fhir/Observation/${ids.get(101)}`, { token: glass })).status).toBe(
+      200,
+    );
   });
 });

@@ -19,7 +19,7 @@ export type {
 export type { LoginResult } from './login.js';
 export type { TokenResult } from './oauth-token.js';
 export { JWT_BEARER_ASSERTION } from './oauth-token.js';
-export { breakGlassActive, isCareUnitLimited } from './policy.js';
+export { breakGlassActive, isCareUnitLimited, readableCareUnits } from './policy.js';
 export type { Principal, ResourceScope } from './principal.js';
 export * from './roles.js';
 export { type AccessRoutesDeps, accessRoutes } from './routes.js';

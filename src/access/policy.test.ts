@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { authorize, checkResource, permissionsOf } from './policy.js';
+import { authorize, checkResource, permissionsOf, readableCareUnits } from './policy.js';
 import type { Principal } from './principal.js';
 
 const T = Date.UTC(2026, 0, 15, 12);
@@ -86,5 +86,18 @@ describe('checkResource', () => {
     expect(code(() => checkResource(vendor, { deviceId: 'pump-7' }, T - 3600_001))).toBe(
       'ACCESS_VENDOR_WINDOW_CLOSED',
     );
+  });
+});
+
+describe('readableCareUnits', () => {
+  it('holds care-unit limited principals to their units, unless break-glass is active', () => {
+    expect(readableCareUnits(clinician, T)).toEqual(['icu-2']);
+    const bg = { ...clinician, breakGlass: { id: 'bg1', expiresAt: T + 60_000 } };
+    expect(readableCareUnits(bg, T)).toBeUndefined();
+    expect(readableCareUnits(bg, T + 60_000)).toEqual(['icu-2']);
+    const client: Principal = { ...clinician, kind: 'client', role: 'integration', careUnits: ['ward-5'] };
+    expect(readableCareUnits(client, T)).toEqual(['ward-5']);
+    expect(readableCareUnits({ ...client, careUnits: [] }, T)).toBeUndefined();
+    expect(readableCareUnits({ ...clinician, role: 'admin' }, T)).toBeUndefined();
   });
 });

@@ -40,6 +40,15 @@ export function breakGlassActive(principal: Principal, now: number): boolean {
   return principal.breakGlass !== undefined && principal.breakGlass.expiresAt > now;
 }
 
+/**
+ * The care units a principal's reads of stored data are held to, or undefined when it sees every
+ * unit (not care-unit limited, or break-glass active). Readings keep the unit they were taken in,
+ * so a reader filters on that as well as on where the device is now.
+ */
+export function readableCareUnits(principal: Principal, now: number): readonly string[] | undefined {
+  return isCareUnitLimited(principal) && !breakGlassActive(principal, now) ? principal.careUnits : undefined;
+}
+
 /** True when `now` lies inside the principal's access window (open ends are unbounded). */
 export function withinWindow(
   window: { accessNotBefore?: number | null; accessNotAfter?: number | null },

@@ -192,6 +192,9 @@ export function observationApi(deps: FhirDeps) {
       deps.access.checkResource(req.principal, { careUnit: device.care_unit, deviceId: device.id });
       const reading = await deps.telemetry.readOne(position);
       if (!reading || key.index >= reading.observations.length) throw new PulsegateError('FHIR_NOT_FOUND');
+      // And the unit the reading was taken in: a device moved into the caller's unit does not
+      // bring the readings of its earlier unit along.
+      deps.access.checkResource(req.principal, { careUnit: reading.careUnit, deviceId: device.id });
       const obs = toObservation(reading, key.index);
       await auditPatients(req, 'observation.read', [reading.patientIndex], '1 observation', {
         type: 'device',

@@ -194,6 +194,7 @@ export function observationCreate(
         seq: stored.seq,
         receivedAt: stored.receivedAt,
         patientIndex,
+        careUnit: stored.careUnit,
         patientId,
         enteredBy: req.principal.id,
         alarms: [],

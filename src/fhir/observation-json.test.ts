@@ -46,6 +46,7 @@ function stored(r: GeneratedReading): StoredReading {
     seq: r.seq,
     receivedAt: r.receivedAt,
     patientIndex: r.patientIndex,
+    careUnit: null,
     patientId: null,
     alarms: [],
     ...(r.enteredBy !== undefined ? { enteredBy: r.enteredBy } : {}),

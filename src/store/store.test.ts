@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { afterEach, expect, it } from 'vitest';
 import { describeEachDialect } from '../testing/dialects.js';
 import type { TestStore } from '../testing/stores.js';
@@ -16,6 +16,60 @@ describeEachDialect('store', (open) => {
     expect(again.error).toBeUndefined();
     expect(again.reports.length).toBeGreaterThanOrEqual(4);
     expect(again.reports.every((r) => r.status === 'already-applied')).toBe(true);
+  });
+
+  it('019 gives each stored reading the care unit its device has at migration, null without one', async () => {
+    t = await open({ migrateUpTo: '018-api-token-expiry' });
+    const db = t.store.db as unknown as Kysely<Record<string, Record<string, unknown>>>;
+    const device = (id: string, care_unit: string | null) => ({
+      id,
+      type: 'patient-monitor',
+      vendor: 'Acme',
+      model: 'M1',
+      care_unit,
+      lifecycle: 'active',
+      certificate_status: 'none',
+      created_at: 1,
+      updated_at: 1,
+      version: 1,
+    });
+    await db
+      .insertInto('devices')
+      .values([device('dev-icu', 'ICU'), device('dev-none', null)])
+      .execute();
+    const reading = (device_id: string, seq: number) => ({
+      device_id,
+      observed_at: 1_000 + seq,
+      seq,
+      received_at: 2_000,
+      patient_index: null,
+      key_period: '1970-01',
+      vitals: ' heart-rate ',
+      flagged: 0,
+      sealed: Buffer.from([seq]),
+    });
+    await db
+      .insertInto('telemetry_readings')
+      .values([reading('dev-icu', 1), reading('dev-icu', 2), reading('dev-none', 1), reading('dev-gone', 1)])
+      .execute();
+
+    const { error, reports } = await t.store.migrate();
+    expect(error).toBeUndefined();
+    expect(reports.filter((r) => r.status === 'applied').map((r) => r.name)).toEqual([
+      '019-telemetry-care-unit',
+    ]);
+    const rows = await t.store.db
+      .selectFrom('telemetry_readings')
+      .select(['device_id', 'seq', 'care_unit'])
+      .orderBy('device_id')
+      .orderBy('seq')
+      .execute();
+    expect(rows).toEqual([
+      { device_id: 'dev-gone', seq: 1, care_unit: null },
+      { device_id: 'dev-icu', seq: 1, care_unit: 'ICU' },
+      { device_id: 'dev-icu', seq: 2, care_unit: 'ICU' },
+      { device_id: 'dev-none', seq: 1, care_unit: null },
+    ]);
   });
 
   it('round-trips blobs and bigints with the same JS types on both dialects', async () => {

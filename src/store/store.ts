@@ -44,8 +44,11 @@ export interface Store {
   readonly dialect: DialectName;
   /** Internal: the raw driver handle; use the functions of `bulk.ts` rather than this. */
   readonly native: NativeHandle;
-  /** Applies pending migrations; never throws for a failed migration, reports it instead. */
-  migrate(): Promise<{ reports: MigrationReport[]; error?: Error }>;
+  /**
+   * Applies pending migrations (all, or up to and including `upTo`: a migration's own test starts
+   * from the schema before it); never throws for a failed migration, reports it instead.
+   */
+  migrate(upTo?: string): Promise<{ reports: MigrationReport[]; error?: Error }>;
   /**
    * Takes an exclusive, transaction-scoped lock named `name`; held until the transaction ends.
    * PostgreSQL: an advisory lock, so several nodes can share one database. SQLite: the
@@ -185,10 +188,11 @@ export function openStore(location: StoreLocation): Store {
     db,
     dialect,
     native,
-    async migrate() {
+    async migrate(upTo) {
       const migrator = new Migrator({ db, provider: migrationProvider(dialect) });
       const before = new Set((await migrator.getMigrations()).filter((m) => m.executedAt).map((m) => m.name));
-      const { error, results } = await migrator.migrateToLatest();
+      const { error, results } =
+        upTo === undefined ? await migrator.migrateToLatest() : await migrator.migrateTo(upTo);
       const reports: MigrationReport[] = [...before].map((name) => ({ name, status: 'already-applied' }));
       for (const r of results ?? []) reports.push(toReport(r));
       if (error) {

@@ -35,6 +35,8 @@ export interface EnteredResult {
   seq: number;
   receivedAt: number;
   flagged: number;
+  /** The device's care unit the reading was stored with, or null. */
+  careUnit: string | null;
   /** Normalised observations as stored. */
   observations: Array<{
     system: 'LOINC' | 'MDC';
@@ -98,12 +100,18 @@ export async function writeEntered(deps: EnteredDeps, r: EnteredReading): Promis
       readingAad(row),
     );
     deps.epochs.mask(period, [sealed]);
+    // The device's care unit as the inventory has it in the same statement: the reading keeps it.
     const inserted = await deps.store.db
       .insertInto('telemetry_readings')
-      .values({ ...row, sealed })
+      .values((eb) => ({
+        ...row,
+        sealed,
+        care_unit: eb.selectFrom('devices').select('care_unit').where('id', '=', r.deviceId),
+      }))
       .onConflict((oc) => oc.columns(['device_id', 'observed_at', 'seq']).doNothing())
+      .returning('care_unit')
       .executeTakeFirst();
-    if (Number(inserted.numInsertedOrUpdatedRows ?? 0) === 0) {
+    if (!inserted) {
       if (attempt < 3) continue;
       throw new PulsegateError('CONFLICT');
     }
@@ -122,6 +130,7 @@ export async function writeEntered(deps: EnteredDeps, r: EnteredReading): Promis
       seq,
       receivedAt: now,
       flagged: message.flagged,
+      careUnit: inserted.care_unit,
       observations: message.observations.map((o) => ({
         system: o.system,
         code: o.code,

@@ -72,7 +72,10 @@ const COLUMNS: readonly BulkColumn[] = [
   { name: 'vitals', type: 'text' },
   { name: 'flagged', type: 'bigint' },
   { name: 'sealed', type: 'bytea' },
+  { name: 'care_unit', type: 'text' },
 ];
+/** Index of `care_unit` in a row: filled inside the transaction, from the inventory as it is then. */
+const CARE_UNIT = 9;
 const CHUNK = 500;
 /**
  * PostgreSQL deadlock and serialization failures, and a unique violation (another node stored
@@ -279,6 +282,7 @@ export class IngestWriter {
         row.vitals,
         parsed.flagged,
         null,
+        null,
       ];
       const scope = `${row.patient_index ?? `device:${msg.deviceId}`}\u0000${period}`;
       let group = groups.get(scope);
@@ -431,6 +435,8 @@ export class IngestWriter {
         if (key !== undefined) receipts.get(key)!.readings++;
       }
       const kept = keep.filter((r): r is BulkValue[] => r !== null);
+      const units = await this.#careUnits(trx, devices);
+      for (const row of kept) row[CARE_UNIT] = units.get(row[0] as string) ?? null;
       for (const part of chunks(kept, 2000))
         await bulkInsert(store, trx, 'telemetry_readings', COLUMNS, part);
       const stored = [...receipts.values()].filter((r) => r.ok && r.readings > 0);
@@ -486,6 +492,27 @@ export class IngestWriter {
       for (const d of seen) this.#lastSeenAt.set(d, t);
       return { accepted, duplicate, state, activated };
     });
+  }
+
+  /**
+   * Each device's care unit as the inventory has it inside the batch's transaction: a reading
+   * keeps the unit it was taken in, so it is read afresh for every batch (never cached, a move
+   * applies to the next batch), in one query per chunk of devices rather than per message.
+   */
+  async #careUnits(
+    trx: Transaction<Database>,
+    devices: readonly string[],
+  ): Promise<Map<string, string | null>> {
+    const units = new Map<string, string | null>();
+    for (const part of chunks(devices)) {
+      const found = await trx
+        .selectFrom('devices')
+        .select(['id', 'care_unit'])
+        .where('id', 'in', part)
+        .execute();
+      for (const d of found) units.set(d.id, d.care_unit);
+    }
+    return units;
   }
 
   /** The receipts among the batch's jobs that are already stored. */

@@ -66,6 +66,54 @@ describeEachDialect('telemetry reading search and entered readings', (open) => {
     expect(one?.observations[0]?.value).toBe(60);
   });
 
+  it('keeps the care unit each reading was stored in: a moved device takes its earlier readings nowhere', async () => {
+    // Device 0 took six readings in the ICU (beforeEach); now it moves to ward-3 and goes on.
+    await fx.devices.update(deviceId(0), { careUnit: 'ward-3' });
+    const [later] = await fx.telemetry.ingest([message(deviceId(0), payload(7, hr(70), T0))]);
+    expect(later).toMatchObject({ ok: true });
+    const entered = await fx.telemetry.enter({
+      deviceId: deviceId(0),
+      patientIndex: index,
+      patientId: 'MRN-SEARCH-1',
+      enteredBy: 'ehr-client',
+      ts: T0 - 500,
+      observations: [{ system: 'LOINC', code: '8867-4', value: 71, unit: '/min' }],
+    });
+    expect(entered.careUnit).toBe('ward-3');
+    const stored = await fx.t.store.db
+      .selectFrom('telemetry_readings')
+      .select(['seq', 'care_unit'])
+      .where('device_id', '=', deviceId(0))
+      .orderBy('observed_at')
+      .execute();
+    expect(stored.map((r) => r.care_unit)).toEqual([...Array(6).fill('icu'), 'ward-3', 'ward-3']);
+
+    const ward = await fx.telemetry.search({
+      patientIndex: index,
+      careUnits: ['ward-3'],
+      order: 'desc',
+      limit: 100,
+    });
+    expect(ward.map((r) => [r.seq, r.careUnit])).toEqual([
+      [7, 'ward-3'],
+      [entered.seq, 'ward-3'],
+    ]);
+    // Still in the ICU's history, but the device is no longer there: the ICU sees none of it.
+    expect(
+      await fx.telemetry.search({ patientIndex: index, careUnits: ['icu'], order: 'desc', limit: 100 }),
+    ).toEqual([]);
+    const everything = await fx.telemetry.search({ patientIndex: index, order: 'desc', limit: 100 });
+    expect(everything).toHaveLength(8);
+    expect(
+      (await fx.telemetry.readOne({ deviceId: deviceId(0), observedAt: T0 - 6000, seq: 1 }))?.careUnit,
+    ).toBe('icu');
+    // The device route's reader filters the same way.
+    const page = await fx.telemetry.readDevice(deviceId(0), { careUnits: ['ward-3'] });
+    expect(page.observations.map((o) => o.value)).toEqual([70, 71]);
+    expect((await fx.telemetry.readDevice(deviceId(0), {})).observations).toHaveLength(8);
+    expect((await fx.telemetry.readDevice(deviceId(0), { careUnits: [] })).observations).toEqual([]);
+  });
+
   it('stores an entered reading attributed to its client, above the device sequence space, and refuses bad values storing nothing', async () => {
     const stored = await fx.telemetry.enter({
       deviceId: deviceId(0),

@@ -20,7 +20,10 @@ export interface ReadingSearch {
   patientIndex?: string;
   /** Only these devices (a `device` parameter, or the devices a caller may see). */
   deviceIds?: readonly string[];
-  /** Only devices whose inventory care unit is one of these (care-unit limited callers). */
+  /**
+   * Care-unit limited callers: only readings taken in one of these units (the reading's stored
+   * care unit) of devices whose inventory care unit is one of them now.
+   */
   careUnits?: readonly string[];
   /** Rows holding at least one of these vital kinds. */
   kinds?: readonly string[];
@@ -44,6 +47,8 @@ export interface StoredReading extends DecodedReading {
   seq: number;
   receivedAt: number;
   patientIndex: string | null;
+  /** The device's care unit when the reading was stored, or null (see `telemetry_readings`). */
+  careUnit: string | null;
 }
 
 export interface ReadingSearchDeps {
@@ -61,9 +66,11 @@ export async function searchReadings(deps: ReadingSearchDeps, s: ReadingSearch):
   if (s.deviceIds) q = q.where('device_id', 'in', [...s.deviceIds]);
   if (s.careUnits) {
     const units = [...s.careUnits];
-    q = q.where('device_id', 'in', (eb) =>
-      eb.selectFrom('devices').select('id').where('care_unit', 'in', units),
-    );
+    q = q
+      .where('care_unit', 'in', units)
+      .where('device_id', 'in', (eb) =>
+        eb.selectFrom('devices').select('id').where('care_unit', 'in', units),
+      );
   }
   if (s.kinds) {
     // Kinds are [a-z0-9-] (checked by the caller against the code table): no LIKE wildcard reaches SQL.
@@ -122,6 +129,7 @@ type Row = {
   seq: number;
   received_at: number;
   patient_index: string | null;
+  care_unit: string | null;
   key_period: string;
   vitals: string;
   sealed: Uint8Array;
@@ -143,6 +151,7 @@ async function openRows(deps: ReadingSearchDeps, rows: readonly Row[]): Promise<
       seq: Number(r.seq),
       receivedAt: Number(r.received_at),
       patientIndex: r.patient_index,
+      careUnit: r.care_unit,
     };
     if (decoded.enteredBy !== undefined) reading.enteredBy = decoded.enteredBy;
     return reading;

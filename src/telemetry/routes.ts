@@ -1,6 +1,6 @@
 import { Type as T } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import type { Principal, ResourceScope } from '../access/index.js';
+import { type Principal, type ResourceScope, readableCareUnits } from '../access/index.js';
 import { PulsegateError } from '../errors.js';
 import { type HttpAudit, requirePrincipal } from '../http/index.js';
 import { blindIndexOf, type PatientBindings } from '../patients/index.js';
@@ -13,7 +13,14 @@ export interface TelemetryRoutesDeps {
   devices: { getRow(id: string): Promise<{ id: string; care_unit: string | null }> };
   access: { checkResource(principal: Principal, scope: ResourceScope): void };
   audit: HttpAudit;
+  /** The clock break-glass expiry is judged by (default `Date.now`). */
+  now?: () => number;
 }
+
+/** The reading-level rule, as the OpenAPI descriptions state it. */
+const READINGS_KEPT =
+  'sees only the readings taken while the device was in one of them: each reading keeps the care unit ' +
+  'its device was in when it was stored (unless break-glass is active).';
 
 const DateTime = T.String({ format: 'date-time', maxLength: 40 });
 const Query = T.Object(
@@ -79,10 +86,17 @@ function toQuery(q: { from?: string; to?: string; code?: string; limit?: number 
 const actorOf = (p: Principal) => ({ type: p.kind, id: p.id, name: p.name, role: p.role });
 
 /**
- * Telemetry reads. Authorised by role (telemetry:read) and by care unit of the device(s); every
+ * Telemetry reads. Authorised by role (telemetry:read) and by care unit: the device must be in one
+ * of a limited caller's units now, and only readings taken while it was in one of them are
+ * returned (a device moved from ICU to a ward does not show the ward its ICU readings). Every
  * read is written to the audit log, with references only, before the response is sent.
  */
 export function telemetryRoutes(deps: TelemetryRoutesDeps): FastifyPluginAsync {
+  const now = deps.now ?? Date.now;
+  const limitedTo = (principal: Principal, query: TelemetryQuery): TelemetryQuery => {
+    const careUnits = readableCareUnits(principal, now());
+    return careUnits ? { ...query, careUnits } : query;
+  };
   return async (app) => {
     app.get(
       '/api/v1/devices/:id/telemetry',
@@ -91,6 +105,7 @@ export function telemetryRoutes(deps: TelemetryRoutesDeps): FastifyPluginAsync {
         schema: {
           tags: ['telemetry'],
           summary: "A device's observations, newest first",
+          description: `A care-unit limited caller (clinician, client registered for care units) needs the device in one of its units, and ${READINGS_KEPT}`,
           params: T.Object(
             { id: T.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$' }) },
             { additionalProperties: false },
@@ -105,7 +120,7 @@ export function telemetryRoutes(deps: TelemetryRoutesDeps): FastifyPluginAsync {
         const query = toQuery(request.query as never);
         const device = await deps.devices.getRow(id);
         deps.access.checkResource(principal, { careUnit: device.care_unit, deviceId: device.id });
-        const page = await deps.telemetry.readDevice(id, query);
+        const page = await deps.telemetry.readDevice(id, limitedTo(principal, query));
         await deps.audit.append({
           actor: actorOf(principal),
           action: 'telemetry.read',
@@ -128,7 +143,9 @@ export function telemetryRoutes(deps: TelemetryRoutesDeps): FastifyPluginAsync {
           summary: "A patient's observations from every device bound to them, newest first",
           description:
             'The patient is named by its reference (the FHIR Patient id: hex of the blind index, from ' +
-            '`POST /api/v1/patients/lookup` or a binding), never by its identifier: no MRN in a URL.',
+            '`POST /api/v1/patients/lookup` or a binding), never by its identifier: no MRN in a URL. ' +
+            'A care-unit limited caller gets the devices now in its units (`partial` when others were ' +
+            `left out), and ${READINGS_KEPT}`,
           params: T.Object(
             { id: T.String({ pattern: '^[0-9a-f]{64}$', description: 'patient reference' }) },
             { additionalProperties: false },
@@ -160,7 +177,7 @@ export function telemetryRoutes(deps: TelemetryRoutesDeps): FastifyPluginAsync {
         }
         // Bound devices exist but none is within the caller's reach: refuse (audited by the HTTP layer).
         if (allowed.length === 0 && denied) throw denied;
-        const page = await deps.telemetry.readPatient(patientIndex, allowed, query);
+        const page = await deps.telemetry.readPatient(patientIndex, allowed, limitedTo(principal, query));
         await deps.audit.append({
           actor: actorOf(principal),
           action: 'patient.read',

@@ -12,6 +12,11 @@ export interface TelemetryQuery {
   code?: string;
   /** Observations returned at most (default 500, at most 5,000). */
   limit?: number;
+  /**
+   * Only readings taken while their device was in one of these care units (care-unit limited
+   * callers; `readableCareUnits`). Readings stored without a care unit are left out.
+   */
+  careUnits?: readonly string[];
 }
 
 export interface ObservationView {
@@ -60,12 +65,14 @@ export async function readTelemetry(
     if (!vital) throw new PulsegateError('TELEMETRY_UNKNOWN_CODE');
     vitalKind = vital.kind;
   }
-  if ('deviceIds' in where && where.deviceIds.length === 0) return { observations: [], alarms: [] };
+  if (('deviceIds' in where && where.deviceIds.length === 0) || query.careUnits?.length === 0)
+    return { observations: [], alarms: [] };
   let q = deps.store.db.selectFrom('telemetry_readings').selectAll();
   q =
     'deviceId' in where
       ? q.where('device_id', '=', where.deviceId)
       : q.where('patient_index', '=', where.patientIndex).where('device_id', 'in', [...where.deviceIds]);
+  if (query.careUnits) q = q.where('care_unit', 'in', [...query.careUnits]);
   if (query.from !== undefined) q = q.where('observed_at', '>=', query.from);
   if (query.to !== undefined) q = q.where('observed_at', '<', query.to);
   // Kinds are [a-z0-9-] only: no LIKE wildcard can reach the pattern.

@@ -65,20 +65,21 @@ export interface TestStore {
   cleanup(): Promise<void>;
 }
 
-export type DialectFactory = () => Promise<TestStore>;
+/** Opens a fresh store; `migrateUpTo` stops after that migration (for a migration's own test). */
+export type DialectFactory = (options?: { migrateUpTo?: string }) => Promise<TestStore>;
 
 /** Factories for a migrated store on each available dialect, for `describe.each`. */
 export const DIALECTS: Array<{ name: 'sqlite' | 'postgres'; open: DialectFactory }> = [
   {
     name: 'sqlite',
-    async open() {
+    async open(options) {
       const { mkdtempSync, rmSync } = await import('node:fs');
       const { tmpdir } = await import('node:os');
       const { join } = await import('node:path');
       const dir = mkdtempSync(join(tmpdir(), 'pulsegate-test-'));
       const file = join(dir, 'test.db');
       const store = openStore({ sqliteFile: file });
-      const { error } = await store.migrate();
+      const { error } = await store.migrate(options?.migrateUpTo);
       if (error) throw error;
       return {
         store,
@@ -92,10 +93,10 @@ export const DIALECTS: Array<{ name: 'sqlite' | 'postgres'; open: DialectFactory
   },
   {
     name: 'postgres',
-    async open() {
+    async open(options) {
       const { url, drop } = await createTestPostgresDatabase();
       const store = openStore({ postgresUrl: url });
-      const { error } = await store.migrate();
+      const { error } = await store.migrate(options?.migrateUpTo);
       if (error) throw error;
       return {
         store,

@@ -16,6 +16,7 @@ import * as m014 from './014-telemetry-append-layout.js';
 import * as m015 from './015-break-glass-sealed-reason.js';
 import * as m016 from './016-alert-history-sealed-reason.js';
 import * as m018 from './018-api-token-expiry.js';
+import * as m019 from './019-telemetry-care-unit.js';
 
 /** A migration receives the dialect so that column types can differ where they must. */
 export interface DialectMigration {
@@ -40,4 +41,5 @@ export const MIGRATIONS: Record<string, DialectMigration> = {
   '015-break-glass-sealed-reason': m015,
   '016-alert-history-sealed-reason': m016,
   '018-api-token-expiry': m018,
+  '019-telemetry-care-unit': m019,
 };

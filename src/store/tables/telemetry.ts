@@ -22,6 +22,11 @@ export interface TelemetryReadingsTable {
   flagged: number;
   /** Sealed record (keys envelope, then the period mask): observations, alarms, patient id. */
   sealed: Uint8Array;
+  /**
+   * The device's care unit when the reading was stored (migration 017), or null: care-unit limited
+   * readers see a reading only if it was taken in one of their units. Not part of the AAD.
+   */
+  care_unit: string | null;
 }
 
 /** Replay protection: the last accepted message of each device, updated with the readings. */
