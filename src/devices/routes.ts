@@ -1,6 +1,12 @@
 import { Type as T } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { isCareUnitLimited, type Principal, type ResourceScope, VENDOR_LIMITED } from '../access/index.js';
+import {
+  breakGlassActive,
+  isCareUnitLimited,
+  type Principal,
+  type ResourceScope,
+  VENDOR_LIMITED,
+} from '../access/index.js';
 import { requirePrincipal } from '../http/index.js';
 import type { DeviceService, DeviceVisibility } from './device-service.js';
 import {
@@ -19,8 +25,8 @@ export interface DeviceRouteAccess {
 }
 
 /** The list filter a principal is held to (clinicians: care units; vendors: named devices). */
-export function visibilityOf(p: Principal): DeviceVisibility {
-  if (isCareUnitLimited(p) && !p.breakGlass) return { careUnits: p.careUnits };
+export function visibilityOf(p: Principal, now = Date.now()): DeviceVisibility {
+  if (isCareUnitLimited(p) && !breakGlassActive(p, now)) return { careUnits: p.careUnits };
   if (VENDOR_LIMITED.has(p.role)) return { deviceIds: p.vendorDevices };
   return {};
 }
