@@ -9,7 +9,8 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateMasterKey, initializeKeys, openKeyService } from '../src/keys/index.js';
+import { compiledCipher } from '../src/keys/batch-cipher.js';
+import { generateMasterKey, initializeKeys, type KeyService, openKeyService } from '../src/keys/index.js';
 import { openStore } from '../src/store/index.js';
 import { printResult, printTable, rate } from './_report.js';
 
@@ -76,6 +77,15 @@ try {
   const masterKey = generateMasterKey();
   await initializeKeys(store, masterKey);
   const keys = await openKeyService({ store, masterKey, dataKeyMaxUses: 2 ** 24 });
+  // The same service with the JavaScript record cipher (per record, large batches on the cipher
+  // workers), to compare with the compiled batch cipher the default service uses where it is built.
+  const scriptKeys = await openKeyService({
+    store,
+    masterKey,
+    dataKeyMaxUses: 2 ** 24,
+    cipher: 'javascript',
+  });
+  const compiled = compiledCipher() !== undefined;
   // 100 patients' scopes, records spread evenly, as the telemetry store would batch them.
   const scopes = Array.from({ length: 100 }, (_, i) => ({
     purpose: 'telemetry',
@@ -84,21 +94,21 @@ try {
   }));
   const sealed: Buffer[] = new Array(RECORDS);
 
-  const envelopeEncrypt = async () => {
+  const envelopeEncrypt = (service: KeyService) => async () => {
     for (let at = 0, b = 0; at < RECORDS; at += BATCH, b++) {
       const items = [];
       for (let i = at; i < Math.min(at + BATCH, RECORDS); i++)
         items.push({ plaintext: plaintexts[i]!, aad: aads[i]! });
-      const out = await keys.encryptMany(scopes[b % scopes.length]!, items);
+      const out = await service.encryptMany(scopes[b % scopes.length]!, items);
       for (let i = 0; i < out.length; i++) sealed[at + i] = out[i]!;
     }
   };
-  const envelopeDecrypt = async () => {
+  const envelopeDecrypt = (service: KeyService) => async () => {
     for (let at = 0; at < RECORDS; at += BATCH) {
       const items = [];
       for (let i = at; i < Math.min(at + BATCH, RECORDS); i++)
         items.push({ sealed: sealed[i]!, aad: aads[i]! });
-      await keys.decryptMany(items);
+      await service.decryptMany(items);
     }
   };
   const single = Math.min(RECORDS, 50_000);
@@ -107,10 +117,20 @@ try {
   };
 
   const raw = { encrypt: await measure(rawEncrypt), decrypt: await measure(rawDecrypt) };
-  const envelope = { encrypt: await measure(envelopeEncrypt), decrypt: await measure(envelopeDecrypt) };
+  const envelope = {
+    encrypt: await measure(envelopeEncrypt(keys)),
+    decrypt: await measure(envelopeDecrypt(keys)),
+  };
+  const script = compiled
+    ? {
+        encrypt: await measure(envelopeEncrypt(scriptKeys)),
+        decrypt: await measure(envelopeDecrypt(scriptKeys)),
+      }
+    : undefined;
   const one = await measure(singleEncrypt);
   const singleRate = { wall: (one.wall * single) / RECORDS, cpu: (one.cpu * single) / RECORDS };
   await keys.close();
+  await scriptKeys.close();
 
   const pct = (a: number, b: number) => `${Math.round((1 - a / b) * 100)}%`;
   const row = (path: string, enc: { wall: number; cpu: number }, dec?: { wall: number; cpu: number }) => ({
@@ -126,10 +146,11 @@ try {
   printTable([
     row('raw Node AES-256-GCM (no envelope)', raw.encrypt, raw.decrypt),
     row(
-      `KeyService encryptMany/decryptMany (batch ${BATCH}, 100 scopes)`,
+      `KeyService encryptMany/decryptMany (batch ${BATCH}, 100 scopes, ${compiled ? 'compiled' : 'JavaScript'} cipher)`,
       envelope.encrypt,
       envelope.decrypt,
     ),
+    ...(script ? [row('  same, JavaScript cipher (cipher workers)', script.encrypt, script.decrypt)] : []),
     row('KeyService encrypt (one record per call)', singleRate),
   ]);
   console.log(
@@ -146,7 +167,11 @@ try {
     batch: BATCH,
     recordBytes: RECORD_BYTES,
     loadAverage: loadavg()[0],
-    compared: { rawAesGcm: { encrypt: fig(raw.encrypt), decrypt: fig(raw.decrypt) } },
+    cipher: compiled ? 'compiled' : 'javascript',
+    compared: {
+      rawAesGcm: { encrypt: fig(raw.encrypt), decrypt: fig(raw.decrypt) },
+      ...(script ? { javascriptCipher: { encrypt: fig(script.encrypt), decrypt: fig(script.decrypt) } } : {}),
+    },
   });
 } finally {
   await store.close();

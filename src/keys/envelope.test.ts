@@ -1,12 +1,67 @@
+/**
+ * Envelope encryption on both dialects, with each record cipher: the compiled batch AES-GCM
+ * (native/seal-many.c, the default where it is built) and the JavaScript one; records sealed by
+ * one open with the other, byte for byte the same format.
+ */
 import fc from 'fast-check';
-import { afterEach, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Implementation } from '../native.js';
 import { describeEachDialect } from '../testing/dialects.js';
+import { compiledCipher } from './batch-cipher.js';
 import { bytes, codeOf, type KeyFixture, keyFixture } from './key-fixture.js';
 import { HEADER_BYTES, NONCE_BYTES, SEALED_OVERHEAD } from './sealed-record.js';
 
 const scope = { purpose: 'telemetry', subject: 'bi:patient-1', period: '2026-11' };
 
-describeEachDialect('keys: envelope encryption', (open) => {
+it('has the compiled batch cipher built (npm ci compiles binding.gyp)', () => {
+  expect(
+    compiledCipher(),
+    'build/Release/pulsegate_keys.node is missing: run `npm ci` with python3, make and cc',
+  ).toBeDefined();
+});
+
+const CIPHERS: Implementation[] = ['compiled', 'javascript'];
+
+describeEachDialect('keys: envelope encryption', (openStore) => {
+  for (const cipher of CIPHERS) describe(`with the ${cipher} cipher`, () => envelope(openStore, cipher));
+
+  it('opens with either cipher what the other sealed, and refuses the same tampering', async () => {
+    const f = await keyFixture(openStore, { cipher: 'compiled' });
+    try {
+      const script = await f.open({ cipher: 'javascript' });
+      const items = Array.from({ length: 300 }, (_, i) => ({
+        plaintext: bytes(`reading ${i} `.repeat(i % 5)),
+        aad: bytes(`row:${i}`),
+      }));
+      for (const [sealer, opener] of [
+        [f.keys, script],
+        [script, f.keys],
+      ] as const) {
+        const sealed = await sealer.encryptMany(scope, items);
+        const opened = await opener.decryptMany(sealed.map((s, i) => ({ sealed: s, aad: items[i]!.aad })));
+        expect(opened.map((b) => b.toString())).toEqual(
+          items.map((x) => Buffer.from(x.plaintext).toString()),
+        );
+        for (const at of [0, 5, HEADER_BYTES + 2, sealed[7]!.length - 1]) {
+          const bad = sealed.map((s) => Buffer.from(s));
+          bad[7]![at]! ^= 1;
+          for (const service of [f.keys, script]) {
+            expect(
+              await codeOf(service.decryptMany(bad.map((s, i) => ({ sealed: s, aad: items[i]!.aad })))),
+              `byte ${at}`,
+            ).toBe('KEY_DECRYPT_FAILED');
+          }
+        }
+      }
+    } finally {
+      await f.cleanup();
+    }
+  });
+});
+
+function envelope(open: Parameters<typeof keyFixture>[0], cipher: Implementation) {
+  const keyFixtureWith = (o: typeof open, extra: Parameters<typeof keyFixture>[1] = {}) =>
+    keyFixture(o, { cipher, ...extra });
   let f: KeyFixture | undefined;
   afterEach(async () => {
     await f?.cleanup();
@@ -14,7 +69,7 @@ describeEachDialect('keys: envelope encryption', (open) => {
   });
 
   it('round-trips a record, and the sealed bytes are versioned and self-describing', async () => {
-    f = await keyFixture(open);
+    f = await keyFixtureWith(open);
     const sealed = await f.keys.encrypt(scope, bytes('heart rate 72'), bytes('obs:1'));
     expect(sealed[0]).toBe(1);
     expect(sealed.length).toBe(bytes('heart rate 72').length + SEALED_OVERHEAD);
@@ -26,7 +81,7 @@ describeEachDialect('keys: envelope encryption', (open) => {
   });
 
   it('round-trips batches across scopes, including empty plaintexts', async () => {
-    f = await keyFixture(open);
+    f = await keyFixtureWith(open);
     const a = await f.keys.encryptMany(scope, [
       { plaintext: bytes('a'), aad: bytes('1') },
       { plaintext: new Uint8Array(0), aad: new Uint8Array(0) },
@@ -45,13 +100,13 @@ describeEachDialect('keys: envelope encryption', (open) => {
   });
 
   it('refuses a record read with another record identity: KEY_DECRYPT_FAILED', async () => {
-    f = await keyFixture(open);
+    f = await keyFixtureWith(open);
     const sealed = await f.keys.encrypt(scope, bytes('spo2 97'), bytes('obs:1'));
     expect(await codeOf(f.keys.decrypt(sealed, bytes('obs:2')))).toBe('KEY_DECRYPT_FAILED');
   });
 
   it('detects tampering anywhere in the sealed bytes: KEY_DECRYPT_FAILED', async () => {
-    f = await keyFixture(open);
+    f = await keyFixtureWith(open);
     const sealed = await f.keys.encrypt(scope, bytes('spo2 97'), bytes('obs:1'));
     for (let at = 0; at < sealed.length; at++) {
       const copy = Buffer.from(sealed);
@@ -64,7 +119,7 @@ describeEachDialect('keys: envelope encryption', (open) => {
   });
 
   it('uses a fresh nonce for every record', async () => {
-    f = await keyFixture(open);
+    f = await keyFixtureWith(open);
     const items = Array.from({ length: 5000 }, () => ({ plaintext: bytes('same'), aad: bytes('same') }));
     const sealed = [
       ...(await f.keys.encryptMany(scope, items)),
@@ -78,7 +133,7 @@ describeEachDialect('keys: envelope encryption', (open) => {
   });
 
   it('round-trips arbitrary plaintext and associated data (property)', async () => {
-    f = await keyFixture(open);
+    f = await keyFixtureWith(open);
     const keys = f.keys;
     await fc.assert(
       fc.asyncProperty(
@@ -94,7 +149,7 @@ describeEachDialect('keys: envelope encryption', (open) => {
   });
 
   it('rejects invalid scopes and inputs with VALIDATION_FAILED and stores no key', async () => {
-    f = await keyFixture(open);
+    f = await keyFixtureWith(open);
     expect(await codeOf(f.keys.encrypt({ ...scope, subject: '' }, bytes('x'), bytes('y')))).toBe(
       'VALIDATION_FAILED',
     );
@@ -109,7 +164,7 @@ describeEachDialect('keys: envelope encryption', (open) => {
   });
 
   it('computes blind indexes that are deterministic per purpose and differ across purposes', async () => {
-    f = await keyFixture(open);
+    f = await keyFixtureWith(open);
     const a = f.keys.blindIndex('patient-mrn', 'MRN-0001');
     expect(a).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(f.keys.blindIndex('patient-mrn', 'MRN-0001')).toBe(a);
@@ -119,4 +174,4 @@ describeEachDialect('keys: envelope encryption', (open) => {
     expect((await f.open()).blindIndex('patient-mrn', 'MRN-0001')).toBe(a);
     expect(await codeOf(() => f!.keys.blindIndex('', 'x'))).toBe('VALIDATION_FAILED');
   });
-});
+}

@@ -1,6 +1,8 @@
 import { createHmac, hkdfSync, type KeyObject } from 'node:crypto';
 import { PulsegateError } from '../errors.js';
+import type { Implementation } from '../native.js';
 import type { Store } from '../store/index.js';
+import { compiledCipher } from './batch-cipher.js';
 import { CipherPool, POOL_THRESHOLD } from './cipher-pool.js';
 import { type DataKeyScope, DataKeys, type OpenDataKey } from './data-keys.js';
 import { openKeySettings } from './key-settings.js';
@@ -70,6 +72,12 @@ export interface KeyServiceOptions {
   cacheSize?: number;
   /** How long a cached key is trusted before its row is re-read, in ms (default 5,000). */
   recheckMs?: number;
+  /**
+   * Record sealing and opening: the compiled batch AES-GCM where it is built (the default; one
+   * call per batch on this thread), or the JavaScript one (per record, large batches split across
+   * the cipher workers). Same bytes either way.
+   */
+  cipher?: Implementation;
 }
 
 const LIMIT = 200;
@@ -126,6 +134,7 @@ export async function openKeyService(opts: KeyServiceOptions): Promise<KeyServic
 
   const pool = new CipherPool(opts.cipherWorkers);
   const randomPool = new RandomPool();
+  const compiled = compiledCipher(opts.cipher);
 
   /** Seals `items` under one key: inline for small runs, split across the pool for large ones. */
   async function sealRun(
@@ -133,6 +142,7 @@ export async function openKeyService(opts: KeyServiceOptions): Promise<KeyServic
     nonces: Buffer,
     items: ReadonlyArray<{ plaintext: Uint8Array; aad: Uint8Array }>,
   ): Promise<Buffer[]> {
+    if (compiled) return compiled.seal(key, nonces, items);
     const parts = pool.workers + 1;
     if (items.length < POOL_THRESHOLD || parts === 1) {
       return items.map((item, i) =>
@@ -193,6 +203,7 @@ export async function openKeyService(opts: KeyServiceOptions): Promise<KeyServic
         throw new PulsegateError('KEY_DECRYPT_FAILED', 'The record names an unknown data key');
       return key;
     });
+    if (compiled) return compiled.open(resolved, items);
     const parts = pool.workers + 1;
     if (items.length < POOL_THRESHOLD || parts === 1) {
       return items.map((item, i) => openRecord(resolved[i]!.key, item.sealed, item.aad));
