@@ -1,6 +1,6 @@
-// Runs when `npm ci` could not compile the audit verifier's native row checker (binding.gyp):
-// installation goes on, and verification uses its JavaScript loop, which is slower.
+// Runs when `npm ci` could not compile Pulsegate's native addons (binding.gyp): installation goes on,
+// and their JavaScript twins run instead, with the same results and less speed.
 process.stderr.write(
-  'pulsegate: the native audit row checker was not built (node-gyp needs python3, make and a C compiler);\n' +
-    '  `pulsegate audit verify` will use its JavaScript loop: the same checks, about half the speed.\n',
+  'pulsegate: the native addons were not built (node-gyp needs python3, make and a C compiler);\n' +
+    '  audit verification and record encryption use their JavaScript code: the same results, slower.\n',
 );
