@@ -51,7 +51,8 @@ const SQLITE_COMPANIONS = ['', '-wal', '-shm', '-journal'];
  * key check value, and an `admin` user with an API token in `secrets/admin.token` (0600).
  * Refuses to touch a directory that already holds an installation. The settings, environment and
  * master key are checked before anything is written, and if a later step fails, what this run
- * made is removed again (never what was there before), so a corrected run can start afresh.
+ * made is removed again (never what was there before: files, and the tables it created in a
+ * PostgreSQL database), so a corrected run can start afresh.
  */
 export async function createInstallation(opts: InitOptions): Promise<InitResult> {
   const dataDir = resolve(opts.dataDir);
@@ -71,12 +72,27 @@ export async function createInstallation(opts: InitOptions): Promise<InitResult>
   const givenKey = env[MASTER_KEY_ENV]?.trim() ? readMasterKey({ file: layout.masterKey, env }) : undefined;
 
   const made: string[] = [];
+  // Tables this run created in a database server's database (an SQLite file goes with `made`).
+  let createdTables: string[] = [];
   try {
     return await build();
   } catch (error) {
     // Last made first; a directory this run created goes with everything in it.
     for (const path of made.reverse()) rmSync(path, { recursive: true, force: true });
+    if (createdTables.length > 0) await dropCreatedTables(createdTables);
     throw error;
+  }
+
+  /** Leaves the database as it was, so that a corrected run does not find an installation there. */
+  async function dropCreatedTables(tables: string[]): Promise<void> {
+    const store = openConfiguredStore(expected);
+    try {
+      await store.dropTables(tables);
+    } catch {
+      // The original failure is what the operator needs to see (the database may be the problem).
+    } finally {
+      await store.close();
+    }
   }
 
   async function build(): Promise<InitResult> {
@@ -128,9 +144,17 @@ export async function createInstallation(opts: InitOptions): Promise<InitResult>
         if (rows.length > 0)
           throw new PulsegateError('INSTALL_EXISTS', 'the database already holds an installation');
       }
-      const { error } = await store.migrate();
-      if (error) throw error;
-      await initializeKeys(store, masterKey);
+      const before = new Set(await store.tableNames());
+      try {
+        const { error } = await store.migrate();
+        if (error) throw error;
+        await initializeKeys(store, masterKey);
+      } finally {
+        if (expected.database.url !== '') {
+          const after = await store.tableNames().catch((): string[] => []);
+          createdTables = after.filter((t) => !before.has(t));
+        }
+      }
     } finally {
       await store.close();
     }

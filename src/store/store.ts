@@ -55,6 +55,13 @@ export interface Store {
    * database write lock, taken at once so that a reader cannot be upgraded into a deadlock.
    */
   lock(trx: Transaction<Database>, name: string): Promise<void>;
+  /** The names of the tables in the database, Kysely's migration tables included. */
+  tableNames(): Promise<string[]>;
+  /**
+   * Drops these tables (those a failed `pulsegate init` created, say), with what depends on them.
+   * Names must be plain identifiers.
+   */
+  dropTables(names: readonly string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -210,6 +217,28 @@ export function openStore(location: StoreLocation): Store {
         // Any write takes SQLite's RESERVED lock for the rest of the transaction.
         await sql`insert into settings (name, value) values (${`lock:${name}`}, '1')
                   on conflict (name) do update set value = excluded.value`.execute(trx);
+      }
+    },
+    async tableNames() {
+      const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
+      return tables.map((t) => t.name);
+    },
+    async dropTables(names) {
+      if (names.length === 0) return;
+      const idents = names.map((n) => {
+        if (!/^[a-z_][a-z0-9_]*$/.test(n)) throw new TypeError(`not a plain table name: ${n}`);
+        return sql.id(n);
+      });
+      if (dialect === 'postgres') {
+        await sql`drop table if exists ${sql.join(idents)} cascade`.execute(db);
+        return;
+      }
+      // SQLite has no cascade: with foreign keys off, the order does not matter.
+      await sql`pragma foreign_keys = off`.execute(db);
+      try {
+        for (const id of idents) await sql`drop table if exists ${id}`.execute(db);
+      } finally {
+        await sql`pragma foreign_keys = on`.execute(db);
       }
     },
     async close() {
