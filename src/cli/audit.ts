@@ -3,6 +3,7 @@ import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { openConfiguredStore } from '../app.js';
 import {
+  compiledRowChecker,
   createSyslogSender,
   parseVerifierKey,
   toFhirAuditEvent,
@@ -57,7 +58,9 @@ export function registerAudit(program: Command): void {
               },
         });
         progress?.finish(result.ok ? result.size : result.firstBadSeq);
-        print(opts, { ...result, keys: trusted.source }, () =>
+        // Which per-row loop large logs were checked with (the same checks either way).
+        const rowChecker = compiledRowChecker() ? 'compiled' : 'javascript';
+        print(opts, { ...result, keys: trusted.source, rowChecker }, () =>
           result.ok
             ? `audit log intact: ${result.size} entries, ${result.checkpoints} signed checkpoints verified` +
               (result.unproven ? `; the newest ${result.unproven} not yet under a checkpoint` : '')
