@@ -247,6 +247,8 @@ it('refuses arguments that are not a packed page with a stable code', async () =
     { 9: io(Number.NaN) },
     { 9: io(2 ** 53 - 5) },
     { 5: 0.5 },
+    { 7: 0.5 },
+    { 7: -0.5 },
     { 1: [0, 1] },
     { 6: 11 },
     { 5: -1 },

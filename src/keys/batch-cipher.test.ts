@@ -95,3 +95,37 @@ it('refuses misuse with PULSEGATE_NATIVE_ARGS and records that do not open with 
     'PULSEGATE_DECRYPT_FAILED',
   );
 });
+
+it('takes no bytes before every element was read: a getter that detaches a buffer meets a refusal, not freed memory', () => {
+  const raw = randomBytes(32);
+  const header = sealedHeader(randomBytes(16));
+  const nonces = new Uint8Array(new ArrayBuffer(24));
+  const plain: Uint8Array[] = [Buffer.from('a')];
+  Object.defineProperty(plain, 1, {
+    enumerable: true,
+    get() {
+      structuredClone(nonces.buffer, { transfer: [nonces.buffer] });
+      return Buffer.from('b');
+    },
+  });
+  expect(code(() => addon!.sealMany(raw, header, nonces, plain, [Buffer.from('x'), Buffer.from('y')]))).toBe(
+    'PULSEGATE_NATIVE_ARGS',
+  );
+  const keyOf = new Uint32Array(2);
+  const sealed = addon!.sealMany(
+    raw,
+    header,
+    randomBytes(24),
+    [Buffer.from('a'), Buffer.from('b')],
+    [Buffer.from('x'), Buffer.from('y')],
+  );
+  const aads: Uint8Array[] = [Buffer.from('x')];
+  Object.defineProperty(aads, 1, {
+    enumerable: true,
+    get() {
+      structuredClone(keyOf.buffer, { transfer: [keyOf.buffer] });
+      return Buffer.from('y');
+    },
+  });
+  expect(code(() => addon!.openMany([raw], keyOf, sealed, aads))).toBe('PULSEGATE_NATIVE_ARGS');
+});

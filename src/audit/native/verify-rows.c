@@ -107,12 +107,14 @@ static napi_value check_rows(napi_env env, napi_callback_info info) {
       !number(env, argv[6], &toD) || !number(env, argv[7], &badD) ||
       !typed(env, argv[8], napi_uint8_array, &tree) || !typed(env, argv[9], napi_float64_array, &io))
     return fail(env, "checkRows: wrong argument types");
-  if (tree.length < TREE_BYTES || io.length < 3) return fail(env, "checkRows: tree or io too small");
+  /* The tree's int32 fields are read in place: newTree's buffer is aligned; refuse any other. */
+  if (tree.length < TREE_BYTES || io.length < 3 || ((uintptr_t)tree.data & 3) != 0)
+    return fail(env, "checkRows: tree or io too small, or the tree is not aligned");
   /* Bounds before any conversion to an integer (a NaN or huge double has none). */
   if (!(fromD >= 0 && toD >= fromD && toD <= (double)starts.length && toD <= (double)ends.length &&
         toD <= (double)keys.length && toD * 32 <= (double)fixed.length && badD >= -1 &&
         badD <= (double)keys.length) ||
-      fromD != (double)(int64_t)fromD || toD != (double)(int64_t)toD)
+      fromD != (double)(int64_t)fromD || toD != (double)(int64_t)toD || badD != (double)(int64_t)badD)
     return fail(env, "checkRows: rows out of range");
   const int64_t from = (int64_t)fromD, to = (int64_t)toD, badFixed = (int64_t)badD;
   const uint8_t *bytes = data.data;

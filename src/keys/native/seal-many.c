@@ -26,6 +26,7 @@
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define KEY_BYTES 32
@@ -62,9 +63,21 @@ static int array_of(napi_env env, napi_value v, uint32_t *length) {
   return napi_is_array(env, v, &is) == napi_ok && is && napi_get_array_length(env, v, length) == napi_ok;
 }
 
-static int element_bytes(napi_env env, napi_value array, uint32_t i, const uint8_t **data, size_t *length) {
-  napi_value v;
-  return napi_get_element(env, array, i, &v) == napi_ok && bytes_of(env, v, data, length);
+/*
+ * The elements of `array` (n of them) as handles, into a new C array (free it), or NULL. Fetching
+ * an element can run JavaScript (an index getter), which could detach or shrink a buffer whose
+ * bytes were already taken: so every element is fetched first, and only then are any bytes taken.
+ */
+static napi_value *elements(napi_env env, napi_value array, uint32_t n) {
+  napi_value *out = malloc((n > 0 ? n : 1) * sizeof(napi_value));
+  if (!out) return NULL;
+  for (uint32_t i = 0; i < n; i++) {
+    if (napi_get_element(env, array, i, &out[i]) != napi_ok) {
+      free(out);
+      return NULL;
+    }
+  }
+  return out;
 }
 
 static napi_value seal_many(napi_env env, napi_callback_info info) {
@@ -72,30 +85,46 @@ static napi_value seal_many(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 5)
     return args_error(env, "sealMany takes 5 arguments");
+  uint32_t n, aadCount;
+  if (!array_of(env, argv[3], &n) || !array_of(env, argv[4], &aadCount) || aadCount != n)
+    return args_error(env, "sealMany: wrong arguments");
+  napi_value *plains = elements(env, argv[3], n);
+  napi_value *aads = plains ? elements(env, argv[4], n) : NULL;
+  if (!aads) {
+    free(plains);
+    return args_error(env, "sealMany: cannot read the records");
+  }
+  /* No JavaScript runs from here on: the bytes taken stay valid. */
   const uint8_t *key, *header, *nonces;
   size_t keyLength, headerLength, noncesLength;
-  uint32_t n, aadCount;
+  const char *problem = NULL;
+  napi_value out = NULL;
+  EVP_CIPHER_CTX *ctx = NULL;
   if (!bytes_of(env, argv[0], &key, &keyLength) || keyLength != KEY_BYTES ||
       !bytes_of(env, argv[1], &header, &headerLength) || headerLength != HEADER_BYTES ||
-      !bytes_of(env, argv[2], &nonces, &noncesLength) || !array_of(env, argv[3], &n) ||
-      !array_of(env, argv[4], &aadCount) || aadCount != n || noncesLength < (size_t)n * NONCE_BYTES)
-    return args_error(env, "sealMany: wrong arguments");
-  pthread_once(&gcm_once, fetch_gcm);
-  if (!gcm) return args_error(env, "sealMany: AES-256-GCM is not available");
-  napi_value out;
-  if (napi_create_array_with_length(env, n, &out) != napi_ok) return NULL;
-  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-  if (!ctx || EVP_EncryptInit_ex2(ctx, gcm, key, NULL, NULL) != 1) {
-    EVP_CIPHER_CTX_free(ctx);
-    return args_error(env, "sealMany: cannot set the key");
+      !bytes_of(env, argv[2], &nonces, &noncesLength) || noncesLength < (size_t)n * NONCE_BYTES) {
+    problem = "sealMany: wrong arguments";
+    goto done;
   }
-  const char *problem = NULL;
-  for (uint32_t i = 0; i < n && !problem; i++) {
+  pthread_once(&gcm_once, fetch_gcm);
+  if (!gcm) {
+    problem = "sealMany: AES-256-GCM is not available";
+    goto done;
+  }
+  if (napi_create_array_with_length(env, n, &out) != napi_ok) {
+    problem = "sealMany: out of memory";
+    goto done;
+  }
+  ctx = EVP_CIPHER_CTX_new();
+  if (!ctx || EVP_EncryptInit_ex2(ctx, gcm, key, NULL, NULL) != 1) {
+    problem = "sealMany: cannot set the key";
+    goto done;
+  }
+  for (uint32_t i = 0; i < n; i++) {
     const uint8_t *plain, *aad;
     size_t plainLength, aadLength;
-    if (!element_bytes(env, argv[3], i, &plain, &plainLength) ||
-        !element_bytes(env, argv[4], i, &aad, &aadLength) || plainLength > INT32_MAX - 64 ||
-        aadLength > INT32_MAX) {
+    if (!bytes_of(env, plains[i], &plain, &plainLength) || !bytes_of(env, aads[i], &aad, &aadLength) ||
+        plainLength > INT32_MAX - 64 || aadLength > INT32_MAX) {
       problem = "sealMany: a plaintext or AAD is not a Uint8Array";
       break;
     }
@@ -119,9 +148,15 @@ static napi_value seal_many(napi_env env, napi_callback_info info) {
       problem = "sealMany: encryption failed";
       break;
     }
-    if (napi_set_element(env, out, i, record) != napi_ok) problem = "sealMany: cannot store a record";
+    if (napi_set_element(env, out, i, record) != napi_ok) {
+      problem = "sealMany: cannot store a record";
+      break;
+    }
   }
-  EVP_CIPHER_CTX_free(ctx); /* cleanses the key schedule */
+done:
+  EVP_CIPHER_CTX_free(ctx); /* cleanses the key schedule; NULL is fine */
+  free(plains);
+  free(aads);
   if (problem) return args_error(env, problem);
   return out;
 }
@@ -137,38 +172,57 @@ static napi_value open_many(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 4)
     return args_error(env, "openMany takes 4 arguments");
   uint32_t keyCount, n, aadCount;
+  if (!array_of(env, argv[0], &keyCount) || !array_of(env, argv[2], &n) || !array_of(env, argv[3], &aadCount) ||
+      aadCount != n)
+    return args_error(env, "openMany: wrong arguments");
+  napi_value *keys = elements(env, argv[0], keyCount);
+  napi_value *sealeds = keys ? elements(env, argv[2], n) : NULL;
+  napi_value *aads = sealeds ? elements(env, argv[3], n) : NULL;
+  if (!aads) {
+    free(keys);
+    free(sealeds);
+    return args_error(env, "openMany: cannot read the records");
+  }
+  /* No JavaScript runs from here on: the bytes taken stay valid. */
+  const char *problem = NULL;
+  int failed = 0;
+  napi_value out = NULL;
+  EVP_CIPHER_CTX *ctx = NULL;
   bool isTyped = false;
   napi_typedarray_type type;
   size_t keyOfLength, offset;
   void *keyOfData;
   napi_value ab;
-  if (!array_of(env, argv[0], &keyCount) || napi_is_typedarray(env, argv[1], &isTyped) != napi_ok ||
-      !isTyped ||
+  if (napi_is_typedarray(env, argv[1], &isTyped) != napi_ok || !isTyped ||
       napi_get_typedarray_info(env, argv[1], &type, &keyOfLength, &keyOfData, &ab, &offset) != napi_ok ||
-      type != napi_uint32_array || !array_of(env, argv[2], &n) || !array_of(env, argv[3], &aadCount) ||
-      aadCount != n || keyOfLength < n)
-    return args_error(env, "openMany: wrong arguments");
+      type != napi_uint32_array || keyOfLength < n) {
+    problem = "openMany: wrong arguments";
+    goto done;
+  }
   const uint32_t *keyOf = keyOfData;
-  for (uint32_t i = 0; i < n; i++)
-    if (keyOf[i] >= keyCount) return args_error(env, "openMany: a record names no key");
+  for (uint32_t i = 0; i < n && !problem; i++)
+    if (keyOf[i] >= keyCount) problem = "openMany: a record names no key";
+  if (problem) goto done;
   pthread_once(&gcm_once, fetch_gcm);
-  if (!gcm) return args_error(env, "openMany: AES-256-GCM is not available");
-  napi_value out;
-  if (napi_create_array_with_length(env, n, &out) != napi_ok) return NULL;
-  EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+  if (!gcm) {
+    problem = "openMany: AES-256-GCM is not available";
+    goto done;
+  }
+  if (napi_create_array_with_length(env, n, &out) != napi_ok) {
+    problem = "openMany: out of memory";
+    goto done;
+  }
+  ctx = EVP_CIPHER_CTX_new();
   if (!ctx || EVP_DecryptInit_ex2(ctx, gcm, NULL, NULL, NULL) != 1) {
-    EVP_CIPHER_CTX_free(ctx);
-    return args_error(env, "openMany: no cipher context");
+    problem = "openMany: no cipher context";
+    goto done;
   }
   int64_t current = -1;
-  int failed = 0;
-  const char *problem = NULL;
   for (uint32_t i = 0; i < n; i++) {
     const uint8_t *sealed, *aad, *key;
     size_t sealedLength, aadLength, keyLength;
-    if (!element_bytes(env, argv[2], i, &sealed, &sealedLength) ||
-        !element_bytes(env, argv[3], i, &aad, &aadLength) || aadLength > INT32_MAX ||
-        sealedLength > INT32_MAX) {
+    if (!bytes_of(env, sealeds[i], &sealed, &sealedLength) || !bytes_of(env, aads[i], &aad, &aadLength) ||
+        aadLength > INT32_MAX || sealedLength > INT32_MAX) {
       problem = "openMany: a sealed record or AAD is not a Uint8Array";
       break;
     }
@@ -177,7 +231,7 @@ static napi_value open_many(napi_env env, napi_callback_info info) {
       break;
     }
     if ((int64_t)keyOf[i] != current) {
-      if (!element_bytes(env, argv[0], keyOf[i], &key, &keyLength) || keyLength != KEY_BYTES) {
+      if (!bytes_of(env, keys[keyOf[i]], &key, &keyLength) || keyLength != KEY_BYTES) {
         problem = "openMany: a key is not 32 bytes";
         break;
       }
@@ -213,7 +267,11 @@ static napi_value open_many(napi_env env, napi_callback_info info) {
       break;
     }
   }
+done:
   EVP_CIPHER_CTX_free(ctx);
+  free(keys);
+  free(sealeds);
+  free(aads);
   if (problem) return args_error(env, problem);
   if (failed) return decrypt_failed(env);
   return out;
