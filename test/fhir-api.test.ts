@@ -1015,7 +1015,8 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
       .execute();
     expect(stored.map((r) => r.care_unit)).toEqual(['ICU', 'ICU', 'ICU', 'WARD', 'WARD']);
 
-    /** Heart rates each read path returns, newest first. */
+    /** Heart rates each read path returns, newest first; `partial` of the two telemetry routes. */
+    const partial: unknown[][] = [];
     const seen = async (token: string) => {
       const values = (observations: Array<{ value?: number; valueQuantity?: { value?: number } }>) =>
         observations.map((o) => o.value ?? o.valueQuantity?.value);
@@ -1026,6 +1027,8 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
       expect([device.status, byPatient.status, search.status, unfiltered.status]).toEqual([
         200, 200, 200, 200,
       ]);
+      // Readings of the range left out for another care unit are announced, not silently dropped.
+      partial.push([device.body.partial, byPatient.body.partial]);
       return {
         device: values(device.body.observations as never),
         patient: values(byPatient.body.observations as never),
@@ -1047,6 +1050,21 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
       search: afterMove,
       unfiltered: afterMove,
     });
+    expect(partial).toEqual([
+      [false, false],
+      [true, true],
+    ]);
+    // Asked only for the time after the move, nothing is left out.
+    const since = new Date(now - 6500).toISOString();
+    for (const path of [
+      `/api/v1/devices/mon-move-1/telemetry?from=${since}`,
+      `/api/v1/patients/${patient}/telemetry?from=${since}`,
+    ]) {
+      const page = await call(t.app, 'GET', path, { token: ward });
+      expect(page.status).toBe(200);
+      expect(page.body).toMatchObject({ partial: false });
+      expect((page.body.observations as unknown[]).length).toBe(2);
+    }
     // A client registered for the WARD is held to it like a clinician; FHIR search only.
     const wardClient = await smartToken(
       t.app,

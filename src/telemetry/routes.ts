@@ -65,9 +65,16 @@ const Page = (extra: Record<string, ReturnType<typeof T.Boolean>>) =>
     { observations: T.Array(Observation), alarms: T.Array(Alarm), ...extra },
     { additionalProperties: false },
   );
-const DevicePage = Page({});
+const DevicePage = Page({
+  partial: T.Boolean({
+    description: 'Readings in the range were left out: taken while the device was in another care unit',
+  }),
+});
 const PatientPage = Page({
-  partial: T.Boolean({ description: 'Some bound devices were left out: outside the caller’s care units' }),
+  partial: T.Boolean({
+    description:
+      'Some bound devices were left out (outside the caller’s care units), or readings taken in another care unit',
+  }),
 });
 
 function toQuery(q: { from?: string; to?: string; code?: string; limit?: number }): TelemetryQuery {
@@ -130,7 +137,8 @@ export function telemetryRoutes(deps: TelemetryRoutesDeps): FastifyPluginAsync {
           requestId: request.id,
           ...(principal.breakGlass ? { breakGlass: true } : {}),
         });
-        return page;
+        const { withheld, ...rest } = page;
+        return { ...rest, partial: withheld === true };
       },
     );
 
@@ -187,7 +195,8 @@ export function telemetryRoutes(deps: TelemetryRoutesDeps): FastifyPluginAsync {
           requestId: request.id,
           ...(principal.breakGlass ? { breakGlass: true } : {}),
         });
-        return { ...page, partial: denied !== undefined };
+        const { withheld, ...rest } = page;
+        return { ...rest, partial: denied !== undefined || withheld === true };
       },
     );
   };

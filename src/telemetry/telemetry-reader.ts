@@ -43,6 +43,11 @@ export interface AlarmView {
 export interface TelemetryPage {
   observations: ObservationView[];
   alarms: AlarmView[];
+  /**
+   * With a `careUnits` filter: true when readings in the asked range were left out because they
+   * were taken in another care unit (so a reader knows the history it sees is not all there is).
+   */
+  withheld?: boolean;
 }
 
 const DISPLAY = new Map(VITAL_CODES.map((v) => [v.kind, v]));
@@ -65,21 +70,43 @@ export async function readTelemetry(
     if (!vital) throw new PulsegateError('TELEMETRY_UNKNOWN_CODE');
     vitalKind = vital.kind;
   }
-  if (('deviceIds' in where && where.deviceIds.length === 0) || query.careUnits?.length === 0)
-    return { observations: [], alarms: [] };
-  let q = deps.store.db.selectFrom('telemetry_readings').selectAll();
-  q =
+  if ('deviceIds' in where && where.deviceIds.length === 0) return { observations: [], alarms: [] };
+  let base = deps.store.db.selectFrom('telemetry_readings');
+  base =
     'deviceId' in where
-      ? q.where('device_id', '=', where.deviceId)
-      : q.where('patient_index', '=', where.patientIndex).where('device_id', 'in', [...where.deviceIds]);
-  if (query.careUnits) q = q.where('care_unit', 'in', [...query.careUnits]);
-  if (query.from !== undefined) q = q.where('observed_at', '>=', query.from);
-  if (query.to !== undefined) q = q.where('observed_at', '<', query.to);
+      ? base.where('device_id', '=', where.deviceId)
+      : base.where('patient_index', '=', where.patientIndex).where('device_id', 'in', [...where.deviceIds]);
+  if (query.from !== undefined) base = base.where('observed_at', '>=', query.from);
+  if (query.to !== undefined) base = base.where('observed_at', '<', query.to);
   // Kinds are [a-z0-9-] only: no LIKE wildcard can reach the pattern.
-  if (vitalKind) q = q.where('vitals', 'like', `% ${vitalKind} %`);
+  if (vitalKind) base = base.where('vitals', 'like', `% ${vitalKind} %`);
+  const units = query.careUnits ? [...query.careUnits] : undefined;
+  // Whether the care-unit filter leaves readings of this range out: one indexed probe.
+  const withheld =
+    units === undefined
+      ? undefined
+      : (
+          await base
+            .select('seq')
+            .where((eb) =>
+              units.length > 0
+                ? eb.or([eb('care_unit', 'is', null), eb('care_unit', 'not in', units)])
+                : eb.lit(true),
+            )
+            .limit(1)
+            .execute()
+        ).length > 0;
+  const kept = withheld === undefined ? {} : { withheld };
+  if (units?.length === 0) return { observations: [], alarms: [], ...kept };
+  const q = units ? base.where('care_unit', 'in', units) : base;
   // Every reading holds at least one matching observation, so `limit` readings are enough.
-  const rows = await q.orderBy('observed_at', 'desc').orderBy('seq', 'desc').limit(limit).execute();
-  if (rows.length === 0) return { observations: [], alarms: [] };
+  const rows = await q
+    .selectAll()
+    .orderBy('observed_at', 'desc')
+    .orderBy('seq', 'desc')
+    .limit(limit)
+    .execute();
+  if (rows.length === 0) return { observations: [], alarms: [], ...kept };
 
   const plain = await unsealRows(deps, rows);
   const observations: ObservationView[] = [];
@@ -114,5 +141,5 @@ export async function readTelemetry(
     }
   });
   observations.sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
-  return { observations: observations.slice(0, limit), alarms };
+  return { observations: observations.slice(0, limit), alarms, ...kept };
 }
