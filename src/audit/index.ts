@@ -37,7 +37,6 @@ export type {
 } from './entry.js';
 export { type FhirAuditEvent, toFhirAuditEvent } from './fhir.js';
 export * as merkle from './merkle.js';
-export { compiledRowChecker, type RowChecker } from './native-rows.js';
 export {
   createSyslogSender,
   formatRfc5424,

@@ -3,7 +3,6 @@ import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { openConfiguredStore } from '../app.js';
 import {
-  compiledRowChecker,
   createSyslogSender,
   parseVerifierKey,
   toFhirAuditEvent,
@@ -58,9 +57,7 @@ export function registerAudit(program: Command): void {
               },
         });
         progress?.finish(result.ok ? result.size : result.firstBadSeq);
-        // Which per-row loop large logs were checked with (the same checks either way).
-        const rowChecker = compiledRowChecker() ? 'compiled' : 'javascript';
-        print(opts, { ...result, keys: trusted.source, rowChecker }, () =>
+        print(opts, { ...result, keys: trusted.source }, () =>
           result.ok
             ? `audit log intact: ${result.size} entries, ${result.checkpoints} signed checkpoints verified` +
               (result.unproven ? `; the newest ${result.unproven} not yet under a checkpoint` : '')
