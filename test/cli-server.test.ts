@@ -237,6 +237,7 @@ describe('init and serve', () => {
       ['frobnicate', '--json'],
       ['user', 'add', '--json'],
       ['audit', 'verify', '--json', '--bogus'],
+      ['init', '--json', '--data', join(dir, 'typo'), '--databse-url=postgres://u:s3cret@db/x'],
     ]) {
       await tick();
       const bad = cli(args);
@@ -246,7 +247,14 @@ describe('init and serve', () => {
       expect(JSON.parse(lines[0]!)).toMatchObject({
         error: { code: 'CLI_USAGE', message: expect.any(String) },
       });
+      expect(bad.stderr).not.toContain('s3cret');
     }
+    // Without --json too: the option's name, not its value.
+    await tick();
+    const typo = cli(['init', '--data', join(dir, 'typo'), '--databse-url=postgres://u:s3cret@db/x']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('--databse-url');
+    expect(typo.stderr).not.toContain('s3cret');
     await tick();
     const missing = cli(['migrate', '--data', join(dir, 'nowhere')]);
     expect(missing.code).toBe(1);

@@ -15,6 +15,11 @@ import { registerSim } from './sim.js';
 import { registerToken } from './token.js';
 import { registerUser } from './user.js';
 
+/** A usage error's text without the values of `--name=value` options (a database URL's password, say). */
+function withoutOptionValues(text: string): string {
+  return text.replace(/(--?[\w-]+)=[^\s']*/g, '$1=…');
+}
+
 /**
  * Builds the `pulsegate` command; one file per command group. With `json`, a usage error prints
  * no help text (main reports it as one JSON object); set before the commands are added, which
@@ -26,7 +31,11 @@ export function buildProgram(options: { json?: boolean } = {}): Command {
     .version(VERSION)
     .showHelpAfterError(!options.json)
     .exitOverride();
-  if (options.json) program.configureOutput({ writeErr: () => {} });
+  program.configureOutput({
+    // Commander echoes an unknown --name=value with its value, which may be a secret.
+    outputError: (text, write) => write(withoutOptionValues(text)),
+    ...(options.json ? { writeErr: () => {} } : {}),
+  });
   registerInit(program);
   registerServe(program);
   registerMigrate(program);
@@ -58,7 +67,7 @@ export async function main(argv: string[]): Promise<number> {
       )
         return EXIT.ok;
       if (json) {
-        const message = error.message.replace(/^error: /, '');
+        const message = withoutOptionValues(error.message.replace(/^error: /, ''));
         process.stderr.write(`${JSON.stringify({ error: { code: 'CLI_USAGE', message } })}\n`);
       }
       return EXIT.usage;

@@ -76,7 +76,7 @@ export function deviceApi(deps: FhirDeps) {
 
   /** Devices the caller may see, matching the search, from offset `at`; returns the next offset. */
   async function scan(req: FhirRequest, parsed: ParsedSearch, at: number, count: number) {
-    const visibility = visibilityOf(req.principal);
+    const visibility = visibilityOf(req.principal, now());
     const types = parsed.tokens.get('type')?.flat() ?? [];
     const units = parsed.references.get('location')?.flat() ?? [];
     const query = {

@@ -108,7 +108,7 @@ interface Plan {
   empty: boolean;
 }
 
-function plan(parsed: ParsedSearch, req: FhirRequest): Plan {
+function plan(parsed: ParsedSearch, req: FhirRequest, now: number): Plan {
   const p: Plan = {
     codes: parsed.tokens.get('code') ?? [],
     categories: parsed.tokens.get('category') ?? [],
@@ -138,7 +138,7 @@ function plan(parsed: ParsedSearch, req: FhirRequest): Plan {
   for (const occurrence of parsed.references.get('device') ?? []) {
     p.deviceIds = intersect(p.deviceIds, occurrence);
   }
-  const visibility = visibilityOf(req.principal);
+  const visibility = visibilityOf(req.principal, now);
   if (visibility.careUnits) p.careUnits = [...visibility.careUnits];
   if (visibility.deviceIds) p.deviceIds = intersect(p.deviceIds, [...visibility.deviceIds]);
   for (const occurrence of p.codes) p.kinds = intersect(p.kinds, kindsForCodes(occurrence));
@@ -217,7 +217,7 @@ export function observationApi(deps: FhirDeps) {
       let resume: Cursor | undefined = parsed.cursor
         ? decodeCursor<Cursor>(deps.keys, parsed.cursor, fingerprint, t)
         : undefined;
-      const p = plan(parsed, req);
+      const p = plan(parsed, req, t);
       const found: Observation[] = [];
       const foundJson: string[] = [];
       const patients: Array<string | null> = [];

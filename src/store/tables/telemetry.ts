@@ -23,7 +23,7 @@ export interface TelemetryReadingsTable {
   /** Sealed record (keys envelope, then the period mask): observations, alarms, patient id. */
   sealed: Uint8Array;
   /**
-   * The device's care unit when the reading was stored (migration 017), or null: care-unit limited
+   * The device's care unit when the reading was stored (migration 019), or null: care-unit limited
    * readers see a reading only if it was taken in one of their units. Not part of the AAD.
    */
   care_unit: string | null;
