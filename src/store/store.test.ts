@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import { afterEach, expect, it } from 'vitest';
 import { describeEachDialect } from '../testing/dialects.js';
 import type { TestStore } from '../testing/stores.js';
+import { up as careUnitMigration } from './migrations/019-telemetry-care-unit.js';
 
 describeEachDialect('store', (open) => {
   let t: TestStore | undefined;
@@ -70,6 +71,20 @@ describeEachDialect('store', (open) => {
       { device_id: 'dev-icu', seq: 2, care_unit: 'ICU' },
       { device_id: 'dev-none', seq: 1, care_unit: null },
     ]);
+    // Run again, as after a start-up stopped during the backfill (column added, not recorded):
+    // it completes without touching what is filled.
+    await db.updateTable('telemetry_readings').set({ care_unit: null }).where('seq', '=', 2).execute();
+    await careUnitMigration(db as never, t.store.dialect);
+    expect(
+      (
+        await t.store.db
+          .selectFrom('telemetry_readings')
+          .select('care_unit')
+          .orderBy('device_id')
+          .orderBy('seq')
+          .execute()
+      ).map((r) => r.care_unit),
+    ).toEqual([null, 'ICU', 'ICU', null]);
   });
 
   it('round-trips blobs and bigints with the same JS types on both dialects', async () => {

@@ -12,9 +12,13 @@ import type { DialectName } from '../dialect.js';
  * device without a care unit, stay null and are visible only to callers who see every unit.
  */
 export async function up(db: Kysely<unknown>, _dialect: DialectName): Promise<void> {
-  await db.schema.alterTable('telemetry_readings').addColumn('care_unit', 'text').execute();
+  // Re-runnable: SQLite runs a migration outside a transaction, so a start-up stopped during the
+  // backfill leaves the column added but the migration unrecorded; the next start finishes it.
+  const tables = await db.introspection.getTables();
+  const readings = tables.find((t) => t.name === 'telemetry_readings');
+  if (!readings?.columns.some((c) => c.name === 'care_unit'))
+    await db.schema.alterTable('telemetry_readings').addColumn('care_unit', 'text').execute();
   await sql`update telemetry_readings
-    set care_unit = (select d.care_unit from devices d where d.id = telemetry_readings.device_id)`.execute(
-    db,
-  );
+    set care_unit = (select d.care_unit from devices d where d.id = telemetry_readings.device_id)
+    where care_unit is null`.execute(db);
 }
