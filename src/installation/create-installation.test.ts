@@ -55,4 +55,26 @@ describe.skipIf(!pgUp)('createInstallation on PostgreSQL', () => {
       await store.close();
     }
   });
+
+  it('when two inits race on one database, the one that fails leaves the other its tables', async () => {
+    const other = await createTestPostgresDatabase();
+    const store = openStore({ postgresUrl: other.url });
+    try {
+      const settings = { server: { port: 18443 }, database: { url: other.url } };
+      const runs = await Promise.allSettled(
+        ['a', 'b'].map((d) => createInstallation({ dataDir: join(dir, `race-${d}`), settings, env: {} })),
+      );
+      const won = runs.filter((r) => r.status === 'fulfilled');
+      expect(won.length, JSON.stringify(runs.map((r) => r.status))).toBeGreaterThanOrEqual(1);
+      // The winner's installation is whole: its tables are there and its admin token works.
+      expect(await store.tableNames()).toEqual(
+        expect.arrayContaining(['settings', 'audit_entries', 'users']),
+      );
+      const users = await store.db.selectFrom('users').select('username').execute();
+      expect(users.map((u) => u.username)).toEqual(['admin']);
+    } finally {
+      await store.close();
+      await other.drop();
+    }
+  });
 });

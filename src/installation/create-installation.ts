@@ -145,12 +145,21 @@ export async function createInstallation(opts: InitOptions): Promise<InitResult>
           throw new PulsegateError('INSTALL_EXISTS', 'the database already holds an installation');
       }
       const before = new Set(await store.tableNames());
+      // Only a run that applied the first migration made this schema (Kysely's migration lock lets
+      // one run do that): another init racing on the same database must not drop its tables.
+      // And only if its own keys went in: when another run initialised them first, the database
+      // is that run's.
+      let madeSchema = false;
       try {
-        const { error } = await store.migrate();
+        const { error, reports } = await store.migrate();
+        madeSchema = reports.some((r) => r.name === '001-core' && r.status === 'applied');
         if (error) throw error;
-        await initializeKeys(store, masterKey);
+        await initializeKeys(store, masterKey).catch((e: unknown) => {
+          madeSchema = false;
+          throw e;
+        });
       } finally {
-        if (expected.database.url !== '') {
+        if (expected.database.url !== '' && madeSchema) {
           const after = await store.tableNames().catch((): string[] => []);
           createdTables = after.filter((t) => !before.has(t));
         }

@@ -220,6 +220,12 @@ export function openStore(location: StoreLocation): Store {
       }
     },
     async tableNames() {
+      if (dialect === 'postgres') {
+        // This connection's schema only: a table of the same name elsewhere is not ours.
+        const { rows } = await sql<{ name: string }>`select table_name as name from information_schema.tables
+          where table_schema = current_schema() and table_type = 'BASE TABLE'`.execute(db);
+        return rows.map((r) => r.name);
+      }
       const tables = await db.introspection.getTables({ withInternalKyselyTables: true });
       return tables.map((t) => t.name);
     },
