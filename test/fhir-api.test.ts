@@ -1065,6 +1065,18 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
       expect(page.body).toMatchObject({ partial: false });
       expect((page.body.observations as unknown[]).length).toBe(2);
     }
+    // `partial` speaks of what the page covers: a full page of the two newest says nothing of
+    // older readings (the check stays bounded by the page); a page with room for more does.
+    for (const [limit, partialPage] of [
+      [2, false],
+      [3, true],
+    ] as const) {
+      const page = await call(t.app, 'GET', `/api/v1/devices/mon-move-1/telemetry?limit=${limit}`, {
+        token: ward,
+      });
+      expect(page.body, `limit ${limit}`).toMatchObject({ partial: partialPage });
+      expect((page.body.observations as unknown[]).length).toBe(2);
+    }
     // A client registered for the WARD is held to it like a clinician; FHIR search only.
     const wardClient = await smartToken(
       t.app,

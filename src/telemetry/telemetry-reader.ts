@@ -81,31 +81,31 @@ export async function readTelemetry(
   // Kinds are [a-z0-9-] only: no LIKE wildcard can reach the pattern.
   if (vitalKind) base = base.where('vitals', 'like', `% ${vitalKind} %`);
   const units = query.careUnits ? [...query.careUnits] : undefined;
-  // Whether the care-unit filter leaves readings of this range out: one indexed probe.
-  const withheld =
-    units === undefined
-      ? undefined
-      : (
-          await base
-            .select('seq')
-            .where((eb) =>
-              units.length > 0
-                ? eb.or([eb('care_unit', 'is', null), eb('care_unit', 'not in', units)])
-                : eb.lit(true),
-            )
-            .limit(1)
-            .execute()
-        ).length > 0;
-  const kept = withheld === undefined ? {} : { withheld };
-  if (units?.length === 0) return { observations: [], alarms: [], ...kept };
-  const q = units ? base.where('care_unit', 'in', units) : base;
+  const q = units ? base.where('care_unit', 'in', units.length > 0 ? units : ['']) : base;
   // Every reading holds at least one matching observation, so `limit` readings are enough.
-  const rows = await q
-    .selectAll()
-    .orderBy('observed_at', 'desc')
-    .orderBy('seq', 'desc')
-    .limit(limit)
-    .execute();
+  const rows =
+    units?.length === 0
+      ? []
+      : await q.selectAll().orderBy('observed_at', 'desc').orderBy('seq', 'desc').limit(limit).execute();
+  // Whether the care-unit filter left readings out of what the page covers: the range, or from
+  // its oldest reading on when the page is full. Bounded either way: with nothing withheld, that
+  // span holds at most `limit` readings, and the probe stops at the first withheld one.
+  let withheld: boolean | undefined;
+  if (units !== undefined) {
+    const oldest = rows.length === limit ? Number(rows[rows.length - 1]!.observed_at) : undefined;
+    const span = oldest === undefined ? base : base.where('observed_at', '>=', oldest);
+    const probe = await span
+      .select('seq')
+      .where((eb) =>
+        units.length > 0
+          ? eb.or([eb('care_unit', 'is', null), eb('care_unit', 'not in', units)])
+          : eb.lit(true),
+      )
+      .limit(1)
+      .execute();
+    withheld = probe.length > 0;
+  }
+  const kept = withheld === undefined ? {} : { withheld };
   if (rows.length === 0) return { observations: [], alarms: [], ...kept };
 
   const plain = await unsealRows(deps, rows);
