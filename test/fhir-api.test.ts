@@ -1002,11 +1002,13 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
       body: { careUnit: 'WARD' },
     });
     expect(moved.status, JSON.stringify(moved.body)).toBe(200);
+    // Observed after the move (a reading observed before it would keep no unit, see below).
+    const movedAt = Date.now();
     for (const [seq, hr] of [
       [4, 111],
       [5, 112],
     ] as const)
-      await ingest(t, 'mon-move-1', seq, now - (10 - seq) * 1000, heartRate(hr));
+      await ingest(t, 'mon-move-1', seq, movedAt + (seq - 3) * 10, heartRate(hr));
     const stored = await t.app.store.db
       .selectFrom('telemetry_readings')
       .select(['seq', 'care_unit'])
@@ -1133,5 +1135,29 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
     expect((await fhir(t.app, 'GET', `/fhir/Observation/${ids.get(101)}`, { token: glass })).status).toBe(
       200,
     );
+
+    // A reading observed in the ICU but uploaded after the move (a buffered upload) keeps no unit:
+    // the WARD does not get it, callers who see every unit do.
+    await ingest(t, 'mon-move-1', 6, now - 8500, heartRate(104));
+    const buffered = await t.app.store.db
+      .selectFrom('telemetry_readings')
+      .select('care_unit')
+      .where('device_id', '=', 'mon-move-1')
+      .where('seq', '=', 6)
+      .executeTakeFirstOrThrow();
+    expect(buffered.care_unit).toBeNull();
+    expect(await seen(ward)).toEqual({
+      device: afterMove,
+      patient: afterMove,
+      search: afterMove,
+      unfiltered: afterMove,
+    });
+    const withBuffered = [112, 111, 103, 102, 104, 101];
+    expect(await seen(admin)).toEqual({
+      device: withBuffered,
+      patient: withBuffered,
+      search: withBuffered,
+      unfiltered: withBuffered,
+    });
   });
 });

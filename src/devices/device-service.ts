@@ -181,6 +181,7 @@ export function createDeviceService(deps: {
         serial: input.serial ?? null,
         firmware_version: input.firmwareVersion ?? null,
         care_unit: input.careUnit ?? null,
+        care_unit_since: null,
         bed: input.bed ?? null,
         ip_address: input.ipAddress ?? null,
         mac_address: input.macAddress?.toLowerCase().replaceAll('-', ':') ?? null,
@@ -280,6 +281,9 @@ export function createDeviceService(deps: {
                   ? eui64Of(value as string | null)
                   : value;
         }
+        // A move starts the unit's readings afresh (see migration 020).
+        if (patch.careUnit !== undefined && (patch.careUnit ?? null) !== current.care_unit)
+          changes.care_unit_since = now();
         if (patch.gatewayId !== undefined) await checkGateway(trx, id, patch.gatewayId);
         if (patch.eui64 !== undefined) await checkEui64(trx, id, changes.eui64 as string | null);
         const updated = await trx

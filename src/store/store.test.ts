@@ -54,7 +54,7 @@ describeEachDialect('store', (open) => {
       .values([reading('dev-icu', 1), reading('dev-icu', 2), reading('dev-none', 1), reading('dev-gone', 1)])
       .execute();
 
-    const { error, reports } = await t.store.migrate();
+    const { error, reports } = await t.store.migrate('019-telemetry-care-unit');
     expect(error).toBeUndefined();
     expect(reports.filter((r) => r.status === 'applied').map((r) => r.name)).toEqual([
       '019-telemetry-care-unit',

@@ -6,7 +6,9 @@
  * (2^32 + a random 40-bit number), so entered readings never collide with, or advance, the
  * device's replay protection.
  */
+
 import { randomInt } from 'node:crypto';
+import { sql } from 'kysely';
 import { PulsegateError } from '../errors.js';
 import type { EventBus } from '../events/index.js';
 import type { EpochKeys, KeyService } from '../keys/index.js';
@@ -106,7 +108,14 @@ export async function writeEntered(deps: EnteredDeps, r: EnteredReading): Promis
       .values((eb) => ({
         ...row,
         sealed,
-        care_unit: eb.selectFrom('devices').select('care_unit').where('id', '=', r.deviceId),
+        // Unless it was observed before the device's last move (then no unit: fail closed).
+        care_unit: eb
+          .selectFrom('devices')
+          .select(
+            sql<string | null>`case when care_unit_since is null or care_unit_since <= ${message.ts}
+              then care_unit end`.as('care_unit'),
+          )
+          .where('id', '=', r.deviceId),
       }))
       .onConflict((oc) => oc.columns(['device_id', 'observed_at', 'seq']).doNothing())
       .returning('care_unit')

@@ -436,7 +436,12 @@ export class IngestWriter {
       }
       const kept = keep.filter((r): r is BulkValue[] => r !== null);
       const units = await this.#careUnits(trx, devices);
-      for (const row of kept) row[CARE_UNIT] = units.get(row[0] as string) ?? null;
+      for (const row of kept) {
+        const place = units.get(row[0] as string);
+        // Observed before the device's last move (a buffered upload): no unit, fail closed.
+        row[CARE_UNIT] =
+          place && (place.since === null || (row[1] as number) >= place.since) ? place.unit : null;
+      }
       for (const part of chunks(kept, 2000))
         await bulkInsert(store, trx, 'telemetry_readings', COLUMNS, part);
       const stored = [...receipts.values()].filter((r) => r.ok && r.readings > 0);
@@ -495,22 +500,26 @@ export class IngestWriter {
   }
 
   /**
-   * Each device's care unit as the inventory has it inside the batch's transaction: a reading
+   * Each device's care unit, and since when, as the inventory has it inside the batch's transaction: a reading
    * keeps the unit it was taken in, so it is read afresh for every batch (never cached, a move
    * applies to the next batch), in one query per chunk of devices rather than per message.
    */
   async #careUnits(
     trx: Transaction<Database>,
     devices: readonly string[],
-  ): Promise<Map<string, string | null>> {
-    const units = new Map<string, string | null>();
+  ): Promise<Map<string, { unit: string | null; since: number | null }>> {
+    const units = new Map<string, { unit: string | null; since: number | null }>();
     for (const part of chunks(devices)) {
       const found = await trx
         .selectFrom('devices')
-        .select(['id', 'care_unit'])
+        .select(['id', 'care_unit', 'care_unit_since'])
         .where('id', 'in', part)
         .execute();
-      for (const d of found) units.set(d.id, d.care_unit);
+      for (const d of found)
+        units.set(d.id, {
+          unit: d.care_unit,
+          since: d.care_unit_since === null ? null : Number(d.care_unit_since),
+        });
     }
     return units;
   }

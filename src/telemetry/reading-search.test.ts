@@ -67,8 +67,10 @@ describeEachDialect('telemetry reading search and entered readings', (open) => {
   });
 
   it('keeps the care unit each reading was stored in: a moved device takes its earlier readings nowhere', async () => {
-    // Device 0 took six readings in the ICU (beforeEach); now it moves to ward-3 and goes on.
+    // Device 0 took six readings in the ICU (beforeEach); a second ago it moved to ward-3 and went on.
+    fx.clock.ms = T0 - 1000;
     await fx.devices.update(deviceId(0), { careUnit: 'ward-3' });
+    fx.clock.ms = T0;
     const [later] = await fx.telemetry.ingest([message(deviceId(0), payload(7, hr(70), T0))]);
     expect(later).toMatchObject({ ok: true });
     const entered = await fx.telemetry.enter({

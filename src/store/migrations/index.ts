@@ -17,6 +17,7 @@ import * as m015 from './015-break-glass-sealed-reason.js';
 import * as m016 from './016-alert-history-sealed-reason.js';
 import * as m018 from './018-api-token-expiry.js';
 import * as m019 from './019-telemetry-care-unit.js';
+import * as m020 from './020-device-care-unit-since.js';
 
 /** A migration receives the dialect so that column types can differ where they must. */
 export interface DialectMigration {
@@ -42,4 +43,5 @@ export const MIGRATIONS: Record<string, DialectMigration> = {
   '016-alert-history-sealed-reason': m016,
   '018-api-token-expiry': m018,
   '019-telemetry-care-unit': m019,
+  '020-device-care-unit-since': m020,
 };

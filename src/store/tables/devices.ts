@@ -7,6 +7,8 @@ export interface DevicesTable {
   serial: string | null;
   firmware_version: string | null;
   care_unit: string | null;
+  /** When `care_unit` last changed (a reading observed before it keeps no unit), or null: unknown. */
+  care_unit_since: number | null;
   bed: string | null;
   ip_address: string | null;
   mac_address: string | null;
