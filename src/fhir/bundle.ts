@@ -23,6 +23,8 @@ export function searchset(input: {
   resources: readonly Resource[];
   next?: string;
   ignored?: readonly string[];
+  /** Why matching resources were left out by access policy (a care unit), if any were. */
+  suppressed?: string;
 }): Bundle {
   const entry: BundleEntry[] = input.resources.map((resource) => ({
     fullUrl: `${input.base}/${resource.resourceType}/${resource.id}`,
@@ -33,6 +35,15 @@ export function searchset(input: {
     const outcome: OperationOutcome = informationOutcome(
       input.ignored.map((p) => `parameter ${p} is not supported and was ignored`),
     );
+    entry.push({ resource: outcome, search: { mode: 'outcome' } });
+  }
+  if (input.suppressed) {
+    // IssueType `suppressed`: "not returned due to business rules, consent or privacy rules, or
+    // access permission constraints" (R4 valueset-issue-type).
+    const outcome: OperationOutcome = {
+      resourceType: 'OperationOutcome',
+      issue: [{ severity: 'information', code: 'suppressed', diagnostics: input.suppressed }],
+    };
     entry.push({ resource: outcome, search: { mode: 'outcome' } });
   }
   return {

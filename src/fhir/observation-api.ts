@@ -222,6 +222,7 @@ export function observationApi(deps: FhirDeps) {
       const foundJson: string[] = [];
       const patients: Array<string | null> = [];
       let next: Cursor | undefined;
+      let suppressed: string | undefined;
       if (!p.empty) {
         const dates = dateBounds(p.date);
         const updated = dateBounds(p.lastUpdated);
@@ -229,22 +230,29 @@ export function observationApi(deps: FhirDeps) {
         // Readings hold several observations (a monitor sends a whole scan at once): start with
         // a quarter of the page in readings and grow, so a page decrypts few readings it won't use.
         let batch = Math.max(8, Math.ceil((count + 1) / 4));
+        const filters = {
+          ...(p.patientIndex !== undefined ? { patientIndex: p.patientIndex } : {}),
+          ...(p.deviceIds ? { deviceIds: p.deviceIds } : {}),
+          ...(p.careUnits ? { careUnits: p.careUnits } : {}),
+          ...(p.kinds ? { kinds: p.kinds } : {}),
+          // Message time bounds, widened by how far an observation's own time may differ from it.
+          ...(dates.from !== undefined ? { from: dates.from - slackMs } : {}),
+          ...(dates.to !== undefined ? { to: dates.to + MAX_OBSERVATION_AGE_MS } : {}),
+          ...(updated.from !== undefined ? { receivedFrom: updated.from } : {}),
+          ...(updated.to !== undefined ? { receivedTo: updated.to } : {}),
+        };
+        // The message times this page spans: from where it resumed to the last reading it read.
+        const startedAt = resume?.t;
+        let lastAt: number | undefined;
         scan: for (;;) {
           const rows = await deps.telemetry.search({
-            ...(p.patientIndex !== undefined ? { patientIndex: p.patientIndex } : {}),
-            ...(p.deviceIds ? { deviceIds: p.deviceIds } : {}),
-            ...(p.careUnits ? { careUnits: p.careUnits } : {}),
-            ...(p.kinds ? { kinds: p.kinds } : {}),
-            // Message time bounds, widened by how far an observation's own time may differ from it.
-            ...(dates.from !== undefined ? { from: dates.from - slackMs } : {}),
-            ...(dates.to !== undefined ? { to: dates.to + MAX_OBSERVATION_AGE_MS } : {}),
-            ...(updated.from !== undefined ? { receivedFrom: updated.from } : {}),
-            ...(updated.to !== undefined ? { receivedTo: updated.to } : {}),
+            ...filters,
             order,
             ...(resume ? { at: { observedAt: resume.t, deviceId: resume.d, seq: resume.s } } : {}),
             limit: batch,
           });
           for (const reading of rows) {
+            lastAt = reading.observedAt;
             const first =
               resume &&
               reading.observedAt === resume.t &&
@@ -275,6 +283,24 @@ export function observationApi(deps: FhirDeps) {
           resume = { t: last.observedAt, d: last.deviceId, s: last.seq, i: 64 };
           batch = Math.min(batch * 2, 500);
         }
+        // A care-unit limited caller learns that matching readings were left out of what this
+        // page covers (not which): the page's span only, so the probe stays about a page's size.
+        if (p.careUnits) {
+          const end = next ? lastAt : undefined;
+          const span =
+            order === 'desc'
+              ? {
+                  ...(end !== undefined ? { from: end } : {}),
+                  ...(startedAt !== undefined ? { to: startedAt + 1 } : {}),
+                }
+              : {
+                  ...(startedAt !== undefined ? { from: startedAt } : {}),
+                  ...(end !== undefined ? { to: end + 1 } : {}),
+                };
+          if (await deps.telemetry.withheld(filters, span))
+            suppressed =
+              'Some matching Observations may have been recorded in another care unit and are not shown';
+        }
       }
       // Serialised before the audit wait (see FhirJson); the response still leaves only after it.
       const body = new FhirJson(
@@ -286,6 +312,7 @@ export function observationApi(deps: FhirDeps) {
             resources: found,
             ...(next ? { next: encodeCursor(deps.keys, fingerprint, next, t) } : {}),
             ignored: parsed.ignored,
+            ...(suppressed ? { suppressed } : {}),
           },
           foundJson,
         ),

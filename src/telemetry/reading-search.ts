@@ -40,6 +40,9 @@ export interface ReadingSearch {
   limit: number;
 }
 
+/** The filters of a search, without its order, position and page size. */
+export type ReadingFilters = Omit<ReadingSearch, 'order' | 'at' | 'limit'>;
+
 /** One reading, decrypted. */
 export interface StoredReading extends DecodedReading {
   deviceId: string;
@@ -106,6 +109,42 @@ export async function searchReadings(deps: ReadingSearchDeps, s: ReadingSearch):
     .limit(Math.min(Math.max(s.limit, 1), 5000))
     .execute();
   return openRows(deps, rows);
+}
+
+/**
+ * Whether the care-unit filter of `s` leaves out readings that its other filters match, among
+ * those at or after `from` (or `to`-bounded as `s`; `from` undefined: the whole range). One
+ * probe that stops at the first such reading; the caller bounds the span (see observation-api).
+ */
+export async function readingsWithheld(
+  deps: ReadingSearchDeps,
+  s: ReadingFilters,
+  span: { from?: number; to?: number },
+): Promise<boolean> {
+  if (!s.careUnits || s.deviceIds?.length === 0 || s.kinds?.length === 0) return false;
+  const units = s.careUnits.length > 0 ? [...s.careUnits] : [''];
+  let q = deps.store.db.selectFrom('telemetry_readings').select('seq');
+  if (s.patientIndex !== undefined) q = q.where('patient_index', '=', s.patientIndex);
+  if (s.deviceIds) q = q.where('device_id', 'in', [...s.deviceIds]);
+  if (s.kinds) {
+    const kinds = [...s.kinds];
+    q = q.where((eb) => eb.or(kinds.map((k) => eb('vitals', 'like', `% ${k} %`))));
+  }
+  const from = Math.max(s.from ?? -Infinity, span.from ?? -Infinity);
+  const to = Math.min(s.to ?? Infinity, span.to ?? Infinity);
+  if (Number.isFinite(from)) q = q.where('observed_at', '>=', from);
+  if (Number.isFinite(to)) q = q.where('observed_at', '<', to);
+  if (s.receivedFrom !== undefined) q = q.where('received_at', '>=', s.receivedFrom);
+  if (s.receivedTo !== undefined) q = q.where('received_at', '<', s.receivedTo);
+  // Left out: taken in another unit (or none), or of a device not in those units now.
+  q = q.where((eb) =>
+    eb.or([
+      eb('care_unit', 'is', null),
+      eb('care_unit', 'not in', units),
+      eb('device_id', 'not in', eb.selectFrom('devices').select('id').where('care_unit', 'in', units)),
+    ]),
+  );
+  return (await q.limit(1).execute()).length > 0;
 }
 
 /** Reads one reading by its identity, or undefined. */

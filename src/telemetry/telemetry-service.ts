@@ -10,8 +10,10 @@ import type { ParsedAlarm, ParsedObservation } from './parse-message.js';
 import { parseMessage } from './parse-message.js';
 import { TELEMETRY_PURPOSE } from './reading-codec.js';
 import {
+  type ReadingFilters,
   type ReadingPosition,
   type ReadingSearch,
+  readingsWithheld,
   readReading,
   type StoredReading,
   searchReadings,
@@ -89,6 +91,8 @@ export interface TelemetryService extends TelemetrySink {
   ): Promise<TelemetryPage>;
   /** One page of a keyset search over readings, decrypted (callers authorise and audit). */
   search(search: ReadingSearch): Promise<StoredReading[]>;
+  /** Whether the search's care-unit filter leaves readings in `span` out (see readingsWithheld). */
+  withheld(search: ReadingFilters, span: { from?: number; to?: number }): Promise<boolean>;
   /** One reading by its identity, decrypted, or undefined. */
   readOne(at: ReadingPosition): Promise<StoredReading | undefined>;
   /** Stores a reading entered by a client (FHIR create): validated, sealed, attributed. */
@@ -262,6 +266,7 @@ export async function createTelemetryService(deps: TelemetryDeps): Promise<Telem
     readPatient: (patientIndex, deviceIds, query) =>
       readTelemetry(reader, { patientIndex, deviceIds }, query),
     search: (search) => searchReadings(reader, search),
+    withheld: (search, span) => readingsWithheld(reader, search, span),
     readOne: (at) => readReading(reader, at),
     enter: (reading) =>
       writeEntered({ store: deps.store, keys: deps.keys, epochs, bus: deps.bus, now, maxSkewMs }, reading),
