@@ -4,9 +4,21 @@
  * columns kept in clear are filtered in SQL; each selected row is then decrypted in one
  * `decryptMany` call, so a page costs one query and one batch of AES-GCM opens.
  */
+import type { ExpressionBuilder } from 'kysely';
 import type { EpochKeys, KeyService } from '../keys/index.js';
-import type { Store } from '../store/index.js';
+import type { Database, Store } from '../store/index.js';
 import { type DecodedReading, decodeReading, unsealRows } from './reading-codec.js';
+
+/**
+ * Readings a care-unit filter leaves out: taken in another unit, or stored without one. Every
+ * reader that filters on `units` and says what it withheld uses this one predicate.
+ */
+export function takenOutside(units: readonly string[]) {
+  return (eb: ExpressionBuilder<Database, 'telemetry_readings'>) =>
+    units.length > 0
+      ? eb.or([eb('care_unit', 'is', null), eb('care_unit', 'not in', [...units])])
+      : eb.lit(true);
+}
 
 /** Where a search resumes: the row (inclusive) in the search's order. */
 export interface ReadingPosition {
@@ -60,30 +72,41 @@ export interface ReadingSearchDeps {
   epochs: EpochKeys;
 }
 
-/** Runs one page of a reading search. */
-export async function searchReadings(deps: ReadingSearchDeps, s: ReadingSearch): Promise<StoredReading[]> {
-  if (s.deviceIds?.length === 0 || s.careUnits?.length === 0 || s.kinds?.length === 0) return [];
-  const desc = s.order === 'desc';
-  let q = deps.store.db.selectFrom('telemetry_readings').selectAll();
+/**
+ * The readings the clear-column filters of `s` match (patient, devices, vital kinds, message and
+ * storage time), message time further held to `span`; the care-unit filter is the caller's.
+ */
+function matching(deps: ReadingSearchDeps, s: ReadingFilters, span: { from?: number; to?: number } = {}) {
+  let q = deps.store.db.selectFrom('telemetry_readings');
   if (s.patientIndex !== undefined) q = q.where('patient_index', '=', s.patientIndex);
   if (s.deviceIds) q = q.where('device_id', 'in', [...s.deviceIds]);
-  if (s.careUnits) {
-    const units = [...s.careUnits];
-    q = q
-      .where('care_unit', 'in', units)
-      .where('device_id', 'in', (eb) =>
-        eb.selectFrom('devices').select('id').where('care_unit', 'in', units),
-      );
-  }
   if (s.kinds) {
     // Kinds are [a-z0-9-] (checked by the caller against the code table): no LIKE wildcard reaches SQL.
     const kinds = [...s.kinds];
     q = q.where((eb) => eb.or(kinds.map((k) => eb('vitals', 'like', `% ${k} %`))));
   }
-  if (s.from !== undefined) q = q.where('observed_at', '>=', s.from);
-  if (s.to !== undefined) q = q.where('observed_at', '<', s.to);
+  const from = Math.max(s.from ?? -Infinity, span.from ?? -Infinity);
+  const to = Math.min(s.to ?? Infinity, span.to ?? Infinity);
+  if (Number.isFinite(from)) q = q.where('observed_at', '>=', from);
+  if (Number.isFinite(to)) q = q.where('observed_at', '<', to);
   if (s.receivedFrom !== undefined) q = q.where('received_at', '>=', s.receivedFrom);
   if (s.receivedTo !== undefined) q = q.where('received_at', '<', s.receivedTo);
+  return q;
+}
+
+/** Devices in one of `units` now. */
+const devicesIn = (units: string[]) => (eb: ExpressionBuilder<Database, 'telemetry_readings'>) =>
+  eb.selectFrom('devices').select('id').where('care_unit', 'in', units);
+
+/** Runs one page of a reading search. */
+export async function searchReadings(deps: ReadingSearchDeps, s: ReadingSearch): Promise<StoredReading[]> {
+  if (s.deviceIds?.length === 0 || s.careUnits?.length === 0 || s.kinds?.length === 0) return [];
+  const desc = s.order === 'desc';
+  let q = matching(deps, s).selectAll();
+  if (s.careUnits) {
+    const units = [...s.careUnits];
+    q = q.where('care_unit', 'in', units).where('device_id', 'in', devicesIn(units));
+  }
   if (s.at) {
     const { observedAt, deviceId, seq } = s.at;
     const before = desc ? '<' : '>';
@@ -123,28 +146,13 @@ export async function readingsWithheld(
 ): Promise<boolean> {
   if (!s.careUnits || s.deviceIds?.length === 0 || s.kinds?.length === 0) return false;
   const units = s.careUnits.length > 0 ? [...s.careUnits] : [''];
-  let q = deps.store.db.selectFrom('telemetry_readings').select('seq');
-  if (s.patientIndex !== undefined) q = q.where('patient_index', '=', s.patientIndex);
-  if (s.deviceIds) q = q.where('device_id', 'in', [...s.deviceIds]);
-  if (s.kinds) {
-    const kinds = [...s.kinds];
-    q = q.where((eb) => eb.or(kinds.map((k) => eb('vitals', 'like', `% ${k} %`))));
-  }
-  const from = Math.max(s.from ?? -Infinity, span.from ?? -Infinity);
-  const to = Math.min(s.to ?? Infinity, span.to ?? Infinity);
-  if (Number.isFinite(from)) q = q.where('observed_at', '>=', from);
-  if (Number.isFinite(to)) q = q.where('observed_at', '<', to);
-  if (s.receivedFrom !== undefined) q = q.where('received_at', '>=', s.receivedFrom);
-  if (s.receivedTo !== undefined) q = q.where('received_at', '<', s.receivedTo);
   // Left out: taken in another unit (or none), or of a device not in those units now.
-  q = q.where((eb) =>
-    eb.or([
-      eb('care_unit', 'is', null),
-      eb('care_unit', 'not in', units),
-      eb('device_id', 'not in', eb.selectFrom('devices').select('id').where('care_unit', 'in', units)),
-    ]),
-  );
-  return (await q.limit(1).execute()).length > 0;
+  const probe = await matching(deps, s, span)
+    .select('seq')
+    .where((eb) => eb.or([takenOutside(units)(eb), eb('device_id', 'not in', devicesIn(units))]))
+    .limit(1)
+    .execute();
+  return probe.length > 0;
 }
 
 /** Reads one reading by its identity, or undefined. */

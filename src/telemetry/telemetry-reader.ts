@@ -2,6 +2,7 @@ import { PulsegateError } from '../errors.js';
 import type { EpochKeys, KeyService } from '../keys/index.js';
 import type { Store } from '../store/index.js';
 import { decodeReading, unsealRows } from './reading-codec.js';
+import { takenOutside } from './reading-search.js';
 import { VITAL_CODES, vitalForQuery } from './vital-codes.js';
 
 /** Filters of a telemetry query; times are ms, `to` exclusive. */
@@ -81,7 +82,7 @@ export async function readTelemetry(
   // Kinds are [a-z0-9-] only: no LIKE wildcard can reach the pattern.
   if (vitalKind) base = base.where('vitals', 'like', `% ${vitalKind} %`);
   const units = query.careUnits ? [...query.careUnits] : undefined;
-  const q = units ? base.where('care_unit', 'in', units.length > 0 ? units : ['']) : base;
+  const q = units?.length ? base.where('care_unit', 'in', units) : base;
   // Every reading holds at least one matching observation, so `limit` readings are enough.
   const rows =
     units?.length === 0
@@ -94,15 +95,7 @@ export async function readTelemetry(
   if (units !== undefined) {
     const oldest = rows.length === limit ? Number(rows[rows.length - 1]!.observed_at) : undefined;
     const span = oldest === undefined ? base : base.where('observed_at', '>=', oldest);
-    const probe = await span
-      .select('seq')
-      .where((eb) =>
-        units.length > 0
-          ? eb.or([eb('care_unit', 'is', null), eb('care_unit', 'not in', units)])
-          : eb.lit(true),
-      )
-      .limit(1)
-      .execute();
+    const probe = await span.select('seq').where(takenOutside(units)).limit(1).execute();
     withheld = probe.length > 0;
   }
   const kept = withheld === undefined ? {} : { withheld };
