@@ -138,32 +138,30 @@ export async function createInstallation(opts: InitOptions): Promise<InitResult>
     step('database');
     const store = openConfiguredStore(config);
     try {
-      const existing = await store.db.introspection.getTables();
-      if (existing.some((t) => t.name === 'settings')) {
+      const tables = await store.tableNames();
+      if (tables.includes('settings')) {
         const rows = await store.db.selectFrom('settings').select('name').limit(1).execute();
         if (rows.length > 0)
           throw new PulsegateError('INSTALL_EXISTS', 'the database already holds an installation');
       }
-      const before = new Set(await store.tableNames());
-      // Only a run that applied the first migration made this schema (Kysely's migration lock lets
-      // one run do that): another init racing on the same database must not drop its tables.
-      // And only if its own keys went in: when another run initialised them first, the database
-      // is that run's.
-      let madeSchema = false;
-      try {
-        const { error, reports } = await store.migrate();
-        madeSchema = reports.some((r) => r.name === '001-core' && r.status === 'applied');
-        if (error) throw error;
-        await initializeKeys(store, masterKey).catch((e: unknown) => {
-          madeSchema = false;
-          throw e;
-        });
-      } finally {
-        if (expected.database.url !== '' && madeSchema) {
-          const after = await store.tableNames().catch((): string[] => []);
-          createdTables = after.filter((t) => !before.has(t));
-        }
+      // On a database server, the tables this run creates are dropped again if a later step fails,
+      // but only when this run made the schema (Kysely's migration lock lets one run apply the
+      // first migration) and its own keys went in: an init racing on the same database, or one
+      // that finds another's keys, leaves that installation alone.
+      const before = expected.database.url !== '' ? new Set(tables) : undefined;
+      const { error, reports } = await store.migrate();
+      const ours =
+        before !== undefined && reports.some((r) => r.name === '001-core' && r.status === 'applied');
+      const remember = async () => {
+        const after = await store.tableNames().catch((): string[] => []);
+        createdTables = after.filter((t) => !before!.has(t));
+      };
+      if (error) {
+        if (ours) await remember();
+        throw error;
       }
+      await initializeKeys(store, masterKey);
+      if (ours) await remember();
     } finally {
       await store.close();
     }
