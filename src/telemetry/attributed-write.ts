@@ -6,7 +6,6 @@
  * (2^32 + a random 40-bit number), so entered readings never collide with, or advance, the
  * device's replay protection.
  */
-
 import { randomInt } from 'node:crypto';
 import { sql } from 'kysely';
 import { PulsegateError } from '../errors.js';
