@@ -41,9 +41,11 @@ import { Child, procCpuMs, procRss, startMosquitto } from './_ingest-procs.js';
 import {
   BUCKETS,
   type ConnectReport,
+  type Measured,
   type PublishReport,
   quantile,
   type ServerReady,
+  type ServerRequest,
 } from './_ingest-protocol.js';
 import { printResult, printTable, rate } from './_report.js';
 
@@ -129,7 +131,7 @@ async function disconnectAll(workers: Workers) {
 }
 
 /** Runs the sustained load against `port`; `serverCpuMs` reads the broker's CPU time. */
-async function sustained(workers: Workers, port: number, serverCpuMs: () => Promise<number>) {
+async function sustained(workers: Workers, port: number, serverCpuMs: () => Promise<number>, server?: Child) {
   const c = await connectAll(workers, port, 100, false);
   if (c.failed > 0) progress(`${c.failed} of ${c.ok + c.failed} connections failed`);
   progress(`${c.ok} devices connected; ${WARMUP} s warm-up, then ${SECONDS} s measured`);
@@ -141,8 +143,12 @@ async function sustained(workers: Workers, port: number, serverCpuMs: () => Prom
   // The server CPU is sampled over the same window as the workers measure.
   await new Promise((r) => setTimeout(r, WARMUP * 1000));
   const s0 = await serverCpuMs();
+  // Pulsegate's server records its event-loop delay (and, with BENCH_PROFILE, a CPU profile) over the window.
+  server?.proc.send({ cmd: 'measure-start' } satisfies ServerRequest);
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   const s1 = await serverCpuMs();
+  const loop = await server?.ask<Measured>({ cmd: 'measure-stop' } satisfies ServerRequest);
+  if (loop) progress(`server event-loop delay p50 ${loop.loopDelayP50} ms, p99 ${loop.loopDelayP99} ms`);
   const reports = await running;
   const histogram = new Array<number>(BUCKETS).fill(0);
   for (const r of reports) for (let i = 0; i < BUCKETS; i++) histogram[i]! += r.histogram[i]!;
@@ -202,7 +208,7 @@ try {
   const load = await startWorkers(ready, DEVICES);
   children.push(...load.map((x) => x.w));
   progress('sustained load against Pulsegate...');
-  const pulse = await sustained(load, ready.mqttPort, async () => procCpuMs(serverPid));
+  const pulse = await sustained(load, ready.mqttPort, async () => procCpuMs(serverPid), server);
   const pulseRss = procRss(serverPid);
   progress(
     `Pulsegate: ${rate(pulse.perSecond)} msgs/s, p50 ${pulse.p50.toFixed(1)} ms, p99 ${pulse.p99.toFixed(1)} ms`,

@@ -13,9 +13,28 @@ export interface DataKeyScope {
   period: string;
 }
 
-/** The month period ('YYYY-MM', UTC) of a time: the period of data keys scoped by month. */
+/** The last month asked for, as [start, end) in epoch ms: ingest asks for the same one all day. */
+let lastMonth = { start: 0, end: 0, period: '' };
+
+/**
+ * The month period ('YYYY-MM', UTC) of a time: the period of data keys scoped by month. Called
+ * for every stored reading, so the answer for the month last asked for is kept (a Date and an ISO
+ * string per call were 2.5 % of ingest's CPU). Times outside years 0–9999 take the plain path.
+ */
 export function periodOf(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 7);
+  if (ms >= lastMonth.start && ms < lastMonth.end) return lastMonth.period;
+  const period = new Date(ms).toISOString().slice(0, 7);
+  const d = new Date(ms);
+  const year = d.getUTCFullYear();
+  if (year >= 0 && year <= 9999) {
+    const month = d.getUTCMonth();
+    const start = new Date(0);
+    start.setUTCFullYear(year, month, 1);
+    const end = new Date(0);
+    end.setUTCFullYear(year, month + 1, 1);
+    lastMonth = { start: start.getTime(), end: end.getTime(), period };
+  }
+  return period;
 }
 
 /** An unwrapped data key and the sealed-record header that names it. */

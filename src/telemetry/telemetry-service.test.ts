@@ -275,3 +275,36 @@ describeEachDialect('telemetry: ingest and read back', (open) => {
     expect(fx.events.stored.length).toBe(seq);
   });
 });
+
+describeEachDialect('telemetry: observers of stored messages', (open) => {
+  let fx: TelemetryFixture | undefined;
+  afterEach(async () => {
+    await fx?.cleanup();
+    fx = undefined;
+  });
+
+  it('receive every message in commit order, with its place, whether the place was cached or read', async () => {
+    fx = await telemetryFixture(open, { devices: 3 });
+    const seen: Array<[string, number, string | null]> = [];
+    fx.telemetry.observeStored((s) => seen.push([s.deviceId, s.seq, s.careUnit]));
+    // Device 0's place becomes cached; devices 1 and 2 are read from the inventory in the batch.
+    await fx.telemetry.ingest([message(deviceId(0), payload(1))]);
+    await fx.telemetry.flush();
+    const batch = [
+      [0, 2],
+      [1, 1],
+      [0, 3],
+      [2, 1],
+      [0, 4],
+      [1, 2],
+    ] as const;
+    const outcomes = await fx.telemetry.ingest(batch.map(([d, seq]) => message(deviceId(d), payload(seq))));
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    await fx.telemetry.flush();
+    const unitOf = async (d: number) => (await fx!.devices.getRow(deviceId(d))).care_unit;
+    expect(seen).toEqual([
+      [deviceId(0), 1, await unitOf(0)],
+      ...(await Promise.all(batch.map(async ([d, seq]) => [deviceId(d), seq, await unitOf(d)]))),
+    ]);
+  });
+});

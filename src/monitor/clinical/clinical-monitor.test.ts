@@ -98,6 +98,44 @@ describeEachDialect('clinical monitoring', (open) => {
     return { fx, sink, settings, monitor, send };
   }
 
+  it('scores a new patient from their messages in order even while their settings are still being read', async () => {
+    fx = await telemetryFixture(open, { devices: 4 });
+    const settings = createPatientSettings({ store: fx.t.store, now: () => fx!.clock.ms });
+    // The first read of a patient's settings is slow, later ones are not: a message checked out of
+    // order would score the patient from the older vitals.
+    let reads = 0;
+    const slowFirst = {
+      ...settings,
+      spo2Scale: async (index: string) => {
+        if (reads++ === 0) await new Promise((r) => setTimeout(r, 80));
+        return settings.spo2Scale(index);
+      },
+    };
+    monitor = createClinicalMonitor({
+      telemetry: fx.telemetry,
+      sink: new RecordingSink(),
+      settings: slowFirst,
+      limits: new LimitTable({}),
+      config: CONFIG,
+      now: () => fx!.clock.ms,
+    });
+    const dev = deviceId(1);
+    await fx.patients.bind(dev, { patientId: 'MRN-N', from: T0 - 60 * MIN });
+    const worse = { ...NORMAL, rr: 26, spo2: 90, sbp: 95, hr: 125 };
+    const outcomes = await fx.telemetry.ingest([
+      // The same time: the later message is the device's correction, and the one that counts.
+      message(dev, payload(1, news2Set(NORMAL), T0), T0),
+      message(dev, payload(2, news2Set(worse), T0), T0),
+    ]);
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    await fx.telemetry.flush();
+    await monitor.idle();
+    // Past the slow read too, so that a message checked late would have had its say.
+    await new Promise((r) => setTimeout(r, 120));
+    const item = monitor.triage().find((i) => i.patientId === 'MRN-N');
+    expect(item).toMatchObject({ level: 'high', observedAt: T0 });
+  });
+
   it('raises a clinical alert when a vital crosses the care unit limit, once per patient and rule', async () => {
     const { fx, sink, send } = await setup();
     const ward = deviceId(1); // care unit ward-3: adult ward defaults (SpO2 low 92)

@@ -127,19 +127,22 @@ export function createClinicalMonitor(deps: ClinicalMonitorDeps): ClinicalMonito
   };
   const clear = (key: string) => reported.delete(key);
 
-  const stateOf = async (stored: StoredTelemetry): Promise<PatientState | null> => {
-    if (!stored.patientIndex || !stored.patientId) return null;
-    let state = patients.get(stored.patientIndex);
+  /** A patient seen for the first time: their SpO2 scale is read before their state exists. */
+  const newState = async (patientIndex: string, patientId: string): Promise<PatientState> => {
+    const spo2Scale = await deps.settings.spo2Scale(patientIndex);
+    let state = patients.get(patientIndex);
     if (!state) {
-      state = new PatientState(stored.patientIndex, stored.patientId);
-      state.spo2Scale = await deps.settings.spo2Scale(stored.patientIndex);
-      patients.set(stored.patientIndex, state);
+      state = new PatientState(patientIndex, patientId);
+      state.spo2Scale = spo2Scale;
+      patients.set(patientIndex, state);
     }
-    state.patientId = stored.patientId;
+    return state;
+  };
+  const place = (state: PatientState, stored: StoredTelemetry) => {
+    state.patientId = stored.patientId!;
     state.careUnit = stored.careUnit;
     state.bed = stored.bed;
     state.deviceIds.add(stored.deviceId);
-    return state;
   };
 
   const checkLimits = (stored: StoredTelemetry, subject: string) => {
@@ -251,7 +254,14 @@ export function createClinicalMonitor(deps: ClinicalMonitorDeps): ClinicalMonito
     }
   };
 
-  const handle = async (stored: StoredTelemetry) => {
+  const score = (state: PatientState, stored: StoredTelemetry) => {
+    place(state, stored);
+    state.record(stored.observations);
+    checkNews2(state, stored.deviceId);
+  };
+
+  /** Checks one stored message; a promise only when it must first read a new patient's settings. */
+  const handle = (stored: StoredTelemetry): Promise<void> | undefined => {
     const seen = devices.get(stored.deviceId);
     if (seen?.silent) clear(`technical.signal-loss:${stored.deviceId}:silence`);
     const t = now();
@@ -261,14 +271,43 @@ export function createClinicalMonitor(deps: ClinicalMonitorDeps): ClinicalMonito
     checkDeviceAlarms(stored, subject);
     if (stored.observations.length === 0) return;
     checkLimits(stored, subject);
-    const state = await stateOf(stored);
-    if (!state) return;
-    state.record(stored.observations);
-    checkNews2(state, stored.deviceId);
+    if (!stored.patientIndex || !stored.patientId) return;
+    const state = patients.get(stored.patientIndex);
+    if (state) {
+      score(state, stored);
+      return;
+    }
+    return newState(stored.patientIndex, stored.patientId).then((s) => score(s, stored));
+  };
+  const handleOrReport = (stored: StoredTelemetry): Promise<void> | undefined => {
+    try {
+      return handle(stored)?.catch((error) => deps.onError?.(error));
+    } catch (error) {
+      deps.onError?.(error);
+      return undefined;
+    }
   };
 
+  // Messages are checked in commit order. Most are checked at once; one that must wait for a new
+  // patient's settings holds the ones after it in a chain until it is done (a promise chain link
+  // per message was 7 % of ingest's CPU).
+  let waiting = 0;
   const unsubscribe = deps.telemetry.observeStored((stored) => {
-    chain = chain.then(() => handle(stored)).catch((error) => deps.onError?.(error));
+    if (waiting === 0) {
+      const started = handleOrReport(stored);
+      if (!started) return;
+      waiting++;
+      chain = started.then(() => {
+        waiting--;
+      });
+      return;
+    }
+    waiting++;
+    chain = chain
+      .then(() => handleOrReport(stored))
+      .then(() => {
+        waiting--;
+      });
   });
 
   const monitor: ClinicalMonitor = {
