@@ -274,16 +274,8 @@ describeEachDialect('telemetry: ingest and read back', (open) => {
     );
     expect(fx.events.stored.length).toBe(seq);
   });
-});
 
-describeEachDialect('telemetry: observers of stored messages', (open) => {
-  let fx: TelemetryFixture | undefined;
-  afterEach(async () => {
-    await fx?.cleanup();
-    fx = undefined;
-  });
-
-  it('receive every message in commit order, with its place, whether the place was cached or read', async () => {
+  it('delivers every stored message to observers in commit order, with its place, whether the place was cached or read', async () => {
     fx = await telemetryFixture(open, { devices: 3 });
     const seen: Array<[string, number, string | null]> = [];
     fx.telemetry.observeStored((s) => seen.push([s.deviceId, s.seq, s.careUnit]));
