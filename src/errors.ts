@@ -84,6 +84,10 @@ export const ERRORS = {
   EST_CLIENT_CERT_INVALID: { status: 401, message: 'A valid client certificate is required' },
   EST_CSR_INVALID: { status: 400, message: 'The certificate request is not a valid PKCS#10 request' },
   EST_CSR_WEAK_KEY: { status: 400, message: 'The certificate request uses a key that is too weak' },
+  EST_CSR_KEY_REVOKED: {
+    status: 400,
+    message: 'The certificate request uses a key that was revoked as compromised; make a new key pair',
+  },
   EST_CSR_SUBJECT_MISMATCH: {
     status: 400,
     message: 'The certificate request is not for the enrolling device',

@@ -13,7 +13,10 @@ import {
   type E2e,
   enroll,
   enrolledDevice,
+  makeCsr,
+  registerDevice,
   serialOf,
+  simpleenroll,
   startE2e,
   telemetryRows,
   vitalsPayload,
@@ -116,6 +119,23 @@ describe('quarantine and release of a device', () => {
     expect(res.json.device).toMatchObject({ id: DEVICE, lifecycle: 'registered' });
     const token = res.json.enrollmentToken as { token: string; deviceId: string };
     expect(token.deviceId).toBe(DEVICE);
+
+    // The key revoked as compromised is refused, for this device or any other, and the token
+    // stays usable for a request with a new key.
+    const sameKey = await simpleenroll(e2e.admin, makeCsr(e2e.work, DEVICE, device.key).b64, token.token);
+    expect(sameKey.status, String(sameKey.body)).toBe(400);
+    expect(sameKey.json.code).toBe('EST_CSR_KEY_REVOKED');
+    expect((await auditEntries('pki.enroll')).at(-1)).toMatchObject({
+      outcome: 'denied',
+      reason: expect.stringMatching(/revoked as compromised/),
+    });
+    const other = await registerDevice(e2e.admin, 'mon-quarantine-03');
+    const elsewhere = await simpleenroll(
+      e2e.admin,
+      makeCsr(e2e.work, 'mon-quarantine-03', device.key).b64,
+      other,
+    );
+    expect(elsewhere.json.code).toBe('EST_CSR_KEY_REVOKED');
 
     const renewed = await enroll(e2e.admin, DEVICE, token.token);
     expect(renewed.serial).not.toBe(device.serial);

@@ -18,12 +18,14 @@ const CURVES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384'
 const RSA_MIN_BITS = 2048;
 // Larger keys cost the CA seconds per verification for no security gain a device could need.
 const RSA_MAX_BITS = 8192;
+const RSA_MIN_EXPONENT = 65_537n;
+const RSA_MAX_EXPONENT = 2n ** 256n;
 
 function invalid(detail: string): PulsegateError {
   return new PulsegateError('EST_CSR_INVALID', detail);
 }
 
-/** EC P-256/P-384 or RSA of 2048 bits or more; throws EST_CSR_WEAK_KEY otherwise. */
+/** EC P-256/P-384 or RSA of 2048 bits or more with a sound exponent; throws EST_CSR_WEAK_KEY otherwise. */
 function describeKey(spki: Buffer): string {
   let key: ReturnType<typeof createPublicKey>;
   try {
@@ -42,6 +44,11 @@ function describeKey(spki: Buffer): string {
     if (bits < RSA_MIN_BITS)
       throw new PulsegateError('EST_CSR_WEAK_KEY', 'RSA keys must have at least 2048 bits');
     if (bits > RSA_MAX_BITS) throw invalid('RSA keys larger than 8192 bits are not accepted');
+    // A tiny exponent makes the key worthless: with e = 1 anyone can sign for it (and build a
+    // working private key from the certificate alone). NIST SP 800-56B / FIPS 186-5: odd, 2^16+1 to 2^256.
+    const e = details.publicExponent ?? 0n;
+    if (e < RSA_MIN_EXPONENT || e >= RSA_MAX_EXPONENT || e % 2n === 0n)
+      throw new PulsegateError('EST_CSR_WEAK_KEY', 'RSA public exponents must be odd and at least 65537');
     return `RSA ${bits}`;
   }
   throw new PulsegateError('EST_CSR_WEAK_KEY', 'the key must be EC P-256, EC P-384 or RSA');

@@ -428,6 +428,21 @@ describe('EST enrollment with openssl and curl', () => {
       expect(await unusedTokens(ECG)).toBe(1);
     });
 
+    it('an RSA key with public exponent 3', async () => {
+      const csr = deviceCsr(ECG, [
+        'genpkey',
+        '-algorithm',
+        'RSA',
+        '-pkeyopt',
+        'rsa_keygen_bits:2048',
+        '-pkeyopt',
+        'rsa_keygen_pubexp:3',
+      ]);
+      await expectRefusedEnrollment(() => simpleenroll(csr.b64, ecgToken), 400, 'EST_CSR_WEAK_KEY');
+      expect((await lastAudit('pki.enroll'))?.reason).toMatch(/exponent/);
+      expect(await unusedTokens(ECG)).toBe(1);
+    });
+
     it('a P-192 key', async () => {
       const csr = deviceCsr(ECG, ['ecparam', '-genkey', '-name', 'prime192v1']);
       await expectRefusedEnrollment(() => simpleenroll(csr.b64, ecgToken), 400, 'EST_CSR_WEAK_KEY');
@@ -549,6 +564,32 @@ describe('EST enrollment with openssl and curl', () => {
         'EST_CLIENT_CERT_INVALID',
         'pki.reenroll',
       );
+    });
+
+    it("refuses Pulsegate's own service certificate (ours, but no device's)", async () => {
+      const svc = await pki.issueServiceCertificate('pulsegate-ingest', 30);
+      const cert = file('svc.pem');
+      const key = file('svc.key');
+      writeFileSync(cert, svc.certChainPem);
+      writeFileSync(key, svc.keyPem);
+      const csr = deviceCsr('pulsegate-ingest');
+      await expectRefusedEnrollment(
+        () =>
+          curl('POST', '/.well-known/est/simplereenroll', [
+            '--cert',
+            cert,
+            '--key',
+            key,
+            '-H',
+            'Content-Type: application/pkcs10',
+            '--data-binary',
+            `@${csr.b64}`,
+          ]),
+        401,
+        'EST_CLIENT_CERT_INVALID',
+        'pki.reenroll',
+      );
+      expect((await lastAudit('pki.reenroll'))?.reason).toMatch(/service certificate/);
     });
 
     it('refuses a CSR for another device', async () => {

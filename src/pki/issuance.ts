@@ -6,6 +6,7 @@ import type { RequestContext } from './deps.js';
 import { certificateRow, fingerprintOf, signDeviceCertificate } from './device-certificate.js';
 import { hashEnrollmentToken, looksLikeEnrollmentToken, tokenHashesEqual } from './enrollment-token.js';
 import { auditRefusal, BLOCKED_LIFECYCLES, type PkiContext, requestFields } from './pki-context.js';
+import { isServiceName } from './service-certificate.js';
 import { x509 } from './x509-setup.js';
 
 /** A certificate the CA just issued, with the chain above it (issuing CA, then root). */
@@ -59,6 +60,24 @@ export function createIssuance(ctx: PkiContext) {
         actor,
         new PulsegateError('EST_CSR_SUBJECT_MISMATCH'),
         'the request subject CN is not the enrolling device',
+        request,
+      );
+    }
+    // A key whose certificate was revoked as compromised (a quarantine does that) is never
+    // certified again, for any device: a clone holding it must stay locked out after a release.
+    const compromised = await db
+      .selectFrom('certificates')
+      .select('serial')
+      .where('public_key_sha256', '=', csr.publicKeySha256)
+      .where('status', '=', 'revoked')
+      .where('revocation_reason', '=', 'keyCompromise')
+      .executeTakeFirst();
+    if (compromised) {
+      throw await refuse(
+        action,
+        actor,
+        new PulsegateError('EST_CSR_KEY_REVOKED'),
+        `the request's key was revoked as compromised with certificate ${compromised.serial}`,
         request,
       );
     }
@@ -228,6 +247,9 @@ export function createIssuance(ctx: PkiContext) {
         .executeTakeFirst();
       if (!stored || stored.fingerprint_sha256 !== fingerprintOf(peerCertDer))
         throw await certInvalid(`client certificate ${serial} unknown`);
+      // Pulsegate's own service certificates are ours but name no device: they never re-enroll here.
+      if (isServiceName(stored.device_id))
+        throw await certInvalid(`client certificate ${serial} is a service certificate`);
       const actor: Actor = { type: 'device', id: stored.device_id };
       if (stored.status !== 'valid')
         throw await certInvalid(`client certificate ${serial} is ${stored.status}`, actor);

@@ -118,11 +118,15 @@ function openssl(args: string[]): string {
   return execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-/** The device's side of EST: a P-256 key and a base64 DER CSR for `cn`, made by openssl. */
-export function makeCsr(work: string, cn: string): { key: string; der: string; b64: string } {
+/** The device's side of EST: a P-256 key (or the one in `keyFile`) and a base64 DER CSR for `cn`, made by openssl. */
+export function makeCsr(
+  work: string,
+  cn: string,
+  keyFile?: string,
+): { key: string; der: string; b64: string } {
   const stem = join(work, `${cn}-${Math.random().toString(36).slice(2, 8)}`);
-  const key = `${stem}.key`;
-  openssl(['ecparam', '-genkey', '-name', 'prime256v1', '-out', key]);
+  const key = keyFile ?? `${stem}.key`;
+  if (!keyFile) openssl(['ecparam', '-genkey', '-name', 'prime256v1', '-out', key]);
   openssl(['req', '-new', '-key', key, '-subj', `/CN=${cn}`, '-outform', 'DER', '-out', `${stem}.csr.der`]);
   openssl(['base64', '-in', `${stem}.csr.der`, '-out', `${stem}.csr.b64`]);
   return { key, der: `${stem}.csr.der`, b64: `${stem}.csr.b64` };
