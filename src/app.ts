@@ -299,6 +299,7 @@ export async function createApp(config: LoadedConfig, options: BuildOptions = {}
               settings: clinicalSettings,
               patients,
               devices,
+              telemetry,
               access,
               audit,
             }),

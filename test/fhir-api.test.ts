@@ -980,6 +980,47 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
     );
     expect(JSON.stringify((inherited.body as Bundle).entry?.at(-1))).toContain('constructor');
   });
+  it("a patient's record stays with the units that cared for them: an unbound device moved on does not take it along", async () => {
+    await t.app.devices.create({
+      id: 'mon-move-2',
+      type: 'patient-monitor',
+      vendor: 'Acme',
+      model: 'M1',
+      careUnit: 'CCU',
+    });
+    await t.app.patients.bind('mon-move-2', { patientId: 'MRN-FHIR-MOVE-4', from: now - 86_400_000 });
+    const patient = patientIdOf(t.app.keys.blindIndex(PATIENT_INDEX_PURPOSE, 'MRN-FHIR-MOVE-4'));
+    await ingest(t, 'mon-move-2', 1, now - 5000, [
+      { code: { system: 'MDC', code: '147842' }, value: 88, unit: '/min' },
+    ]);
+    const ccu = await t.userToken('nurse-ccu-move', 'clinician', ['CCU']);
+    const icu = await t.userToken('nurse-icu-move', 'clinician', ['ICU']);
+    const read = async (token: string) => {
+      const res = await fhir(t.app, 'GET', `/fhir/Patient/${patient}`, { token });
+      return res.status === 200 ? 200 : `${res.status} ${JSON.stringify(res.body)}`;
+    };
+    expect(await read(ccu)).toBe(200);
+    expect(await read(icu)).toMatch(/^403 .*ACCESS_CARE_UNIT_DENIED/);
+
+    // Discharged: the monitor is unbound and moved to the ICU for its next patient.
+    await t.app.patients.unbind('mon-move-2', Date.now() - 2000);
+    const moved = await call(t.app, 'PATCH', '/api/v1/devices/mon-move-2', {
+      token: admin,
+      body: { careUnit: 'ICU' },
+    });
+    expect(moved.status).toBe(200);
+    // The CCU cared for the patient (readings taken there); the ICU never did.
+    expect(await read(ccu)).toBe(200);
+    expect(await read(icu)).toMatch(/^403 .*ACCESS_CARE_UNIT_DENIED/);
+
+    // The next patient of that monitor is the ICU's from the moment of binding, readings or not.
+    await t.app.patients.bind('mon-move-2', { patientId: 'MRN-FHIR-MOVE-5', from: Date.now() - 1000 });
+    const next = patientIdOf(t.app.keys.blindIndex(PATIENT_INDEX_PURPOSE, 'MRN-FHIR-MOVE-5'));
+    const nextRead = await fhir(t.app, 'GET', `/fhir/Patient/${next}`, { token: icu });
+    expect(nextRead.status).toBe(200);
+    expect((await fhir(t.app, 'GET', `/fhir/Patient/${next}`, { token: ccu })).status).toBe(403);
+  });
+
   it('a device moved from ICU to WARD shows the WARD only what it measured there, on every read path', async () => {
     await t.app.devices.create({
       id: 'mon-move-1',

@@ -21,6 +21,13 @@ describe('FHIR search parameters', () => {
       start: Date.UTC(2024, 1, 29),
       end: Date.UTC(2024, 2, 1),
     });
+    // Years below 100 are those years, whether given as a date or a dateTime (not 1900-1999).
+    expect(parseDateRange('date', '0050')).toEqual({
+      start: Date.parse('0050-01-01T00:00:00Z'),
+      end: Date.parse('0051-01-01T00:00:00Z'),
+    });
+    expect(parseDateRange('date', '0099-12-31').end).toBe(Date.parse('0100-01-01T00:00:00Z'));
+    expect(parseDateRange('date', '0004-02-29').start).toBe(Date.parse('0004-02-29T00:00:00Z'));
     const t = Date.parse('2026-11-29T10:00:00+01:00');
     expect(parseDateRange('date', '2026-11-29T10:00+01:00')).toEqual({ start: t, end: t + 60_000 });
     expect(

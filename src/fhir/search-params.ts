@@ -52,6 +52,13 @@ const DATE =
 const invalid = (name: string, problem: string) =>
   new PulsegateError('FHIR_PARAM_INVALID', `${name}: ${problem}`, { fields: [{ pointer: name, problem }] });
 
+/** Midnight UTC of a calendar date; unlike `Date.UTC`, years 0–99 stay years 0–99 (not 1900–1999). */
+function utc(year: number, monthIndex: number, day: number): number {
+  const d = new Date(0);
+  d.setUTCFullYear(year, monthIndex, day);
+  return d.getTime();
+}
+
 /** Parses a FHIR date search value (after the prefix) into its range [start, end). */
 export function parseDateRange(name: string, text: string): { start: number; end: number } {
   const m = DATE.exec(text);
@@ -62,14 +69,14 @@ export function parseDateRange(name: string, text: string): { start: number; end
   const day = d === undefined ? undefined : Number(d);
   if (month !== undefined && (month < 1 || month > 12)) throw invalid(name, 'month out of range');
   if (day !== undefined) {
-    const last = new Date(Date.UTC(year, month!, 0)).getUTCDate();
+    const last = new Date(utc(year, month!, 0)).getUTCDate();
     if (day < 1 || day > last) throw invalid(name, 'day out of range');
   }
   if (h === undefined) {
     // Dates without a time are taken in UTC (the server's time zone).
-    if (month === undefined) return { start: Date.UTC(year, 0, 1), end: Date.UTC(year + 1, 0, 1) };
-    if (day === undefined) return { start: Date.UTC(year, month - 1, 1), end: Date.UTC(year, month, 1) };
-    return { start: Date.UTC(year, month - 1, day), end: Date.UTC(year, month - 1, day + 1) };
+    if (month === undefined) return { start: utc(year, 0, 1), end: utc(year + 1, 0, 1) };
+    if (day === undefined) return { start: utc(year, month - 1, 1), end: utc(year, month, 1) };
+    return { start: utc(year, month - 1, day), end: utc(year, month - 1, day + 1) };
   }
   if (Number(h) > 23 || Number(mi) > 59 || (s !== undefined && Number(s) > 59))
     throw invalid(name, 'time out of range');

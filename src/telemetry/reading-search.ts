@@ -155,6 +155,27 @@ export async function readingsWithheld(
   return probe.length > 0;
 }
 
+/**
+ * Whether any reading of the patient was taken in one of `units` (its stored care unit): the
+ * patient was cared for there, which is what lets a clinician of that unit reach the patient's
+ * record after the device moved on or was unbound. One probe on the patient index.
+ */
+export async function patientRecordedIn(
+  deps: ReadingSearchDeps,
+  patientIndex: string,
+  units: readonly string[],
+): Promise<boolean> {
+  if (units.length === 0) return false;
+  const found = await deps.store.db
+    .selectFrom('telemetry_readings')
+    .select('seq')
+    .where('patient_index', '=', patientIndex)
+    .where('care_unit', 'in', [...units])
+    .limit(1)
+    .execute();
+  return found.length > 0;
+}
+
 /** Reads one reading by its identity, or undefined. */
 export async function readReading(
   deps: ReadingSearchDeps,

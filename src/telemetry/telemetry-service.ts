@@ -10,6 +10,7 @@ import type { ParsedAlarm, ParsedObservation } from './parse-message.js';
 import { parseMessage } from './parse-message.js';
 import { TELEMETRY_PURPOSE } from './reading-codec.js';
 import {
+  patientRecordedIn,
   type ReadingFilters,
   type ReadingPosition,
   type ReadingSearch,
@@ -95,6 +96,8 @@ export interface TelemetryService extends TelemetrySink {
   withheld(search: ReadingFilters, span: { from?: number; to?: number }): Promise<boolean>;
   /** One reading by its identity, decrypted, or undefined. */
   readOne(at: ReadingPosition): Promise<StoredReading | undefined>;
+  /** Whether a reading of the patient was taken in one of these care units (see patientRecordedIn). */
+  recordedIn(patientIndex: string, careUnits: readonly string[]): Promise<boolean>;
   /** Stores a reading entered by a client (FHIR create): validated, sealed, attributed. */
   enter(reading: EnteredReading): Promise<EnteredResult>;
   /**
@@ -283,6 +286,7 @@ export async function createTelemetryService(deps: TelemetryDeps): Promise<Telem
     search: (search) => searchReadings(reader, search),
     withheld: (search, span) => readingsWithheld(reader, search, span),
     readOne: (at) => readReading(reader, at),
+    recordedIn: (patientIndex, careUnits) => patientRecordedIn(reader, patientIndex, careUnits),
     enter: (reading) =>
       writeEntered({ store: deps.store, keys: deps.keys, epochs, bus: deps.bus, now, maxSkewMs }, reading),
     async lastSequences(deviceIds) {

@@ -12,6 +12,7 @@ export interface ClinicalRoutesDeps {
   settings: PatientSettings;
   patients: PatientReachDeps['patients'] & { patientIndex(patientId: string): string };
   devices: PatientReachDeps['devices'];
+  telemetry: PatientReachDeps['telemetry'];
   access: { checkResource(principal: Principal, scope: ResourceScope): void };
   audit: HttpAudit;
 }
