@@ -187,6 +187,17 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       for (const a of again)
         expect(readAck(a)).toEqual({ code: 'AA', controlId: `dup-${dialect}`, errors: [] });
       expect(await telemetryRows(e2e.app.store)).toBe(before + 1);
+
+      // A new message sent twice at once (a gateway retrying on a second connection before the
+      // first ACK came back): both acknowledged, stored once.
+      const second = await open();
+      for (let round = 0; round < 3; round++) {
+        const rows = await telemetryRows(e2e.app.store);
+        const fresh = pcd01(`race-${dialect}-${round}`);
+        const acks = await Promise.all([client.send(fresh), second.send(fresh)]);
+        expect(acks.map((a) => readAck(a).code)).toEqual(['AA', 'AA']);
+        expect(await telemetryRows(e2e.app.store)).toBe(rows + 1);
+      }
     });
 
     it('refuses malformed messages with AE or AR and an ERR segment, storing nothing', async () => {
@@ -238,6 +249,16 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
           'HL7_PATIENT_MISMATCH',
         ],
         ['impossible value', pcd01('imp', { value: '900' }), 'AE', '102', 'TELEMETRY_IMPOSSIBLE_VALUE'],
+        // MSH-10 is one printable value: a NUL (escaped) or a component would break receipts.
+        ['control character in MSH-10', pcd01('nul\\X00\\id'), 'AE', '102', 'HL7_DATA_TYPE'],
+        ['components in MSH-10', pcd01('BATCH7^1'), 'AE', '102', 'HL7_DATA_TYPE'],
+        [
+          'OBX-4 not a sub-id',
+          pcd01('subid').replace('|1.0.1.1|', `|${'1.'.repeat(20)}1|`),
+          'AE',
+          '102',
+          'HL7_DATA_TYPE',
+        ],
       ];
       for (const [what, message, code, hl7, ours] of cases) {
         const ack = readAck(await client.send(message));

@@ -85,9 +85,15 @@ describe('ER7 parser, fuzzed', () => {
     );
   });
 
-  it('work grows linearly: a 1 MB message of separators parses and stays bounded', () => {
+  it('work grows linearly, and a message of mostly separators is refused before it is split', () => {
     const big = `${HEAD}NTE|${'^~&'.repeat(330_000)}\r`;
-    const m = parseEr7(big);
+    // Each separator becomes a node of up to ~120 bytes: refused at the default budget...
+    expect(() => parseEr7(big)).toThrow(expect.objectContaining({ code: 'HL7_MESSAGE_TOO_LARGE' }));
+    // ...which a message with exactly that many still fits.
+    expect(parseEr7(`${HEAD}NTE|${'^'.repeat(131_072 - 7)}\r`).segments).toHaveLength(2);
+    expect(() => parseEr7(`${HEAD}NTE|${'^'.repeat(131_072 - 6)}\r`)).toThrow(Hl7Error);
+    // Without the budget, the tree stays linear in the input.
+    const m = parseEr7(big, { maxSeparators: Number.POSITIVE_INFINITY });
     expect(nodes(m)).toBeLessThanOrEqual(big.length);
     // Escape runs: one pass, no backtracking.
     expect(() => parseEr7(`${HEAD}NTE|${'\\'.repeat(1_000_001)}\r`)).toThrow(Hl7Error);

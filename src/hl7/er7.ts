@@ -65,6 +65,12 @@ export interface ParseLimits {
   maxSegments?: number;
   /** Most fields in one segment (default 512). */
   maxFields?: number;
+  /**
+   * Most component, repetition and sub-component separators in one message (default 131,072).
+   * Each becomes a node of the parsed tree (up to about 120 bytes for a repetition), so a run of
+   * separators would otherwise cost a hundred times its size in memory and seconds of parsing.
+   */
+  maxSeparators?: number;
 }
 
 const SEGMENT_ID = /^[A-Z][A-Z0-9]{2}$/;
@@ -81,8 +87,14 @@ const SEGMENT_ID = /^[A-Z][A-Z0-9]{2}$/;
 export function parseEr7(text: string, limits: ParseLimits = {}): Hl7Message {
   const maxSegments = limits.maxSegments ?? 5000;
   const maxFields = limits.maxFields ?? 512;
+  const maxSeparators = limits.maxSeparators ?? 131_072;
   if (!text.startsWith('MSH')) throw new Hl7Error('HL7_MSH_MISSING', 'the message must start with MSH');
   const delimiters = readDelimiters(text);
+  if (countSeparators(text, delimiters) > maxSeparators)
+    throw new Hl7Error(
+      'HL7_MESSAGE_TOO_LARGE',
+      `more than ${maxSeparators} component, repetition or sub-component separators`,
+    );
   // Plain CR (what MLLP carries) splits without a regular expression.
   const lines = text.includes('\n') ? text.split(/\r\n|\r|\n/) : text.split('\r');
   const segments: Hl7Segment[] = [];
@@ -127,6 +139,19 @@ function readDelimiters(text: string): Delimiters {
     subcomponent: encoding[3]!,
     truncation: encoding[4] ?? null,
   };
+}
+
+/** Component, repetition and sub-component separators in `text`: one pass, nothing allocated. */
+function countSeparators(text: string, d: Delimiters): number {
+  const component = d.component.charCodeAt(0);
+  const repetition = d.repetition.charCodeAt(0);
+  const subcomponent = d.subcomponent.charCodeAt(0);
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === component || c === repetition || c === subcomponent) n++;
+  }
+  return n;
 }
 
 /** A separator is printable, not a letter, digit or space (and so never a segment terminator). */

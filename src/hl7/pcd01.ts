@@ -52,6 +52,10 @@ export interface Pcd01Report {
 const NOT_RESULTS = new Set(['X', 'D', 'W', 'N', 'I', 'O']);
 /** HL7 NM: optional sign, digits with an optional decimal point (v2.6 §2.A.47). */
 const NM = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$/;
+/** OBX-4 as PCD-01 writes it: up to eight dot-separated numbers ("1.0.1.1"). */
+const OBX_SUB_ID = /^\d{1,10}(?:\.\d{1,10}){0,7}$/;
+/** MSH-10 (ST): printable text; control characters have no place in an identifier (and PostgreSQL text refuses NUL). */
+const CONTROL = /[\u0000-\u001f\u007f]/;
 const SUPPORTED_VERSION = /^2\.(?:5(?:\.1)?|6|7(?:\.1)?|8(?:\.[12])?|9)$/;
 
 const at = (s: Hl7Segment, field?: number, component?: number): Hl7Location => ({
@@ -71,6 +75,12 @@ export function readHeader(message: Hl7Message): Hl7Header {
   if (!controlId)
     throw new Hl7Error('HL7_REQUIRED_FIELD', 'MSH-10 (message control id) is required', at(msh, 10));
   if (controlId.length > 199) throw new Hl7Error('HL7_DATA_TYPE', 'MSH-10 is too long', at(msh, 10));
+  // One plain value: two messages whose ids differ after a separator must not share a receipt.
+  const field = msh.fields[10]!;
+  if (field.length > 1 || field[0]!.length > 1 || field[0]![0]!.length > 1)
+    throw new Hl7Error('HL7_DATA_TYPE', 'MSH-10 must be one value, without separators', at(msh, 10));
+  if (CONTROL.test(controlId))
+    throw new Hl7Error('HL7_DATA_TYPE', 'MSH-10 must not hold control characters', at(msh, 10));
   const type = value(msh, 9, 1);
   const event = value(msh, 9, 2);
   if (type !== 'ORU')
@@ -194,6 +204,10 @@ export function mapPcd01(message: Hl7Message, header: Hl7Header = readHeader(mes
     if (s.id !== 'OBX') continue;
     if (!obr) throw new Hl7Error('HL7_SEGMENT_SEQUENCE', 'OBX must follow an OBR', at(s));
     const subId = value(s, 4);
+    // IEEE 11073 containment (MDS.VMD.CHAN.METRIC, PCD TF-2 Appendix B.8), with room to spare:
+    // anything else would only make the parent walk below quadratic in the sub-id's length.
+    if (subId && !OBX_SUB_ID.test(subId))
+      throw new Hl7Error('HL7_DATA_TYPE', 'OBX-4 is not a dotted 11073 containment sub-id', at(s, 4));
     const own = eui64Of(s);
     const ownTime = timeOf(s, 14);
     if (own && !namedAt.has(own)) namedAt.set(own, at(s, 18));

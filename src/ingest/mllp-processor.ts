@@ -115,7 +115,7 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
     string,
     { row: Awaited<ReturnType<Hl7DeviceLookup['byEui64']>>[number] | null; at: number }
   >();
-  const inFlight = new Map<string, Promise<unknown>>();
+  const inFlight = new Map<string, Promise<void>>();
   const offChanged = bus.on('device.changed', () => deviceCache.clear());
 
   async function lookupDevices(eui64s: string[]) {
@@ -306,18 +306,24 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
       try {
         const header = readHeader(message);
         key = `${sender.deviceId}\u0000${header.controlId}`;
-        // A resend racing its original waits for it, then finds its record.
-        for (let waiting = inFlight.get(key); waiting; waiting = inFlight.get(key))
-          await waiting.catch(() => {});
-        if (await sink.receiptHeld(sender.deviceId, header.controlId))
-          return answer('AA', [], { duplicate: true });
-        const report = mapPcd01(message, header);
-        const work = storeReport(report, sender, t);
-        inFlight.set(key, work);
+        // A resend racing its original waits for it, then finds its record. The message claims
+        // its key in the same synchronous step as it finds the key free: two copies arriving
+        // together can never both pass the receipt check and both be stored.
+        for (let waiting = inFlight.get(key); waiting; waiting = inFlight.get(key)) await waiting;
+        let done!: () => void;
+        inFlight.set(
+          key,
+          new Promise<void>((resolve) => {
+            done = resolve;
+          }),
+        );
         try {
-          await work;
+          if (await sink.receiptHeld(sender.deviceId, header.controlId))
+            return answer('AA', [], { duplicate: true });
+          await storeReport(mapPcd01(message, header), sender, t);
         } finally {
           inFlight.delete(key);
+          done();
         }
         return answer('AA');
       } catch (error) {

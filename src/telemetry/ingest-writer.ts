@@ -412,7 +412,9 @@ export class IngestWriter {
         const key = receiptKey(jobs[i]!);
         if (key !== group?.key) group = undefined;
         if (key !== undefined) {
-          if (held.has(key)) {
+          // Stored already, or by an earlier group of this batch with the same receipt (two
+          // copies of one message submitted at once): a duplicate either way.
+          if (held.has(key) || (!group && receipts.has(key))) {
             duplicate[i] = true;
             continue;
           }

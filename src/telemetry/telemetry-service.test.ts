@@ -275,6 +275,18 @@ describeEachDialect('telemetry: ingest and read back', (open) => {
     expect(fx.events.stored.length).toBe(seq);
   });
 
+  it("answers one sender's receipt lookups even when another sender's fail in the same tick", async () => {
+    fx = await telemetryFixture(open);
+    // PostgreSQL text refuses NUL, so that lookup fails there (SQLite answers it): either way the
+    // other sender's lookup, made in the same tick, is answered.
+    const [bad, good] = await Promise.allSettled([
+      fx.telemetry.receiptHeld('gw-a', 'id\u0000x'),
+      fx.telemetry.receiptHeld('gw-b', 'MSG-1'),
+    ]);
+    expect(good).toEqual({ status: 'fulfilled', value: false });
+    expect(['fulfilled', 'rejected']).toContain(bad.status);
+  });
+
   it('delivers every stored message to observers in commit order, with its place, whether the place was cached or read', async () => {
     fx = await telemetryFixture(open, { devices: 3 });
     const seen: Array<[string, number, string | null]> = [];

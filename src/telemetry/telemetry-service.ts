@@ -230,29 +230,34 @@ export async function createTelemetryService(deps: TelemetryDeps): Promise<Telem
   const lookUpReceipts = async () => {
     const batch = receiptQueries;
     receiptQueries = [];
-    try {
-      const held = new Set<string>();
-      const bySender = new Map<string, string[]>();
-      for (const q of batch) {
-        const ids = bySender.get(q.sender) ?? [];
-        bySender.set(q.sender, ids);
-        ids.push(q.id);
-      }
-      // One primary-key range per sender (the key is sender, message id).
-      for (const [sender, ids] of bySender) {
-        for (let at = 0; at < ids.length; at += 500) {
+    const bySender = new Map<string, typeof batch>();
+    for (const q of batch) {
+      const queries = bySender.get(q.sender) ?? [];
+      bySender.set(q.sender, queries);
+      queries.push(q);
+    }
+    // One primary-key range per sender (the key is sender, message id); a sender whose lookup
+    // fails fails alone, never another gateway's messages looked up in the same tick.
+    for (const [sender, queries] of bySender) {
+      try {
+        const held = new Set<string>();
+        for (let at = 0; at < queries.length; at += 500) {
           const found = await deps.store.db
             .selectFrom('ingest_receipts')
             .select('message_id')
             .where('sender_id', '=', sender)
-            .where('message_id', 'in', ids.slice(at, at + 500))
+            .where(
+              'message_id',
+              'in',
+              queries.slice(at, at + 500).map((q) => q.id),
+            )
             .execute();
-          for (const f of found) held.add(`${sender}\u0000${f.message_id}`);
+          for (const f of found) held.add(f.message_id);
         }
+        for (const q of queries) q.resolve(held.has(q.id));
+      } catch (error) {
+        for (const q of queries) q.reject(error);
       }
-      for (const q of batch) q.resolve(held.has(`${q.sender}\u0000${q.id}`));
-    } catch (error) {
-      for (const q of batch) q.reject(error);
     }
   };
 
