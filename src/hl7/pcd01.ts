@@ -55,7 +55,7 @@ const NM = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$/;
 /** OBX-4 as PCD-01 writes it: up to eight dot-separated numbers ("1.0.1.1"). */
 const OBX_SUB_ID = /^\d{1,10}(?:\.\d{1,10}){0,7}$/;
 /** MSH-10 (ST): printable text; control characters have no place in an identifier (and PostgreSQL text refuses NUL). */
-const CONTROL = /[\u0000-\u001f\u007f]/;
+const CONTROL = /\p{Cc}/u;
 const SUPPORTED_VERSION = /^2\.(?:5(?:\.1)?|6|7(?:\.1)?|8(?:\.[12])?|9)$/;
 
 const at = (s: Hl7Segment, field?: number, component?: number): Hl7Location => ({

@@ -5,6 +5,9 @@ export const MLLP_START = 0x0b;
 export const MLLP_END = 0x1c;
 export const MLLP_CR = 0x0d;
 
+/** Frame buffer a decoder keeps between messages at most. */
+const KEEP_BYTES = 64 * 1024;
+
 /** Wraps an HL7 message in an MLLP frame: <VT> message <FS><CR>. */
 export function mllpFrame(message: string | Buffer): Buffer {
   const body = typeof message === 'string' ? Buffer.from(message, 'utf8') : message;
@@ -25,7 +28,11 @@ export function mllpFrame(message: string | Buffer): Buffer {
  */
 export class MllpDecoder {
   readonly #max: number;
-  #parts: Buffer[] = [];
+  /**
+   * The frame so far, copied into one growable buffer: keeping each received chunk instead would
+   * hold a whole Buffer (about 200 bytes) per byte of a sender that trickles one byte per record.
+   */
+  #buf: Buffer = Buffer.alloc(0);
   #size = 0;
   #inFrame = false;
   /** The previous chunk ended with <FS>; its <CR> may start the next chunk. */
@@ -72,19 +79,25 @@ export class MllpDecoder {
   }
 
   #append(part: Buffer): void {
-    this.#size += part.length;
-    if (this.#size > this.#max) throw new PulsegateError('HL7_MESSAGE_TOO_LARGE');
+    const size = this.#size + part.length;
+    if (size > this.#max) throw new PulsegateError('HL7_MESSAGE_TOO_LARGE');
     // A start byte inside a frame means a lost end: the stream is out of step.
     if (part.includes(MLLP_START)) throw new PulsegateError('HL7_FRAMING_INVALID', 'VT inside a frame');
-    this.#parts.push(part);
+    if (size > this.#buf.length) {
+      const grown = Buffer.allocUnsafe(Math.min(this.#max, Math.max(size, 2 * this.#buf.length, 4096)));
+      this.#buf.copy(grown, 0, 0, this.#size);
+      this.#buf = grown;
+    }
+    part.copy(this.#buf, this.#size);
+    this.#size = size;
   }
 
   #take(): Buffer {
-    const message =
-      this.#parts.length === 1 ? Buffer.from(this.#parts[0]!) : Buffer.concat(this.#parts, this.#size);
-    this.#parts = [];
+    const message = Buffer.from(this.#buf.subarray(0, this.#size));
     this.#size = 0;
     this.#inFrame = false;
+    // A connection between messages keeps at most a small buffer, not its largest message's.
+    if (this.#buf.length > KEEP_BYTES) this.#buf = Buffer.alloc(0);
     return message;
   }
 }

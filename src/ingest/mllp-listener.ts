@@ -11,6 +11,9 @@ import type { DeviceIdentity, DeviceIdentityVerifier } from './ports.js';
 import { recordRefusal } from './refusal.js';
 import { SessionRegistry } from './sessions.js';
 
+/** Unread ACK bytes at which a connection stops being read (an ACK is about 100 bytes). */
+const ACK_BACKLOG_BYTES = 256 * 1024;
+
 export interface MllpListenerOptions {
   config: { hl7: Config['hl7']; server?: Pick<Config['server'], 'tlsMinVersion'> };
   /** Server certificate and key, and the CAs gateway certificates must chain to (issuing, root). */
@@ -72,6 +75,12 @@ export function createMllpListener(options: MllpListenerOptions): MllpListener {
     let tail: Promise<void> = Promise.resolve();
     let pending = 0;
     let corked = false;
+    // Reading pauses while many messages wait for their ACK, or while ACKs the client has not read
+    // pile up (a client that never reads would otherwise have them buffered without end).
+    const mayRead = () => pending < config.hl7.maxInFlight && socket.writableLength < ACK_BACKLOG_BYTES;
+    socket.on('drain', () => {
+      if (mayRead() && socket.isPaused()) socket.resume();
+    });
     socket.on('data', (chunk: Buffer) => {
       let frames: Buffer[];
       try {
@@ -82,7 +91,7 @@ export function createMllpListener(options: MllpListenerOptions): MllpListener {
       for (const frame of frames) {
         if (session.closed) return;
         pending++;
-        if (pending >= config.hl7.maxInFlight) socket.pause();
+        if (!mayRead()) socket.pause();
         const answer = processor.handle(frame, gateway, { address, transport: 'mllp' });
         const step = tail.then(async () => {
           const a = await answer;
@@ -99,7 +108,8 @@ export function createMllpListener(options: MllpListenerOptions): MllpListener {
             socket.write(mllpFrame(a.ack));
           }
           pending--;
-          if (pending < config.hl7.maxInFlight && socket.isPaused()) socket.resume();
+          if (!mayRead()) socket.pause();
+          else if (socket.isPaused()) socket.resume();
         });
         tail = step;
         work.add(step);

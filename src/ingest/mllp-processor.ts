@@ -95,6 +95,13 @@ function locationOf(detail: string | undefined, observations: readonly Pcd01Obse
   return Number.isInteger(index) ? observations[index]?.location : undefined;
 }
 
+interface CachedDevice {
+  row: Awaited<ReturnType<Hl7DeviceLookup['byEui64']>>[number];
+  at: number;
+}
+/** Devices kept in the EUI-64 cache at most (it starts afresh beyond). */
+const DEVICE_CACHE_MAX = 50_000;
+
 /**
  * HL7 v2 ingest shared by the MLLP listener and `POST /api/v1/ingest/hl7`: parse (ER7), check MSH,
  * drop resends (same sender and MSH-10), map IHE PCD-01 to observations per device, check that
@@ -111,10 +118,7 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
   /** Next sequence number per device (numbering continues from the telemetry store). */
   const nextSeq = new Map<string, number>();
   const seqLoads = new Map<string, Promise<void>>();
-  const deviceCache = new Map<
-    string,
-    { row: Awaited<ReturnType<Hl7DeviceLookup['byEui64']>>[number] | null; at: number }
-  >();
+  const deviceCache = new Map<string, CachedDevice>();
   const inFlight = new Map<string, Promise<void>>();
   const offChanged = bus.on('device.changed', () => deviceCache.clear());
 
@@ -124,11 +128,20 @@ export function createHl7Processor(options: Hl7ProcessorOptions): Hl7Processor {
       const hit = deviceCache.get(e);
       return !hit || t - hit.at > DEVICE_CACHE_MS;
     });
+    const found = new Map<string, NonNullable<CachedDevice['row']>>();
     if (missing.length > 0) {
       const rows = await devices.byEui64(missing);
-      for (const e of missing) deviceCache.set(e, { row: rows.find((r) => r.eui64 === e) ?? null, at: t });
+      // Only devices that exist are kept: a gateway naming made-up EUI-64s must not grow the
+      // cache (each refused message would otherwise leave its names behind), and the whole cache
+      // is bounded.
+      if (deviceCache.size + rows.length > DEVICE_CACHE_MAX) deviceCache.clear();
+      for (const row of rows) {
+        if (!row.eui64) continue;
+        found.set(row.eui64, row);
+        deviceCache.set(row.eui64, { row, at: t });
+      }
     }
-    return eui64s.map((e) => deviceCache.get(e)?.row ?? null);
+    return eui64s.map((e) => found.get(e) ?? deviceCache.get(e)?.row ?? null);
   }
 
   async function loadSeqs(deviceIds: string[]): Promise<void> {
