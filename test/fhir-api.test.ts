@@ -378,6 +378,54 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
     expect(entries(future.body as Bundle)).toHaveLength(0);
   });
 
+  it('names devices whose ids FHIR cannot hold (an underscore, 40+ characters) by a key every read path follows', async () => {
+    const ids = ['mon_icu_9', `bedside-monitor-icu-north-wing-room-12-bay-3-${'u'.repeat(12)}`];
+    for (const [i, id] of ids.entries()) {
+      await t.app.devices.create({
+        id,
+        type: 'patient-monitor',
+        vendor: 'Acme',
+        model: 'M1',
+        careUnit: 'ICU',
+      });
+      await t.app.patients.bind(id, { patientId: `MRN-FHIR-KEY-${i}`, from: now - 86_400_000 });
+      await ingest(t, id, 1, now - 4000, vitals(70 + i));
+    }
+    const get = async (url: string) => {
+      const res = await fhir(t.app, 'GET', url, { token: admin });
+      expect(res.status, `${url}: ${JSON.stringify(res.body).slice(0, 300)}`).toBe(200);
+      expectValid(res.body);
+      return res.body;
+    };
+    for (const [i, id] of ids.entries()) {
+      const patient = patientIdOf(t.app.keys.blindIndex(PATIENT_INDEX_PURPOSE, `MRN-FHIR-KEY-${i}`));
+      const found = entries<Observation>((await get(`/fhir/Observation?patient=${patient}`)) as Bundle);
+      expect(found).toHaveLength(vitals(0).length);
+      for (const o of found) {
+        expectValid(o);
+        // Every id and reference the search hands out reads back.
+        expect(await get(`/fhir/Observation/${o.id}`)).toEqual(o);
+        const deviceRef = o.device!.reference!;
+        expect(deviceRef).toMatch(/^Device\/--[a-z2-7]{26}$/);
+        const device = (await get(`/fhir/${deviceRef}`)) as {
+          id: string;
+          identifier: Array<{ value: string }>;
+        };
+        // The device's own id travels as an identifier.
+        expect(device.identifier.map((x) => x.value)).toContain(id);
+        expect(entries((await get(`/fhir/Observation?device=${deviceRef}`)) as Bundle)).toHaveLength(
+          found.length,
+        );
+        const metrics = entries((await get(`/fhir/DeviceMetric?source=${deviceRef}`)) as Bundle);
+        expect(metrics.length).toBeGreaterThan(0);
+        for (const m of metrics) expect(await get(`/fhir/DeviceMetric/${m.id}`)).toEqual(m);
+        // The audit trail names the device by the same reference, and is searched by it.
+        const audits = entries((await get(`/fhir/AuditEvent?entity=${deviceRef}&_count=100`)) as Bundle);
+        expect(audits.length).toBeGreaterThan(0);
+      }
+    }
+  });
+
   it('creates and updates Patients (ADT) sealed at rest, with versions', async () => {
     const integ = await registerSmartClient(t.app, {
       alg: 'ES384',
@@ -993,8 +1041,8 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
     await ingest(t, 'mon-move-2', 1, now - 5000, [
       { code: { system: 'MDC', code: '147842' }, value: 88, unit: '/min' },
     ]);
-    const ccu = await t.userToken('nurse-ccu-move', 'clinician', ['CCU']);
-    const icu = await t.userToken('nurse-icu-move', 'clinician', ['ICU']);
+    const ccu = await t.userToken('nurse-ccu-reach', 'clinician', ['CCU']);
+    const icu = await t.userToken('nurse-icu-reach', 'clinician', ['ICU']);
     const read = async (token: string) => {
       const res = await fhir(t.app, 'GET', `/fhir/Patient/${patient}`, { token });
       return res.status === 200 ? 200 : `${res.status} ${JSON.stringify(res.body)}`;

@@ -6,6 +6,7 @@
  * BALP's Query and Read profiles also want client and server agents and the query text, and an
  * entry never holds a query (it may carry an MRN), so a claim would not validate.
  */
+import { externalKeyOf as deviceKeyOf } from '../device-key.js';
 import type { AuditEntry } from './entry.js';
 
 type Coding = { system: string; code: string; display?: string };
@@ -153,7 +154,9 @@ export function toFhirAuditEvent(
     const fhirType = FHIR_TYPES[entry.resource.type.toLowerCase()];
     const what: Reference =
       fhirType && entry.resource.id
-        ? { reference: `${fhirType}/${entry.resource.id}` }
+        ? {
+            reference: `${fhirType}/${fhirType === 'Device' ? deviceKeyOf(entry.resource.id) : entry.resource.id}`,
+          }
         : {
             ...(entry.resource.id
               ? { identifier: { system: `urn:pulsegate:${entry.resource.type}`, value: entry.resource.id } }

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Principal } from '../access/index.js';
+import { externalKeyOf, isHashedKey } from '../device-key.js';
 import { PulsegateError } from '../errors.js';
 import type { EventBus } from '../events/index.js';
 import type { Database, Kysely, Store } from '../store/index.js';
@@ -188,6 +189,7 @@ export function createDeviceService(deps: {
         owner: input.owner ?? null,
         eui64: eui64Of(input.eui64),
         gateway_id: input.gatewayId ?? null,
+        external_key: isHashedKey(externalKeyOf(input.id)) ? externalKeyOf(input.id) : null,
         lifecycle: 'registered',
         certificate_status: 'none',
         last_seen_at: null,
@@ -342,6 +344,21 @@ export function createDeviceService(deps: {
      * The devices with these EUI-64s (16 upper-case hex digits): id, gateway and lifecycle, for
      * HL7 ingest to check that the sending gateway owns them.
      */
+    /**
+     * The device id a key of external identifiers names (see external-key.ts), or undefined when
+     * no device has it. A natural key is the id itself (whether that device exists is the caller's
+     * next lookup).
+     */
+    async idOfExternalKey(key: string): Promise<string | undefined> {
+      if (!isHashedKey(key)) return key;
+      const row = await db
+        .selectFrom('devices')
+        .select('id')
+        .where('external_key', '=', key)
+        .executeTakeFirst();
+      return row?.id;
+    },
+
     async byEui64(eui64s: readonly string[]) {
       if (eui64s.length === 0) return [];
       return db

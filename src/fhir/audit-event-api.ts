@@ -9,7 +9,7 @@ import { PulsegateError } from '../errors.js';
 import { searchset } from './bundle.js';
 import { auditBase, type FhirDeps, type FhirRequest } from './context.js';
 import { decodeCursor, encodeCursor, searchFingerprint } from './cursor.js';
-import { blindIndexOf, patientIdOf } from './ids.js';
+import { blindIndexOf, deviceKeyOf, patientIdOf } from './ids.js';
 import { requireScope } from './scopes.js';
 import { dateBounds, dateMatches, type ParamSpec, parseSearch } from './search-params.js';
 
@@ -49,13 +49,15 @@ export function toAuditEvent(entry: AuditEntry, observer: string): AuditEvent {
 /** Does the entry touch one of the entity values (`Patient/<id>`, `Device/<id>` or a bare id)? */
 function entityMatches(entry: AuditEntry, values: readonly string[], raw: readonly string[]): boolean {
   const r = entry.resource;
-  if (!r?.id) return false;
+  const id = r?.id;
+  if (!r || !id) return false;
   return values.some((v, i) => {
     const typed = raw[i]!.includes('/') ? raw[i]!.split('/')[0]! : undefined;
     if (typed === 'Patient' || (typed === undefined && r.type === 'patient'))
       return r.type === 'patient' && blindIndexOf(v) === r.id;
     if (typed !== undefined && typed.toLowerCase() !== r.type.toLowerCase()) return false;
-    return r.id === v;
+    // A Device is named by its device key in FHIR (the id itself unless FHIR cannot hold it).
+    return id === v || (r.type === 'device' && deviceKeyOf(id) === v);
   });
 }
 

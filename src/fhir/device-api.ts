@@ -58,11 +58,13 @@ function deviceMatches(d: Device, parsed: ParsedSearch): boolean {
 export function deviceApi(deps: FhirDeps) {
   const now = deps.now ?? Date.now;
 
-  async function reachable(req: FhirRequest, id: string): Promise<Device> {
-    const row = await deps.devices.getRow(id).catch(() => undefined);
+  /** The device a FHIR id names (its device key), if it exists and the caller may see it. */
+  async function reachable(req: FhirRequest, key: string): Promise<Device> {
+    const id = await deps.devices.idOfExternalKey(key);
+    const row = id === undefined ? undefined : await deps.devices.getRow(id).catch(() => undefined);
     if (!row) throw new PulsegateError('FHIR_NOT_FOUND');
     deps.access.checkResource(req.principal, { careUnit: row.care_unit, deviceId: row.id });
-    return deps.devices.get(id);
+    return deps.devices.get(row.id);
   }
 
   async function audit(req: FhirRequest, action: string, id: string | undefined, reason?: string) {
@@ -104,7 +106,7 @@ export function deviceApi(deps: FhirDeps) {
     async read(req: FhirRequest, id: string): Promise<FhirDevice> {
       requireScope(req.principal, 'Device', 'r');
       const device = await reachable(req, id);
-      await audit(req, 'device.read', id);
+      await audit(req, 'device.read', device.id);
       return toFhirDevice(device);
     },
 
@@ -139,7 +141,7 @@ export function deviceApi(deps: FhirDeps) {
       requireScope(req.principal, 'DeviceMetric', 'r');
       const key = metricKeyOf(id);
       if (!key) throw new PulsegateError('FHIR_NOT_FOUND');
-      const device = await reachable(req, key.deviceId);
+      const device = await reachable(req, key.deviceKey);
       const metric = toDeviceMetric(device, key.kind);
       if (!metric) throw new PulsegateError('FHIR_NOT_FOUND');
       await audit(req, 'device-metric.read', device.id);

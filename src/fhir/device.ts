@@ -5,7 +5,7 @@
 import type { DeviceMetric, Device as FhirDevice } from '@medplum/fhirtypes';
 import type { Device } from '../devices/index.js';
 import { VITAL_CODES } from '../telemetry/index.js';
-import { metricIdOf } from './ids.js';
+import { deviceKeyOf, metricIdOf } from './ids.js';
 import { MDC, UCUM } from './observation.js';
 
 export const DEVICE_ID_SYSTEM = 'urn:pulsegate:device';
@@ -45,7 +45,7 @@ export function toFhirDevice(d: Device): FhirDevice {
   const location = [d.careUnit, d.bed ? `bed ${d.bed}` : undefined].filter(Boolean).join(', ');
   return {
     resourceType: 'Device',
-    id: d.id,
+    id: deviceKeyOf(d.id),
     meta: { versionId: String(d.version), lastUpdated: d.updatedAt },
     identifier,
     status: statusOf(d.lifecycle),
@@ -97,7 +97,7 @@ export function toDeviceMetric(d: Device, kind: string): DeviceMetric | undefine
     id: metricIdOf(d.id, kind),
     type: { coding: [{ system: MDC, code: mdc.code, display: mdc.refid }], text: vital.display },
     unit: { coding: [{ system: UCUM, code: vital.unit }] },
-    source: { reference: `Device/${d.id}` },
+    source: { reference: `Device/${deviceKeyOf(d.id)}` },
     operationalStatus: statusOf(d.lifecycle) === 'active' ? 'on' : 'off',
     category: 'measurement',
   };

@@ -108,7 +108,16 @@ interface Plan {
   empty: boolean;
 }
 
-function plan(parsed: ParsedSearch, req: FhirRequest, now: number): Plan {
+/**
+ * What a search asks for, in the store's terms. `deviceIdOf` turns the device keys of `device`
+ * parameters into device ids (a key no device has stays as it is and matches nothing).
+ */
+function plan(
+  parsed: ParsedSearch,
+  req: FhirRequest,
+  now: number,
+  deviceIdOf: (key: string) => string,
+): Plan {
   const p: Plan = {
     codes: parsed.tokens.get('code') ?? [],
     categories: parsed.tokens.get('category') ?? [],
@@ -136,7 +145,7 @@ function plan(parsed: ParsedSearch, req: FhirRequest, now: number): Plan {
   const [patient] = patients;
   if (patient !== undefined) p.patientIndex = blindIndexOf(patient)!;
   for (const occurrence of parsed.references.get('device') ?? []) {
-    p.deviceIds = intersect(p.deviceIds, occurrence);
+    p.deviceIds = intersect(p.deviceIds, occurrence.map(deviceIdOf));
   }
   const visibility = visibilityOf(req.principal, now);
   if (visibility.careUnits) p.careUnits = [...visibility.careUnits];
@@ -186,8 +195,10 @@ export function observationApi(deps: FhirDeps) {
       requireScope(req.principal, 'Observation', 'r');
       const key = observationKeyOf(id);
       if (!key) throw new PulsegateError('FHIR_NOT_FOUND');
-      const position: ReadingPosition = { deviceId: key.deviceId, observedAt: key.observedAt, seq: key.seq };
-      const device = await deps.devices.getRow(key.deviceId).catch(() => undefined);
+      const deviceId = await deps.devices.idOfExternalKey(key.deviceKey);
+      if (deviceId === undefined) throw new PulsegateError('FHIR_NOT_FOUND');
+      const position: ReadingPosition = { deviceId, observedAt: key.observedAt, seq: key.seq };
+      const device = await deps.devices.getRow(deviceId).catch(() => undefined);
       if (!device) throw new PulsegateError('FHIR_NOT_FOUND');
       deps.access.checkResource(req.principal, { careUnit: device.care_unit, deviceId: device.id });
       const reading = await deps.telemetry.readOne(position);
@@ -217,7 +228,11 @@ export function observationApi(deps: FhirDeps) {
       let resume: Cursor | undefined = parsed.cursor
         ? decodeCursor<Cursor>(deps.keys, parsed.cursor, fingerprint, t)
         : undefined;
-      const p = plan(parsed, req, t);
+      const keys = [...new Set((parsed.references.get('device') ?? []).flat())];
+      const ids = new Map(
+        await Promise.all(keys.map(async (k) => [k, (await deps.devices.idOfExternalKey(k)) ?? k] as const)),
+      );
+      const p = plan(parsed, req, t, (k) => ids.get(k) ?? k);
       const found: Observation[] = [];
       const foundJson: string[] = [];
       const patients: Array<string | null> = [];

@@ -157,10 +157,13 @@ export function observationCreate(
     const ts = Date.parse(body.effectiveDateTime);
     if (!Number.isFinite(ts)) throw invalid('/effectiveDateTime', 'not a valid instant');
 
-    const deviceId = /^Device\/([A-Za-z0-9][A-Za-z0-9._-]{2,63})$/.exec(body.device.reference)?.[1];
-    if (!deviceId) throw invalid('/device/reference', 'must be Device/[id]');
-    const device = await deps.devices.getRow(deviceId).catch(() => undefined);
-    if (!device) throw new PulsegateError('FHIR_REFERENCE_UNKNOWN', '/device');
+    // The Device's id (its device key); a raw device id is taken too.
+    const deviceKey = /^Device\/((?:--|[A-Za-z0-9])[A-Za-z0-9._-]{2,63})$/.exec(body.device.reference)?.[1];
+    if (!deviceKey) throw invalid('/device/reference', 'must be Device/[id]');
+    const deviceId = await deps.devices.idOfExternalKey(deviceKey);
+    const device =
+      deviceId === undefined ? undefined : await deps.devices.getRow(deviceId).catch(() => undefined);
+    if (!device || deviceId === undefined) throw new PulsegateError('FHIR_REFERENCE_UNKNOWN', '/device');
     deps.access.checkResource(req.principal, { careUnit: device.care_unit, deviceId });
 
     const patientHex = /^Patient\/([0-9a-f]{64})$/.exec(body.subject.reference)?.[1];

@@ -6,7 +6,7 @@
  */
 import type { CodeableConcept, Coding, Observation } from '@medplum/fhirtypes';
 import { type StoredReading, VITAL_CODES, type VitalCode, vitalFor } from '../telemetry/index.js';
-import { patientIdOf, readingIdPrefixOf } from './ids.js';
+import { deviceKeyOf, patientIdOf, readingIdPrefixOf } from './ids.js';
 
 export const LOINC = 'http://loinc.org';
 /** IEEE 11073-10101 nomenclature, as the FHIR Devices on FHIR / PHD IGs name it. */
@@ -92,7 +92,7 @@ function partsOf(reading: StoredReading): ReadingParts {
       subject: reading.patientIndex
         ? { reference: `Patient/${patientIdOfIndex(reading.patientIndex)}` }
         : undefined,
-      device: { reference: `Device/${reading.deviceId}` },
+      device: { reference: `Device/${deviceKeyOf(reading.deviceId)}` },
       performer: reading.enteredBy
         ? [{ identifier: { system: CLIENT_SYSTEM, value: reading.enteredBy } }]
         : undefined,

@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import { afterEach, expect, it } from 'vitest';
+import { externalKeyOf as deviceKeyOf } from '../device-key.js';
 import { describeEachDialect } from '../testing/dialects.js';
 import type { TestStore } from '../testing/stores.js';
 import { up as careUnitMigration } from './migrations/019-telemetry-care-unit.js';
@@ -85,6 +86,38 @@ describeEachDialect('store', (open) => {
           .execute()
       ).map((r) => r.care_unit),
     ).toEqual([null, 'ICU', 'ICU', null]);
+  });
+
+  it('021 gives devices whose ids FHIR cannot hold the key devices get when created, and only those', async () => {
+    t = await open({ migrateUpTo: '020-device-care-unit-since' });
+    const db = t.store.db as unknown as Kysely<Record<string, Record<string, unknown>>>;
+    const ids = ['mon-icu-1', 'mon_icu_9', `m${'x'.repeat(45)}`];
+    await db
+      .insertInto('devices')
+      .values(
+        ids.map((id) => ({
+          id,
+          type: 'patient-monitor',
+          vendor: 'Acme',
+          model: 'M1',
+          lifecycle: 'active',
+          certificate_status: 'none',
+          created_at: 1,
+          updated_at: 1,
+          version: 1,
+        })),
+      )
+      .execute();
+    const { error } = await t.store.migrate();
+    expect(error).toBeUndefined();
+    const rows = await t.store.db
+      .selectFrom('devices')
+      .select(['id', 'external_key'])
+      .orderBy('id')
+      .execute();
+    const expected = (id: string) => (deviceKeyOf(id) === id ? null : deviceKeyOf(id));
+    expect(rows).toEqual([...ids].sort().map((id) => ({ id, external_key: expected(id) })));
+    expect(rows.filter((r) => r.external_key !== null)).toHaveLength(2);
   });
 
   it('round-trips blobs and bigints with the same JS types on both dialects', async () => {

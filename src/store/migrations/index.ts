@@ -18,6 +18,7 @@ import * as m016 from './016-alert-history-sealed-reason.js';
 import * as m018 from './018-api-token-expiry.js';
 import * as m019 from './019-telemetry-care-unit.js';
 import * as m020 from './020-device-care-unit-since.js';
+import * as m021 from './021-device-external-key.js';
 
 /** A migration receives the dialect so that column types can differ where they must. */
 export interface DialectMigration {
@@ -44,4 +45,5 @@ export const MIGRATIONS: Record<string, DialectMigration> = {
   '018-api-token-expiry': m018,
   '019-telemetry-care-unit': m019,
   '020-device-care-unit-since': m020,
+  '021-device-external-key': m021,
 };

@@ -9,6 +9,8 @@ export interface DevicesTable {
   care_unit: string | null;
   /** When `care_unit` last changed (a reading observed before it keeps no unit), or null: unknown. */
   care_unit_since: number | null;
+  /** The hashed key in FHIR ids of a device whose id cannot stand in one, else null (devices/external-key.ts). */
+  external_key: string | null;
   bed: string | null;
   ip_address: string | null;
   mac_address: string | null;
