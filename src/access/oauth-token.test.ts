@@ -133,6 +133,19 @@ describeEachDialect('access: SMART backend services token endpoint', (open) => {
       ['unregistered client', assertion({ iss: 'stranger', sub: 'stranger' })],
       ['wrong key', assertion({}, 'ES384', other)],
       ['garbage', 'not-a-jwt'],
+      // SMART Backend Services: the header must name the key (kid, required).
+      [
+        'no kid',
+        new SignJWT({
+          iss: clientId,
+          sub: clientId,
+          aud: f.access.tokenUrl,
+          exp: now + 240,
+          jti: randomUUID(),
+        })
+          .setProtectedHeader({ alg: 'ES384', typ: 'JWT' })
+          .sign(es384.privateKey),
+      ],
       [
         'alg none',
         `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: clientId, sub: clientId })).toString('base64url')}.`,

@@ -76,9 +76,10 @@ export function createTokenEndpoint(ctx: AccessContext, tokens: AccessTokens) {
     // Unverified peek at iss to find the client's keys; everything is verified below.
     let claimedId: string | undefined;
     let alg: string | undefined;
+    let kid: unknown;
     try {
       claimedId = decodeJwt(assertion).iss;
-      alg = decodeProtectedHeader(assertion).alg;
+      ({ alg, kid } = decodeProtectedHeader(assertion));
     } catch {
       return refuse('AUTH_CLIENT_INVALID', undefined, source);
     }
@@ -93,7 +94,12 @@ export function createTokenEndpoint(ctx: AccessContext, tokens: AccessTokens) {
       .where('id', '=', claimedId)
       .executeTakeFirst();
     if (client?.disabled !== 0) return refuse('AUTH_CLIENT_INVALID', undefined, source);
-    if (!(CLIENT_ASSERTION_ALGORITHMS as readonly string[]).includes(alg ?? '')) {
+    // SMART Backend Services: `kid` is required and names one key of the client's JWKS.
+    if (
+      !(CLIENT_ASSERTION_ALGORITHMS as readonly string[]).includes(alg ?? '') ||
+      typeof kid !== 'string' ||
+      !kid
+    ) {
       return refuse('AUTH_CLIENT_INVALID', client.id, source);
     }
 

@@ -91,6 +91,7 @@ describe('FHIR search parameters', () => {
     expect(() => parse({ code: 'a|b|c' })).toThrow(expect.objectContaining({ code: 'FHIR_PARAM_INVALID' }));
     expect(isLenient('return=minimal, handling=lenient')).toBe(true);
     expect(isLenient('handling=strict')).toBe(false);
+    expect(isLenient('respond-async; handling = lenient')).toBe(true);
   });
 
   it('knows only its own parameters: inherited names such as constructor are unknown, never echoed', () => {

@@ -267,8 +267,11 @@ export function parseSearch(
 /** True when the request asked for lenient handling (RFC 7240 Prefer, FHIR `handling=lenient`). */
 export function isLenient(prefer: string | string[] | undefined): boolean {
   const text = Array.isArray(prefer) ? prefer.join(',') : (prefer ?? '');
-  return text
-    .split(/[,;]/)
-    .map((p) => p.trim().toLowerCase().replaceAll('"', ''))
-    .includes('handling=lenient');
+  return (
+    text
+      .split(/[,;]/)
+      // RFC 7240: preference = token [ BWS "=" BWS word ], so spaces may surround the "=".
+      .map((p) => p.toLowerCase().replaceAll('"', '').replace(/\s+/g, ''))
+      .includes('handling=lenient')
+  );
 }
