@@ -32,6 +32,19 @@ describe('audit routes', () => {
       const status = (error as { statusCode?: number }).statusCode ?? 500;
       return reply.status(status).send({ code: status === 400 ? 'VALIDATION_FAILED' : 'INTERNAL' });
     });
+    // A stand-in for the HTTP layer's auth hook: an auditor is signed in.
+    app.decorateRequest('principal', undefined);
+    app.addHook('onRequest', async (request) => {
+      request.principal = {
+        kind: 'user',
+        id: 'auditor-1',
+        name: 'auditor',
+        role: 'auditor',
+        careUnits: [],
+        vendorDevices: [],
+        scopes: [],
+      } as never;
+    });
     await app.register(auditRoutes({ audit }));
     await app.ready();
   });
@@ -76,6 +89,11 @@ describe('audit routes', () => {
     expect(page.json()).toMatchObject({ entries: [{ seq: 0 }, { seq: 2 }], next: 2 });
     const last = await app.inject({ url: '/api/v1/audit/entries?after=2&actor=u0' });
     expect(last.json()).toEqual({ entries: [expect.objectContaining({ seq: 4, action: 'auth.login' })] });
+    // Each read of the log is in the log: who, and how many entries.
+    expect(await audit.list({ action: 'audit.read' })).toEqual([
+      expect.objectContaining({ actor: expect.objectContaining({ id: 'auditor-1' }), reason: '2 entries' }),
+      expect.objectContaining({ reason: '1 entries' }),
+    ]);
     const bad = await app.inject({ url: '/api/v1/audit/entries?limit=5000' });
     expect(bad.statusCode).toBe(400);
     expect((await app.inject({ url: '/api/v1/audit/entries?outcome=maybe' })).statusCode).toBe(400);
@@ -127,7 +145,9 @@ describe('audit routes', () => {
     const syslog = await app.inject({ url: '/api/v1/audit/export?format=syslog' });
     expect(syslog.headers['content-type']).toContain('text/plain');
     const lines = syslog.body.trimEnd().split('\n');
-    expect(lines).toHaveLength(3);
+    // The three entries and the first export's own entry.
+    expect(lines).toHaveLength(4);
+    expect(lines[3]).toContain('audit.export');
     expect(lines[1]).toMatch(/^<\d+>1 \S+ \S+ pulsegate \S+ user.create \[audit@32473 seq="1"/);
     expect((await app.inject({ url: '/api/v1/audit/export?format=csv' })).statusCode).toBe(400);
   });

@@ -6,8 +6,9 @@
 import type { KeyObject } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { type Static, Type } from '@sinclair/typebox';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { PulsegateError } from '../errors.js';
+import { requirePrincipal } from '../http/route-options.js';
 import type { AuditCheckpoint, AuditLog } from './audit-log.js';
 import { rawEd25519PublicKey, verifierKeyString } from './checkpoint.js';
 import { ACTION_PATTERN } from './entry.js';
@@ -151,6 +152,19 @@ export function auditRoutes(deps: {
   verifier?: { name: string; publicKey: KeyObject };
 }): FastifyPluginAsync {
   const { audit } = deps;
+  /** Who read the audit log, and how much of it, is itself in the log (before the entries leave). */
+  const auditRead = async (request: FastifyRequest, action: string, count: number) => {
+    const p = requirePrincipal(request.principal);
+    await audit.append({
+      actor: { type: p.kind, id: p.id, name: p.name, role: p.role },
+      action,
+      resource: { type: 'audit-log' },
+      outcome: 'success',
+      reason: `${count} entries`,
+      requestId: request.id,
+      ...(p.breakGlass ? { breakGlass: true } : {}),
+    });
+  };
   return async (fastify) => {
     const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
     const tags = ['audit'];
@@ -175,6 +189,7 @@ export function auditRoutes(deps: {
           ...(before === undefined ? {} : { before }),
           newestFirst: order === 'desc',
         });
+        await auditRead(request, 'audit.read', entries.length);
         const last = entries[entries.length - 1];
         return entries.length === limit && last ? { entries, next: last.seq } : { entries };
       },
@@ -280,6 +295,7 @@ export function auditRoutes(deps: {
       async (request, reply) => {
         const { format, after, limit = 1000 } = request.query;
         const entries = await audit.list({ limit, ...(after === undefined ? {} : { after }) });
+        await auditRead(request, 'audit.export', entries.length);
         if (format === 'fhir') {
           reply.type('application/fhir+json');
           return {
