@@ -124,6 +124,25 @@ describeEachDialect('access: users and password login', (open) => {
     expect((await f.access.users.get('carol')).locked).toBe(false);
   });
 
+  it('counts attempts made in parallel: at most maxFailedLogins are judged, the rest meet the lock', async () => {
+    await f.access.users.add({ username: 'hugo', password: GOOD_PASSWORD, role: 'clinician' });
+    const before = f.audit.events.length;
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        codeOf(f.access.login({ username: 'hugo', password: `wrong-${i}-password` }, {})),
+      ),
+    );
+    expect(new Set(answers)).toEqual(new Set(['AUTH_INVALID_CREDENTIALS']));
+    const codes = f.audit.events.slice(before).map((e) => (e as { code?: string }).code);
+    // maxFailedLogins is 3 here: three guesses were checked, nine met the lock.
+    expect(codes.filter((c) => c === 'AUTH_INVALID_CREDENTIALS')).toHaveLength(3);
+    expect(codes.filter((c) => c === 'AUTH_ACCOUNT_LOCKED')).toHaveLength(9);
+    expect(await codeOf(f.access.login({ username: 'hugo', password: GOOD_PASSWORD }, {}))).toBe(
+      'AUTH_INVALID_CREDENTIALS',
+    );
+    expect((await f.access.users.get('hugo')).locked).toBe(true);
+  });
+
   it('counts only consecutive failures: a success resets the counter', async () => {
     await f.access.users.add({ username: 'dave', password: GOOD_PASSWORD, role: 'auditor' });
     for (const password of [
@@ -147,9 +166,12 @@ describeEachDialect('access: users and password login', (open) => {
       outcome: 'success',
       actor: { type: 'system' },
     });
+    // The right password on a disabled account answers like a wrong one (no password oracle);
+    // the audit entry says why.
     expect(await codeOf(f.access.login({ username: 'erin', password: GOOD_PASSWORD }, {}))).toBe(
-      'AUTH_ACCOUNT_DISABLED',
+      'AUTH_INVALID_CREDENTIALS',
     );
+    expect(f.audit.last()).toMatchObject({ action: 'auth.login', code: 'AUTH_ACCOUNT_DISABLED' });
     expect(await codeOf(f.access.authenticate(`Bearer ${access_token}`, {}))).toBe('AUTH_ACCOUNT_DISABLED');
     await f.access.users.enable('erin');
     expect(await codeOf(f.access.authenticate(`Bearer ${access_token}`, {}))).toBe('ok');

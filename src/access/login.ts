@@ -57,20 +57,28 @@ export function createLogin(ctx: AccessContext, tokens: AccessTokens) {
   }
 
   /** Counts one failure atomically; the failure that reaches the limit starts the lockout. */
-  async function recordFailure(row: Selectable<UsersTable>, now: number): Promise<void> {
-    const updated = await db
+  /**
+   * Counts an attempt against the account before its password is checked, in one conditional
+   * update: every attempt in flight counts, so parallel guesses cannot all be judged against the
+   * row as it was before any of them failed. Undefined while the account is locked.
+   */
+  async function claimAttempt(row: Selectable<UsersTable>, now: number): Promise<number | undefined> {
+    const claimed = await db
       .updateTable('users')
       .set((eb) => ({ failed_logins: eb('failed_logins', '+', 1), updated_at: now }))
       .where('id', '=', row.id)
+      .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', now)]))
       .returning(['failed_logins'])
       .executeTakeFirst();
-    if (updated && updated.failed_logins >= ctx.config.maxFailedLogins) {
-      await db
-        .updateTable('users')
-        .set({ failed_logins: 0, locked_until: now + ctx.config.lockoutSeconds * 1000 })
-        .where('id', '=', row.id)
-        .execute();
-    }
+    return claimed?.failed_logins;
+  }
+
+  async function lock(row: Selectable<UsersTable>, now: number): Promise<void> {
+    await db
+      .updateTable('users')
+      .set({ failed_logins: 0, locked_until: now + ctx.config.lockoutSeconds * 1000, updated_at: now })
+      .where('id', '=', row.id)
+      .execute();
   }
 
   return async function login(
@@ -82,31 +90,40 @@ export function createLogin(ctx: AccessContext, tokens: AccessTokens) {
     const password =
       typeof input.password === 'string' ? input.password.slice(0, MAX_PASSWORD_LENGTH * 4) : '';
     const row = await db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+    const now = ctx.now();
+    const attempt = row ? await claimAttempt(row, now) : undefined;
     dummy ??= hashPassword(randomBytes(24).toString('base64url'), ctx.hashing);
     const ok = await verifyPassword(password, row?.password_hash ?? (await dummy));
     if (!row) return fail('AUTH_INVALID_CREDENTIALS', undefined, req.source);
 
-    const now = ctx.now();
-    // Locked: every attempt gets the answer a wrong password gets, right password or not, so a
-    // lock neither confirms a guessed password nor tells a locked account from an unknown user.
-    // The audit entry says AUTH_ACCOUNT_LOCKED; an admin sees the lock on the user.
-    if (row.locked_until !== null && row.locked_until > now)
+    // Locked, or past the allowed failures with this attempt: every such attempt gets the answer
+    // a wrong password gets, right password or not, so a lock neither confirms a guessed password
+    // nor tells a locked account from an unknown user. The audit entry says AUTH_ACCOUNT_LOCKED;
+    // an admin sees the lock on the user.
+    const max = ctx.config.maxFailedLogins;
+    if (attempt === undefined || attempt > max) {
+      if (attempt !== undefined) await lock(row, now);
       return fail('AUTH_ACCOUNT_LOCKED', row, req.source, 'AUTH_INVALID_CREDENTIALS');
+    }
     if (!ok) {
-      await recordFailure(row, now);
+      if (attempt >= max) await lock(row, now);
       return fail('AUTH_INVALID_CREDENTIALS', row, req.source);
     }
-    if (row.disabled !== 0) return fail('AUTH_ACCOUNT_DISABLED', row, req.source);
+    // A right password on a disabled account answers like a wrong one: no oracle for passwords.
+    if (row.disabled !== 0) return fail('AUTH_ACCOUNT_DISABLED', row, req.source, 'AUTH_INVALID_CREDENTIALS');
     if (VENDOR_LIMITED.has(row.role as Role) && !withinWindow(windowOf(row), now)) {
       return fail('ACCESS_VENDOR_WINDOW_CLOSED', row, req.source);
     }
-    if (row.failed_logins !== 0 || row.locked_until !== null) {
-      await db
-        .updateTable('users')
-        .set({ failed_logins: 0, locked_until: null, updated_at: now })
-        .where('id', '=', row.id)
-        .execute();
-    }
+    // The attempt succeeded: its count is undone, unless a parallel attempt locked the account
+    // meanwhile (then this one is refused like any attempt on a locked account).
+    const cleared = await db
+      .updateTable('users')
+      .set({ failed_logins: 0, locked_until: null, updated_at: now })
+      .where('id', '=', row.id)
+      .where((eb) => eb.or([eb('locked_until', 'is', null), eb('locked_until', '<=', now)]))
+      .returning(['id'])
+      .executeTakeFirst();
+    if (!cleared) return fail('AUTH_ACCOUNT_LOCKED', row, req.source, 'AUTH_INVALID_CREDENTIALS');
     const issued = await tokens.issue(
       { ...userClaims(row), ...(scopes ? { scope: scopes.join(' ') } : {}) },
       ctx.config.accessTokenTtlSeconds,
