@@ -38,6 +38,11 @@ export const ERRORS = {
   ACCESS_DENIED: { status: 403, message: 'Access denied' },
   ACCESS_CARE_UNIT_DENIED: { status: 403, message: 'Access denied' },
   ACCESS_VENDOR_WINDOW_CLOSED: { status: 403, message: 'Access denied' },
+  ACCESS_BREAK_GLASS_REFUSED: {
+    status: 403,
+    message:
+      'Break-glass starts only from a signed-in session, not from an API token or another break-glass session',
+  },
   ACCESS_BREAK_GLASS_REASON_REQUIRED: { status: 400, message: 'Break-glass access requires a reason' },
 
   // Users and clients

@@ -24,7 +24,7 @@ export function createAuthenticator(ctx: AccessContext, tokens: AccessTokens) {
   /** The principal for a user row, refusing disabled accounts and closed vendor windows. */
   function userPrincipal(
     row: Selectable<UsersTable> | undefined,
-    extra: Pick<Principal, 'scopes' | 'credentialId' | 'breakGlass'>,
+    extra: Pick<Principal, 'scopes' | 'credentialId' | 'breakGlass' | 'apiToken'>,
   ): Principal {
     if (!row) throw new PulsegateError('AUTH_TOKEN_INVALID');
     if (row.disabled !== 0) throw new PulsegateError('AUTH_ACCOUNT_DISABLED');
@@ -59,7 +59,7 @@ export function createAuthenticator(ctx: AccessContext, tokens: AccessTokens) {
     if (row.expires_at !== null && row.expires_at <= ctx.now())
       throw new PulsegateError('AUTH_TOKEN_EXPIRED');
     const user = await db.selectFrom('users').selectAll().where('id', '=', row.user_id).executeTakeFirst();
-    return userPrincipal(user, { scopes: [], credentialId: row.id });
+    return userPrincipal(user, { scopes: [], credentialId: row.id, apiToken: true });
   }
 
   async function breakGlassOf(claims: VerifiedAccessToken, userId: string): Promise<Principal['breakGlass']> {

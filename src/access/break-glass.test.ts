@@ -23,6 +23,7 @@ describeEachDialect('access: care units and break-glass', (open) => {
   beforeEach(async () => {
     f = accessFixture(t.store);
     await t.store.db.deleteFrom('break_glass').execute();
+    await t.store.db.deleteFrom('api_tokens').execute();
     await t.store.db.deleteFrom('users').execute();
     await f.access.users.add({
       username: 'carol',
@@ -104,6 +105,26 @@ describeEachDialect('access: care units and break-glass', (open) => {
     expect(Buffer.from(row.reason_sealed!).toString('latin1')).not.toContain('Example');
     const [opened] = await f.access.listBreakGlass({}, carol);
     expect(opened).toMatchObject({ id: 'bg-old', reason: legacy });
+  });
+
+  it('starts only from a signed-in session: not from a break-glass token, not from an API token', async () => {
+    const reason = 'Rapid response call on ward 5';
+    const bg = await f.access.startBreakGlass(carol, { reason }, {});
+    const under = await f.access.authenticate(`Bearer ${bg.access_token}`, {});
+    // A break-glass token minting the next would renew itself without end.
+    expect(await codeOf(f.access.startBreakGlass(under, { reason }, {}))).toBe('ACCESS_BREAK_GLASS_REFUSED');
+    expect(f.audit.last()).toMatchObject({
+      action: 'break-glass.start',
+      outcome: 'denied',
+      code: 'ACCESS_BREAK_GLASS_REFUSED',
+    });
+    // An API token would carry the session past its own revocation.
+    const api = await f.access.createApiToken({ username: 'carol', name: 'kiosk', ttlSeconds: 3600 });
+    const viaToken = await f.access.authenticate(`Bearer ${api.token}`, {});
+    expect(await codeOf(f.access.startBreakGlass(viaToken, { reason }, {}))).toBe(
+      'ACCESS_BREAK_GLASS_REFUSED',
+    );
+    expect(await t.store.db.selectFrom('break_glass').select('id').execute()).toHaveLength(1);
   });
 
   it('refuses break-glass without a reason, audited, and stores no session', async () => {

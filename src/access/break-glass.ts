@@ -32,6 +32,19 @@ export function createBreakGlass(ctx: AccessContext, tokens: AccessTokens) {
   ): Promise<BreakGlassResult> {
     authorize(principal, 'break-glass:use');
     if (principal.kind !== 'user') throw new PulsegateError('ACCESS_DENIED');
+    // Only a person's signed-in session starts one: a break-glass token minting the next would
+    // renew itself without end, and an API token would carry it past its own revocation.
+    if (principal.breakGlass || principal.apiToken) {
+      await ctx.audit.append({
+        actor: actorOf(principal),
+        action: 'break-glass.start',
+        outcome: 'denied',
+        code: 'ACCESS_BREAK_GLASS_REFUSED',
+        breakGlass: true,
+        ...(req.source ? { source: req.source } : {}),
+      });
+      throw new PulsegateError('ACCESS_BREAK_GLASS_REFUSED');
+    }
     const reason = typeof input.reason === 'string' ? input.reason.trim() : '';
     if (reason.length < 3) {
       await ctx.audit.append({

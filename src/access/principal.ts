@@ -18,6 +18,8 @@ export interface Principal {
   readonly breakGlass?: { readonly id: string; readonly expiresAt: number };
   /** Identifier of the credential used (JWT `jti` or API-token id), never the secret. */
   readonly credentialId?: string;
+  /** Set when the credential is an API token (automation), not a signed-in session. */
+  readonly apiToken?: boolean;
   /** Start of a vendor account's access window (Unix ms); absent when unbounded. */
   readonly accessNotBefore?: number;
   /** End of a vendor account's access window (Unix ms); absent when unbounded. */
