@@ -281,6 +281,45 @@ describeEachDialect('alert store', (open) => {
     expect((await m.alerts.get(low.alertId, SECURITY_VIEWER)).escalationLevel).toBe(0);
   });
 
+  it('never merges a report from another care unit into an open alert: the new unit gets its own', async () => {
+    const news2 = (careUnit: string, at: number, score: number) =>
+      alert({
+        category: 'clinical',
+        rule: 'clinical.news2',
+        title: 'NEWS2 medium',
+        careUnit,
+        patientId: 'MRN-MOVE-1',
+        evidence: { score },
+        dedupKey: 'clinical.news2:patient-x:medium',
+        at,
+      });
+    const icu = (await m.alerts.raise(news2('icu', T0, 6))) as { alertId: string };
+    // The patient moved to the ward, where the same condition is reported again.
+    const ward = (await m.alerts.raise(news2('ward-3', T0 + 60_000, 7))) as {
+      outcome: string;
+      alertId: string;
+    };
+    expect(ward.outcome).toBe('created');
+    expect(ward.alertId).not.toBe(icu.alertId);
+    // The ward sees its alert with the new evidence; the ICU keeps only what it saw.
+    expect(await m.alerts.get(ward.alertId, clinicianViewer('ward-3'))).toMatchObject({
+      careUnit: 'ward-3',
+      count: 1,
+      evidence: { score: 7 },
+    });
+    expect(await m.alerts.get(icu.alertId, clinicianViewer('icu'))).toMatchObject({
+      careUnit: 'icu',
+      count: 1,
+      evidence: { score: 6 },
+    });
+    expect(await codeOf(m.alerts.get(ward.alertId, clinicianViewer('icu')))).toBe('ALERT_NOT_FOUND');
+    // Reported again from the ward: merged into the ward's alert.
+    expect(await m.alerts.raise(news2('ward-3', T0 + 120_000, 7))).toEqual({
+      outcome: 'deduplicated',
+      alertId: ward.alertId,
+    });
+  });
+
   it('keeps a clinical alert patient and evidence encrypted, shown only to those who may read the patient', async () => {
     const { alertId } = (await m.alerts.raise(
       alert({

@@ -124,11 +124,23 @@ export class AlertStore implements AlertSink {
     const t = this.#now();
     const result = await store.db.transaction().execute(async (trx) => {
       await store.lock(trx, LOCK);
-      const open = await trx
+      let open = await trx
         .selectFrom('alerts')
         .selectAll()
         .where('open_key', '=', alert.dedupKey)
         .executeTakeFirst();
+      if (open && open.care_unit !== alert.careUnit) {
+        // The condition is now reported from another care unit (the patient moved): never merged
+        // across units, or the first unit would go on reading the patient's new evidence and the
+        // new unit would never see the alert. The open one stays with its unit as it was; the
+        // condition opens afresh in the new unit.
+        await trx
+          .updateTable('alerts')
+          .set({ open_key: null, updated_at: t })
+          .where('id', '=', open.id)
+          .execute();
+        open = undefined;
+      }
       if (open) {
         const row: AlertsTable = {
           ...open,
