@@ -148,6 +148,30 @@ describeEachDialect('bad input', (_open, dialect) => {
     }
   });
 
+  it('a NUL character in a body, a path parameter or a query on every body-taking route and elsewhere', async () => {
+    for (const { r, token } of await bodyTakingRoutes()) {
+      const body = await expectRefused(
+        [t.app, r.method, concrete(r.url), { token, rawBody: '{"reason": "paused for\\u0000 maintenance"}' }],
+        400,
+        'VALIDATION_FAILED',
+      );
+      expect((body.errors as Array<{ pointer: string }> | undefined)?.[0]?.pointer).toBe('body/reason');
+    }
+    // PostgreSQL text cannot hold U+0000: these were 500s there, and the failed login unaudited.
+    for (const [method, url, body] of [
+      ['POST', '/api/v1/auth/login', { username: 'ad\u0000min', password: 'x'.repeat(12) }],
+      ['GET', '/api/v1/users/a%00b', undefined],
+      ['DELETE', '/api/v1/tokens/a%00b', undefined],
+      ['GET', '/api/v1/devices?careUnit=IC%00U', undefined],
+    ] as const) {
+      await expectRefused(
+        [t.app, method, url, { token: t.adminToken, ...(body ? { body } : {}) }],
+        400,
+        'VALIDATION_FAILED',
+      );
+    }
+  });
+
   it('date-times that name no instant (leap second, 30 February) in bodies and query strings', async () => {
     const leap = '2030-06-30T23:59:60Z';
     await expectRefused(

@@ -19,7 +19,7 @@ import type { HttpAudit, HttpAuth } from './ports.js';
 import { sendProblem, toPulsegateError } from './problem.js';
 import { securityHeaders } from './security-headers.js';
 import { systemRoutes } from './system-routes.js';
-import { illFormedTextAt, validatorCompiler } from './validation.js';
+import { unstorableTextAt, validatorCompiler } from './validation.js';
 
 export interface HttpServerOptions {
   auth: HttpAuth;
@@ -143,13 +143,21 @@ export async function buildHttpServer(options: HttpServerOptions): Promise<Pulse
     raw.once('end', done);
     raw.once('close', done);
   });
-  // Text that is not well-formed Unicode is refused before any handler (and any write) sees it.
+  // Text that cannot be stored (ill-formed Unicode, NUL) is refused before any handler (and any
+  // write) sees it: in the body, the path parameters and the query.
   app.addHook('preValidation', async (request) => {
-    const at = Buffer.isBuffer(request.body) ? undefined : illFormedTextAt(request.body);
-    if (at !== undefined)
-      throw new PulsegateError('VALIDATION_FAILED', undefined, {
-        fields: [{ pointer: `body${at}`, problem: 'not well-formed Unicode (a lone surrogate)' }],
-      });
+    const parts: Array<[string, unknown]> = [
+      ['body', Buffer.isBuffer(request.body) ? undefined : request.body],
+      ['params', request.params],
+      ['query', request.query],
+    ];
+    for (const [where, value] of parts) {
+      const found = unstorableTextAt(value);
+      if (found)
+        throw new PulsegateError('VALIDATION_FAILED', undefined, {
+          fields: [{ pointer: `${where}${found.at}`, problem: found.problem }],
+        });
+    }
   });
   // Request log lines carry the route pattern and status, never the URL or headers (PHI, tokens).
   app.addHook('onResponse', async (request, reply) => {

@@ -40,26 +40,39 @@ export function bodyProblem(schema: object, value: unknown): string | undefined 
     : 'input is not valid';
 }
 
+/** What makes a string unstorable, or undefined. */
+function textProblem(text: string): string | undefined {
+  if (!isWellFormedText(text)) return 'not well-formed Unicode (a lone surrogate)';
+  // PostgreSQL text cannot hold U+0000, and no field of ours has a use for it.
+  if (text.includes('\u0000')) return 'contains a NUL character';
+  return undefined;
+}
+
 /**
- * The JSON pointer of the first string in a parsed body that is not well-formed Unicode (a lone
- * surrogate, which JSON's `\ud800` escape can carry), or undefined. Such text cannot be stored as
- * UTF-8 or canonicalised for the audit log (RFC 8785 refuses it), so it is refused at the edge.
+ * The JSON pointer and problem of the first string (value or key) in parsed input that cannot be
+ * stored: not well-formed Unicode (a lone surrogate, which JSON's `\ud800` escape can carry; RFC
+ * 8785 canonical JSON for the audit log refuses it) or holding U+0000 (PostgreSQL refuses it,
+ * which surfaced as a 500). Such text is refused at the edge, before any handler or write.
  */
-export function illFormedTextAt(value: unknown, pointer = ''): string | undefined {
-  if (typeof value === 'string') return isWellFormedText(value) ? undefined : pointer || '/';
+export function unstorableTextAt(value: unknown, pointer = ''): { at: string; problem: string } | undefined {
+  if (typeof value === 'string') {
+    const problem = textProblem(value);
+    return problem ? { at: pointer || '/', problem } : undefined;
+  }
   if (typeof value !== 'object' || value === null) return undefined;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const at = illFormedTextAt(value[i], `${pointer}/${i}`);
-      if (at !== undefined) return at;
+      const found = unstorableTextAt(value[i], `${pointer}/${i}`);
+      if (found) return found;
     }
     return undefined;
   }
   for (const [key, item] of Object.entries(value)) {
     const escaped = key.replaceAll('~', '~0').replaceAll('/', '~1');
-    if (!isWellFormedText(key)) return `${pointer}/${escaped}`;
-    const at = illFormedTextAt(item, `${pointer}/${escaped}`);
-    if (at !== undefined) return at;
+    const problem = textProblem(key);
+    if (problem) return { at: `${pointer}/${escaped}`, problem };
+    const found = unstorableTextAt(item, `${pointer}/${escaped}`);
+    if (found) return found;
   }
   return undefined;
 }

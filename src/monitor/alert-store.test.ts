@@ -193,6 +193,14 @@ describeEachDialect('alert store', (open) => {
       { rule: 'device.flood', reason: 'bad date', expiresAt: 'soon' },
     ])
       expect(await codeOf(m.alerts.suppressions.create(bad, ANALYST))).toBe('MONITOR_SUPPRESSION_INVALID');
+    // The reason is free text like any other: no line breaks or other control characters, no cut.
+    const soon = new Date(T0 + 60_000).toISOString();
+    for (const reason of ['line1\r\nforged line', 'tab\there', 'x'.repeat(501)])
+      expect(
+        await codeOf(
+          m.alerts.suppressions.create({ rule: 'device.flood', reason, expiresAt: soon }, ANALYST),
+        ),
+      ).toBe('VALIDATION_FAILED');
     expect(await codeOf(m.alerts.suppressions.remove('su_missing', ANALYST))).toBe(
       'MONITOR_SUPPRESSION_NOT_FOUND',
     );

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AuditEventInput } from '../audit/index.js';
 import { PulsegateError } from '../errors.js';
+import { freeTextProblem } from '../free-text.js';
 import type { Store } from '../store/index.js';
 import type { AlertSuppressionsTable } from '../store/tables/monitor.js';
 import type { AlertActor } from './alert-model.js';
@@ -82,11 +83,15 @@ export class Suppressions {
     if ((!rule && !deviceId) || !Number.isFinite(expires) || expires <= t || expires - t > MAX_WINDOW_MS)
       throw new PulsegateError('MONITOR_SUPPRESSION_INVALID');
     if (!reason) throw new PulsegateError('ALERT_REASON_REQUIRED');
+    // Free text like every other reason: no control characters (a newline would forge lines in
+    // syslog exports and logs), at most 500 characters rather than cut silently.
+    const problem = freeTextProblem(reason, 500);
+    if (problem) throw new PulsegateError('VALIDATION_FAILED', `reason ${problem}`);
     const row: AlertSuppressionsTable = {
       id: `su_${randomBytes(10).toString('base64url')}`,
       rule,
       device_id: deviceId,
-      reason: reason.slice(0, 500),
+      reason,
       created_by: actor.name,
       created_at: t,
       expires_at: expires,
