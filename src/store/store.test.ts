@@ -1,9 +1,13 @@
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type Kysely, sql } from 'kysely';
-import { afterEach, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { externalKeyOf as deviceKeyOf } from '../device-key.js';
 import { describeEachDialect } from '../testing/dialects.js';
 import type { TestStore } from '../testing/stores.js';
 import { up as careUnitMigration } from './migrations/019-telemetry-care-unit.js';
+import { openStore } from './store.js';
 
 describeEachDialect('store', (open) => {
   let t: TestStore | undefined;
@@ -149,5 +153,34 @@ describeEachDialect('store', (open) => {
     expect([order.slice(0, 2), order.slice(2)].every(([s, e]) => s?.split(':')[0] === e?.split(':')[0])).toBe(
       true,
     );
+  });
+});
+
+describe('the SQLite file', () => {
+  it('is readable by its owner only: created 0600 in a 0755 directory, and narrowed when it was wider', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pulsegate-mode-'));
+    try {
+      chmodSync(dir, 0o755);
+      const fresh = join(dir, 'fresh.db');
+      const store = openStore({ sqliteFile: fresh });
+      await store.db
+        .selectFrom('settings')
+        .select('name')
+        .execute()
+        .catch(() => undefined);
+      await sql`create table t (x integer)`.execute(store.db);
+      for (const path of [fresh, `${fresh}-wal`, `${fresh}-shm`])
+        if (existsSync(path)) expect((statSync(path).mode & 0o777).toString(8), path).toBe('600');
+      await store.close();
+      // A file an earlier version left world-readable.
+      const old = join(dir, 'old.db');
+      writeFileSync(old, '');
+      chmodSync(old, 0o644);
+      const again = openStore({ sqliteFile: old });
+      expect((statSync(old).mode & 0o777).toString(8)).toBe('600');
+      await again.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -175,7 +175,10 @@ export function openStore(location: StoreLocation): Store {
     db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   } else {
     dialect = 'sqlite';
-    if (location.sqliteFile !== ':memory:') mkdirSync(dirname(location.sqliteFile), { recursive: true });
+    if (location.sqliteFile !== ':memory:') {
+      mkdirSync(dirname(location.sqliteFile), { recursive: true });
+      ownerOnly(location.sqliteFile);
+    }
     const sqlite = new SqliteDatabase(location.sqliteFile);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = FULL');
@@ -264,5 +267,18 @@ export function redactDatabaseUrl(url: string): string {
     return parsed.toString();
   } catch {
     return '(unparseable database url)';
+  }
+}
+
+/**
+ * The SQLite file (password hashes, the audit log, sealed data) readable by its owner only,
+ * whatever the umask or the data directory's mode: created 0600 before SQLite opens it (its
+ * `-wal` and `-shm` files take the database's mode), and a file left wider by an earlier
+ * version is narrowed, with its companions.
+ */
+function ownerOnly(file: string): void {
+  if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
+  for (const path of [file, `${file}-wal`, `${file}-shm`]) {
+    if (existsSync(path) && (statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
   }
 }
