@@ -191,6 +191,8 @@ describe('config loader', () => {
       'postgres://app:S3cretPw@db.example.org/pulsegate',
       'postgres://db.example.org/pulsegate?sslmode=disable',
       'postgresql://10.0.0.5:5432/pulsegate?sslmode=prefer',
+      // The driver goes where `host` says, whatever the URL's host name.
+      'postgres://app:S3cretPw@127.0.0.1:5432/pulsegate?host=db.example.org',
     ]) {
       const e = configError(() => loadConfig(dataDir(), { PULSEGATE_DATABASE_URL: url }));
       expect(e.message).toContain('sslmode=verify-full');
@@ -203,6 +205,7 @@ describe('config loader', () => {
       'postgres://localhost/pulsegate',
       'postgres://[::1]/pulsegate',
       'postgres:///pulsegate?host=/var/run/postgresql',
+      'postgres://db.example.org/pulsegate?host=127.0.0.1',
     ]) {
       expect(loadConfig(dataDir(), { PULSEGATE_DATABASE_URL: url }).database.url).toBe(url);
     }

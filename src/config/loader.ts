@@ -168,7 +168,7 @@ function isTimeZone(zone: string): boolean {
   }
 }
 
-const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\]|::1)$/i;
 const TLS_SSLMODES = new Set(['require', 'verify-ca', 'verify-full']);
 
 /**
@@ -184,9 +184,10 @@ function databaseTlsProblem(url: string): string | undefined {
   } catch {
     return 'is not a valid URL';
   }
-  const socketHost = parsed.searchParams.get('host');
-  if (parsed.hostname === '' || LOOPBACK.test(parsed.hostname) || socketHost?.startsWith('/'))
-    return undefined;
+  // The driver connects to a `host` parameter when there is one, not to the URL's host name: the
+  // place judged is where the connection goes.
+  const host = parsed.searchParams.get('host') ?? parsed.hostname;
+  if (host === '' || host.startsWith('/') || LOOPBACK.test(host)) return undefined;
   const sslmode = parsed.searchParams.get('sslmode');
   if (sslmode && TLS_SSLMODES.has(sslmode)) return undefined;
   return 'a database on another host must be reached over TLS: add ?sslmode=verify-full (or require / verify-ca)';
