@@ -355,6 +355,68 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       expect((await app.audit.list({ action: 'alert.unsuppress', limit: 10 })).length).toBe(1);
     });
 
+    it('shows a care-unit limited viewer only its own part of incidents and suppressions', async () => {
+      // One technical rule firing on devices of two units: one incident across both.
+      const at = Date.now();
+      const icu = await raise({
+        category: 'technical',
+        rule: 'technical.lead-off',
+        title: 'Lead off',
+        severity: 'low',
+        at,
+      });
+      const ccu = await raise({
+        category: 'technical',
+        rule: 'technical.lead-off',
+        title: 'Lead off',
+        severity: 'high',
+        deviceId: 'api-ccu-1',
+        careUnit: 'CCU',
+        at,
+      });
+      const incidentId = (await call(app, 'GET', `/api/v1/alerts/${ccu}`, { token: tok.analyst })).body
+        .incidentId as string;
+      expect((await call(app, 'GET', `/api/v1/alerts/${icu}`, { token: tok.analyst })).body.incidentId).toBe(
+        incidentId,
+      );
+      const whole = await call(app, 'GET', `/api/v1/incidents/${incidentId}`, { token: tok.analyst });
+      expect(whole.body).toMatchObject({ alertCount: 2, severity: 'high' });
+      expect([...(whole.body.deviceIds as string[])].sort()).toEqual(['api-ccu-1', 'api-icu-1']);
+      // The ICU nurse learns nothing of the CCU device, its alert or its severity.
+      const mine = { alertCount: 1, deviceIds: ['api-icu-1'], severity: 'low' };
+      const detail = await call(app, 'GET', `/api/v1/incidents/${incidentId}`, { token: tok.nurse });
+      expect(detail.body).toMatchObject(mine);
+      expect((detail.body.alerts as Array<{ id: string }>).map((a) => a.id)).toEqual([icu]);
+      const list = await call(app, 'GET', '/api/v1/incidents', { token: tok.nurse });
+      expect((list.body.items as Array<{ id: string }>).find((i) => i.id === incidentId)).toMatchObject(mine);
+      expect(JSON.stringify(list.body)).not.toContain('api-ccu-1');
+
+      // Suppressions: rule-wide ones and the viewer's own devices', not another unit's devices.
+      const expiresAt = new Date(Date.now() + 3_600_000).toISOString();
+      for (const body of [
+        { deviceId: 'api-ccu-1', reason: 'CCU pump in isolation room', expiresAt },
+        { deviceId: 'api-icu-1', reason: 'ICU monitor being serviced', expiresAt },
+        { rule: 'technical.lead-off', reason: 'electrode batch recall', expiresAt },
+      ])
+        expect(
+          (await call(app, 'POST', '/api/v1/monitor/suppressions', { token: tok.analyst, body })).status,
+        ).toBe(201);
+      const seen = (await call(app, 'GET', '/api/v1/monitor/suppressions', { token: tok.nurse })).body
+        .items as Array<{
+        reason: string;
+      }>;
+      expect(seen.map((x) => x.reason).sort()).toEqual([
+        'ICU monitor being serviced',
+        'electrode batch recall',
+      ]);
+      const all = (await call(app, 'GET', '/api/v1/monitor/suppressions', { token: tok.analyst })).body.items;
+      expect((all as unknown[]).length).toBeGreaterThanOrEqual(3);
+      // Leave the other tests the fixture's alerts and incidents only.
+      await app.store.db.deleteFrom('alert_suppressions').execute();
+      await app.store.db.deleteFrom('alerts').where('id', 'in', [icu, ccu]).execute();
+      await app.store.db.deleteFrom('incidents').where('id', '=', incidentId).execute();
+    });
+
     it('runs fleet checks on demand: findings become alerts, de-duplicated on the next run', async () => {
       const first = await call(app, 'POST', '/api/v1/monitor/checks', {
         token: tok.analyst,

@@ -13,6 +13,7 @@ import {
   type AlertViewer,
   alertEvent,
   alertView,
+  type IncidentView,
   isCategory,
   isSeverity,
   maxSeverity,
@@ -420,6 +421,45 @@ export class AlertStore implements AlertSink {
   }
 
   /** The alerts of an incident, as list views. */
+  /**
+   * Incidents as the viewer may see them: for a care-unit limited viewer, only the alerts it may
+   * see count towards an incident's devices, alert count and severity (an incident of technical
+   * alerts can span units), and one with none of them is left out.
+   */
+  async incidentsFor(
+    query: { state?: string; limit?: number },
+    viewer: AlertViewer,
+  ): Promise<IncidentView[]> {
+    const incidents = await this.incidents.list(query, viewer.careUnits);
+    if (!viewer.careUnits || incidents.length === 0) return incidents;
+    const rows = await this.#o.store.db
+      .selectFrom('alerts')
+      .selectAll()
+      .where(
+        'incident_id',
+        'in',
+        incidents.map((i) => i.id),
+      )
+      .execute();
+    const seen = new Map<string, AlertsTable[]>();
+    for (const r of rows) {
+      if (!r.incident_id || !this.#visible(r, viewer)) continue;
+      const list = seen.get(r.incident_id) ?? [];
+      seen.set(r.incident_id, list);
+      list.push(r);
+    }
+    return incidents.flatMap((incident) => {
+      const mine = seen.get(incident.id);
+      if (!mine) return [];
+      return [
+        narrowedIncident(
+          incident,
+          mine.map((r) => ({ deviceId: r.device_id, severity: r.severity })),
+        ),
+      ];
+    });
+  }
+
   async alertsOf(incidentId: string, viewer: AlertViewer): Promise<AlertView[]> {
     const rows = await this.#o.store.db
       .selectFrom('alerts')
@@ -589,4 +629,20 @@ function decodeCursor(cursor: string): [number, string] {
     // fall through
   }
   throw new PulsegateError('ALERT_CURSOR_INVALID');
+}
+
+/** An incident counted over the given alerts only (what a care-unit limited viewer may see). */
+export function narrowedIncident(
+  incident: IncidentView,
+  alerts: ReadonlyArray<{ deviceId: string | null; severity: string }>,
+): IncidentView {
+  return {
+    ...incident,
+    alertCount: alerts.length,
+    deviceIds: [...new Set(alerts.map((a) => a.deviceId).filter((d): d is string => d !== null))],
+    severity: alerts.reduce<AlertSeverity>(
+      (s, a) => maxSeverity(s, a.severity),
+      alerts[0] ? 'info' : incident.severity,
+    ),
+  };
 }

@@ -10,7 +10,7 @@ import {
 import { PulsegateError } from '../errors.js';
 import { requirePrincipal } from '../http/index.js';
 import type { AlertActor, AlertViewer } from './alert-model.js';
-import type { AlertChange, AlertQuery } from './alert-store.js';
+import { type AlertChange, type AlertQuery, narrowedIncident } from './alert-store.js';
 import { ALERT_CATEGORIES, ALERT_SEVERITIES, ALERT_STATES } from './contracts.js';
 import { FLEET_CHECKS } from './fleet-checks.js';
 import type { Monitor } from './monitor-service.js';
@@ -263,9 +263,9 @@ export function monitorRoutes(deps: MonitorRoutesDeps): FastifyPluginAsync {
         },
       },
       async (request) => ({
-        items: await monitor.alerts.incidents.list(
+        items: await monitor.alerts.incidentsFor(
           request.query as { state?: string },
-          viewer(request.principal).careUnits,
+          viewer(request.principal),
         ),
       }),
     );
@@ -286,8 +286,10 @@ export function monitorRoutes(deps: MonitorRoutesDeps): FastifyPluginAsync {
         const v = viewer(request.principal);
         const incident = await monitor.alerts.incidents.get(id);
         const alerts = await monitor.alerts.alertsOf(id, v);
-        if (v.careUnits && alerts.length === 0) throw new PulsegateError('INCIDENT_NOT_FOUND');
-        return { ...incident, alerts };
+        if (!v.careUnits) return { ...incident, alerts };
+        // A limited viewer learns of the incident only what its own alerts show.
+        if (alerts.length === 0) throw new PulsegateError('INCIDENT_NOT_FOUND');
+        return { ...narrowedIncident(incident, alerts), alerts };
       },
     );
 
@@ -301,7 +303,9 @@ export function monitorRoutes(deps: MonitorRoutesDeps): FastifyPluginAsync {
           response: { 200: T.Object({ items: T.Array(Suppression) }, { additionalProperties: false }) },
         },
       },
-      async () => ({ items: await monitor.alerts.suppressions.list() }),
+      async (request) => ({
+        items: await monitor.alerts.suppressions.list(false, viewer(request.principal).careUnits),
+      }),
     );
 
     app.post(

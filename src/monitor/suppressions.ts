@@ -109,9 +109,22 @@ export class Suppressions {
   }
 
   /** Suppressions not yet expired (all of them with `all`). */
-  async list(all = false): Promise<SuppressionView[]> {
+  /**
+   * Suppressions, active ones unless `all`. A care-unit limited viewer (`careUnits`) sees the
+   * rule-wide ones and those of devices in its units, not other units' devices.
+   */
+  async list(all = false, careUnits?: readonly string[]): Promise<SuppressionView[]> {
     let q = this.#store.db.selectFrom('alert_suppressions').selectAll();
     if (!all) q = q.where('expires_at', '>', this.#now());
+    if (careUnits) {
+      const units = careUnits.length > 0 ? [...careUnits] : [''];
+      q = q.where((eb) =>
+        eb.or([
+          eb('device_id', 'is', null),
+          eb('device_id', 'in', eb.selectFrom('devices').select('id').where('care_unit', 'in', units)),
+        ]),
+      );
+    }
     return (await q.orderBy('created_at', 'desc').limit(1000).execute()).map(view);
   }
 
