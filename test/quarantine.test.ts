@@ -156,6 +156,38 @@ describe('quarantine and release of a device', () => {
     );
   });
 
+  it('of two quarantines or two releases at once, exactly one goes through', async () => {
+    await registerDevice(e2e.admin, 'mon-quarantine-04');
+    const actions = e2e.app.response;
+    const outcome = (r: PromiseSettledResult<unknown>) =>
+      r.status === 'fulfilled' ? 'ok' : (r.reason as { code?: string }).code;
+    const quarantines = await Promise.allSettled([
+      actions.quarantine('mon-quarantine-04', { reason: 'suspected clone (A)' }),
+      actions.quarantine('mon-quarantine-04', { reason: 'suspected clone (B)' }),
+    ]);
+    expect(quarantines.map(outcome).sort()).toEqual(['RESPONSE_ALREADY_QUARANTINED', 'ok']);
+    const releases = await Promise.allSettled([
+      actions.release('mon-quarantine-04', 'cleared (A)'),
+      actions.release('mon-quarantine-04', 'cleared (B)'),
+    ]);
+    expect(releases.map(outcome).sort()).toEqual(['RESPONSE_NOT_QUARANTINED', 'ok']);
+    const mine = async (action: string) =>
+      (await auditEntries(action)).filter(
+        (e) => e.resource?.id === 'mon-quarantine-04' && e.outcome === 'success',
+      );
+    expect(await mine('device.quarantine')).toHaveLength(1);
+    expect(await mine('device.release')).toHaveLength(1);
+    // The one release's token is the device's only live token.
+    const live = await e2e.app.store.db
+      .selectFrom('enrollment_tokens')
+      .select('id')
+      .where('device_id', '=', 'mon-quarantine-04')
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', Date.now())
+      .execute();
+    expect(live).toHaveLength(1);
+  });
+
   it('refuses bad requests with a stable code and changes nothing', async () => {
     await enrolledDevice(e2e.admin, 'mon-quarantine-02');
     const before = await e2e.app.devices.get('mon-quarantine-02');

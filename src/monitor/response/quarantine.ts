@@ -73,6 +73,14 @@ export function createResponseActions(deps: {
   now?: () => number;
 }): ResponseActions {
   const now = deps.now ?? Date.now;
+  /** A device changed by someone else since it was read: answered as the state it reached. */
+  const whenChanged =
+    (code: 'RESPONSE_ALREADY_QUARANTINED' | 'RESPONSE_NOT_QUARANTINED') =>
+    (error: unknown): never => {
+      throw error instanceof PulsegateError && error.code === 'DEVICE_VERSION_CONFLICT'
+        ? new PulsegateError(code)
+        : error;
+    };
   return {
     async quarantine(deviceId, input, actor, request) {
       const reason = checkReason(input.reason);
@@ -80,10 +88,13 @@ export function createResponseActions(deps: {
       if (current.lifecycle === 'quarantined') throw new PulsegateError('RESPONSE_ALREADY_QUARANTINED');
       if (current.lifecycle === 'retired')
         throw new PulsegateError('DEVICE_LIFECYCLE_INVALID', 'a retired device cannot be quarantined');
-      const device = await deps.devices.update(deviceId, { lifecycle: 'quarantined' }, actor, {
-        action: 'device.quarantine',
-        reason,
-      });
+      // Conditional on the version read above: of two quarantines at once, one wins.
+      const device = await deps.devices
+        .update(deviceId, { lifecycle: 'quarantined', version: current.version }, actor, {
+          action: 'device.quarantine',
+          reason,
+        })
+        .catch(whenChanged('RESPONSE_ALREADY_QUARANTINED'));
       let revokedSerials: string[] = [];
       if (current.certificateStatus === 'valid') {
         try {
@@ -114,10 +125,14 @@ export function createResponseActions(deps: {
           if (!(error instanceof PulsegateError && error.code === 'PKI_CERT_NOT_FOUND')) throw error;
         });
       }
-      const device = await deps.devices.update(deviceId, { lifecycle: 'registered' }, actor, {
-        action: 'device.release',
-        reason,
-      });
+      // Conditional on the version read above: of two releases at once, one wins (and only its
+      // enrollment token is handed out).
+      const device = await deps.devices
+        .update(deviceId, { lifecycle: 'registered', version: current.version }, actor, {
+          action: 'device.release',
+          reason,
+        })
+        .catch(whenChanged('RESPONSE_NOT_QUARANTINED'));
       const enrollmentToken = await deps.pki.createEnrollmentToken(deviceId, actor, request);
       deps.bus.emit('device.released', { deviceId, actor: actorName(actor), at: now() });
       return { device, enrollmentToken };
