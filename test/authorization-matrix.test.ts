@@ -27,8 +27,9 @@ beforeAll(async () => {
     model: 'P2',
     careUnit: 'CCU',
   });
+  // Signed-in sessions, as people use the API (break-glass starts only from one).
   for (const role of ROLES) {
-    tokens[role] = await t.userWithToken(`user-${role}`, role, {
+    tokens[role] = await t.userWithSession(`user-${role}`, role, {
       careUnits: role === 'clinician' ? ['ICU'] : [],
       vendorDevices: role === 'vendor-service' ? ['dev-icu-1'] : [],
       ...(role === 'vendor-service'

@@ -83,13 +83,11 @@ export async function startFhirInstallation(opts: { dialect: string }): Promise<
     caFile: layout.rootCaCert,
     adminToken: readFileSync(layout.adminToken, 'utf8').trim(),
     async userToken(username, role, careUnits = []) {
-      await app.access.users.add({
-        username,
-        password: randomBytes(18).toString('base64url'),
-        role,
-        careUnits,
-      });
-      return (await app.access.createApiToken({ username, name: 'test' })).token;
+      // Signed in with the password: a session token, as a person uses the API (and what
+      // break-glass starts from).
+      const password = randomBytes(18).toString('base64url');
+      await app.access.users.add({ username, password, role, careUnits });
+      return (await app.access.login({ username, password }, {})).access_token;
     },
     async cleanup() {
       await app.close();

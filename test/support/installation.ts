@@ -27,6 +27,12 @@ export interface TestInstallation {
       accessNotAfter?: number;
     },
   ): Promise<string>;
+  /** The same, signed in with its password: a session token (what break-glass starts from). */
+  userWithSession(
+    username: string,
+    role: Role,
+    extra?: Parameters<TestInstallation['userWithToken']>[2],
+  ): Promise<string>;
   cleanup(): Promise<void>;
 }
 
@@ -59,6 +65,11 @@ export async function startTestInstallation(
         ...extra,
       });
       return (await app.access.createApiToken({ username, name: 'test' })).token;
+    },
+    async userWithSession(username, role, extra = {}) {
+      const password = randomBytes(18).toString('base64url');
+      await app.access.users.add({ username, password, role, ...extra });
+      return (await app.access.login({ username, password }, {})).access_token;
     },
     async cleanup() {
       await app.close();
