@@ -32,31 +32,27 @@ export function createBreakGlass(ctx: AccessContext, tokens: AccessTokens) {
   ): Promise<BreakGlassResult> {
     authorize(principal, 'break-glass:use');
     if (principal.kind !== 'user') throw new PulsegateError('ACCESS_DENIED');
+    /** An audited refusal of the start. */
+    const refuse = async (
+      code: 'ACCESS_BREAK_GLASS_REFUSED' | 'ACCESS_BREAK_GLASS_REASON_REQUIRED',
+      outcome: 'denied' | 'failure',
+    ) => {
+      await ctx.audit.append({
+        actor: actorOf(principal),
+        action: 'break-glass.start',
+        outcome,
+        code,
+        breakGlass: true,
+        ...(req.source ? { source: req.source } : {}),
+      });
+      return new PulsegateError(code);
+    };
     // Only a person's signed-in session starts one: a break-glass token minting the next would
     // renew itself without end, and an API token would carry it past its own revocation.
-    if (principal.breakGlass || principal.apiToken) {
-      await ctx.audit.append({
-        actor: actorOf(principal),
-        action: 'break-glass.start',
-        outcome: 'denied',
-        code: 'ACCESS_BREAK_GLASS_REFUSED',
-        breakGlass: true,
-        ...(req.source ? { source: req.source } : {}),
-      });
-      throw new PulsegateError('ACCESS_BREAK_GLASS_REFUSED');
-    }
+    if (principal.breakGlass || principal.apiToken)
+      throw await refuse('ACCESS_BREAK_GLASS_REFUSED', 'denied');
     const reason = typeof input.reason === 'string' ? input.reason.trim() : '';
-    if (reason.length < 3) {
-      await ctx.audit.append({
-        actor: actorOf(principal),
-        action: 'break-glass.start',
-        outcome: 'failure',
-        code: 'ACCESS_BREAK_GLASS_REASON_REQUIRED',
-        breakGlass: true,
-        ...(req.source ? { source: req.source } : {}),
-      });
-      throw new PulsegateError('ACCESS_BREAK_GLASS_REASON_REQUIRED');
-    }
+    if (reason.length < 3) throw await refuse('ACCESS_BREAK_GLASS_REASON_REQUIRED', 'failure');
     if (reason.length > MAX_REASON_LENGTH) {
       throw new PulsegateError('VALIDATION_FAILED', undefined, {
         fields: [{ pointer: '/reason', problem: `at most ${MAX_REASON_LENGTH} characters` }],

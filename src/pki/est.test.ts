@@ -92,6 +92,20 @@ interface HttpReply {
 }
 
 /** curl against the in-process server, trusting the installation's root CA. */
+/** `simplereenroll` with curl: the client certificate and key authenticate, the CSR is the body. */
+function reenroll(cert: string, key: string, csrB64: string): Promise<HttpReply> {
+  return curl('POST', '/.well-known/est/simplereenroll', [
+    '--cert',
+    cert,
+    '--key',
+    key,
+    '-H',
+    'Content-Type: application/pkcs10',
+    '--data-binary',
+    `@${csrB64}`,
+  ]);
+}
+
 async function curl(method: string, path: string, args: string[] = []): Promise<HttpReply> {
   const out = file('body');
   const headers = file('headers');
@@ -504,16 +518,7 @@ describe('EST enrollment with openssl and curl', () => {
     it('issues a new certificate and supersedes the old one', async () => {
       oldCert = certPem;
       const csr = deviceCsr(MONITOR);
-      const res = await curl('POST', '/.well-known/est/simplereenroll', [
-        '--cert',
-        oldCert,
-        '--key',
-        keyPem,
-        '-H',
-        'Content-Type: application/pkcs10',
-        '--data-binary',
-        `@${csr.b64}`,
-      ]);
+      const res = await reenroll(oldCert, keyPem, csr.b64);
       expect(res.status).toBe(200);
       newCert = certsFromReply(res);
       newKey = csr.key;
@@ -549,17 +554,7 @@ describe('EST enrollment with openssl and curl', () => {
     it('refuses the superseded certificate', async () => {
       const csr = deviceCsr(MONITOR);
       await expectRefusedEnrollment(
-        () =>
-          curl('POST', '/.well-known/est/simplereenroll', [
-            '--cert',
-            oldCert,
-            '--key',
-            keyPem,
-            '-H',
-            'Content-Type: application/pkcs10',
-            '--data-binary',
-            `@${csr.b64}`,
-          ]),
+        () => reenroll(oldCert, keyPem, csr.b64),
         401,
         'EST_CLIENT_CERT_INVALID',
         'pki.reenroll',
@@ -574,17 +569,7 @@ describe('EST enrollment with openssl and curl', () => {
       writeFileSync(key, svc.keyPem);
       const csr = deviceCsr('pulsegate-ingest');
       await expectRefusedEnrollment(
-        () =>
-          curl('POST', '/.well-known/est/simplereenroll', [
-            '--cert',
-            cert,
-            '--key',
-            key,
-            '-H',
-            'Content-Type: application/pkcs10',
-            '--data-binary',
-            `@${csr.b64}`,
-          ]),
+        () => reenroll(cert, key, csr.b64),
         401,
         'EST_CLIENT_CERT_INVALID',
         'pki.reenroll',
@@ -595,17 +580,7 @@ describe('EST enrollment with openssl and curl', () => {
     it('refuses a CSR for another device', async () => {
       const csr = deviceCsr(PUMP);
       await expectRefusedEnrollment(
-        () =>
-          curl('POST', '/.well-known/est/simplereenroll', [
-            '--cert',
-            newCert,
-            '--key',
-            newKey,
-            '-H',
-            'Content-Type: application/pkcs10',
-            '--data-binary',
-            `@${csr.b64}`,
-          ]),
+        () => reenroll(newCert, newKey, csr.b64),
         400,
         'EST_CSR_SUBJECT_MISMATCH',
         'pki.reenroll',
@@ -667,17 +642,7 @@ describe('EST enrollment with openssl and curl', () => {
       it('simplereenroll refuses the revoked certificate', async () => {
         const csr = deviceCsr(MONITOR);
         await expectRefusedEnrollment(
-          () =>
-            curl('POST', '/.well-known/est/simplereenroll', [
-              '--cert',
-              newCert,
-              '--key',
-              newKey,
-              '-H',
-              'Content-Type: application/pkcs10',
-              '--data-binary',
-              `@${csr.b64}`,
-            ]),
+          () => reenroll(newCert, newKey, csr.b64),
           401,
           'EST_CLIENT_CERT_INVALID',
           'pki.reenroll',
