@@ -6,7 +6,8 @@
  * messages get AE/AR with an ERR segment and store nothing; resends are acknowledged and stored
  * once; connections without an acceptable certificate are refused at TLS.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatDtm } from '../src/hl7/index.js';
 import { MllpClient, readAck } from '../src/sim/index.js';
@@ -369,6 +370,13 @@ for (const dialect of ['sqlite', 'postgres'] as const) {
       ]);
       expect(anonymous.status).toBe(401);
       expect(anonymous.json.code).toBe('INGEST_CLIENT_CERT_REQUIRED');
+      // A body over hl7.maxMessageBytes is refused before it is read: problem+json 413, no ACK
+      // (there is no MSH to acknowledge), as the route's description says.
+      const huge = join(e2e.work, `huge-${dialect}.hl7`);
+      writeFileSync(huge, `${pcd01(`huge-${dialect}`)}NTE|1||${'x'.repeat(1_100_000)}\r`);
+      const oversize = await post(`@${huge}`);
+      expect(oversize.status).toBe(413);
+      expect(oversize.headers).toContain('content-type: application/problem+json');
       expect(await telemetryRows(e2e.app.store)).toBe(before + 1);
 
       // The corpus device messages over HTTPS too: acknowledged AA, one reading each.

@@ -45,7 +45,7 @@ export function hl7IngestRoutes(options: Hl7RouteOptions): FastifyPluginAsync {
           tags: ['ingest'],
           summary: 'Send an HL7 v2 message (IHE PCD-01 ORU^R01; gateway client certificate)',
           description:
-            'Authenticated by the TLS client certificate of the gateway, not a bearer token. The body is one ER7 message (Content-Type x-application/hl7-v2+er7 or text/plain); the answer is the HL7 ACK, sent after durable storage: 200 with MSA AA; for AE/AR the status of the refusal code (400, 403, 409, 413, 429, 503) with the ACK and its ERR segment as the body. Certificate refusals are problem+json 401.',
+            'Authenticated by the TLS client certificate of the gateway, not a bearer token. The body is one ER7 message (Content-Type x-application/hl7-v2+er7 or text/plain); the answer is the HL7 ACK, sent after durable storage: 200 with MSA AA; for AE/AR the status of the refusal code (400, 403, 409, 429, 503) with the ACK and its ERR segment as the body. Certificate refusals are problem+json 401, and a body over hl7.maxMessageBytes is problem+json 413 (refused before it is read, so there is no MSH to acknowledge).',
           consumes: [HL7_MEDIA_TYPE, 'text/plain'],
           produces: [HL7_MEDIA_TYPE],
           body: T.String({ description: 'One HL7 v2 ER7 message (segments end with CR)' }),
