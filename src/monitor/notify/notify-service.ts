@@ -263,11 +263,16 @@ export function createNotifyService(deps: NotifyDeps): NotifyService {
     }) ?? (() => {}),
   ];
 
-  /** Exponential backoff with jitter: base * 2^(n-1), capped, then a random point in its upper half. */
+  /**
+   * Exponential backoff with jitter: base * 2^(n-1), capped, then a random point in its upper
+   * half; a receiver's Retry-After is honoured up to the same cap (a year's Retry-After would
+   * otherwise park the message for good, never retried and never dead-lettered).
+   */
   const delayMs = (attempts: number, retryAfterMs?: number) => {
-    const ceiling = Math.min(cfg.retryMaxSeconds * 1000, cfg.retryBaseSeconds * 1000 * 2 ** (attempts - 1));
+    const max = cfg.retryMaxSeconds * 1000;
+    const ceiling = Math.min(max, cfg.retryBaseSeconds * 1000 * 2 ** (attempts - 1));
     const jittered = ceiling / 2 + random() * (ceiling / 2);
-    return Math.ceil(Math.max(jittered, retryAfterMs ?? 0));
+    return Math.ceil(Math.max(jittered, Math.min(retryAfterMs ?? 0, max)));
   };
 
   const attempt = async (m: { id: string; target: string; payload: string; attempts: number }) => {

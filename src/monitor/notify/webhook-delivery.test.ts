@@ -38,6 +38,10 @@ class Receiver {
   readonly received: Received[] = [];
   readonly badSignatures: string[] = [];
   status = 204;
+  /** Sent as Retry-After with a refusal, when set. */
+  retryAfter: string | undefined;
+  /** Requests answered, whatever the status. */
+  hits = 0;
   #server: https.Server | undefined;
   constructor(readonly key: Buffer) {}
 
@@ -56,7 +60,9 @@ class Receiver {
         if (!ok) this.badSignatures.push(id);
         else if (this.status < 300)
           this.received.push({ path: req.url ?? '', id, timestamp: Number(ts), body });
-        res.writeHead(ok ? this.status : 401).end();
+        this.hits++;
+        const retry = this.status >= 300 && this.retryAfter ? { 'retry-after': this.retryAfter } : {};
+        res.writeHead(ok ? this.status : 401, retry).end();
       });
     });
     await new Promise<void>((resolve) => this.#server!.listen(port, '127.0.0.1', resolve));
@@ -245,6 +251,29 @@ describeEachDialect('notify: webhooks', (open) => {
     expect(receiver.received[0]!.id).toBe(dead[0]!.id);
     expect(await notify.counts()).toEqual({});
     await expect(notify.replay(dead[0]!.id)).rejects.toMatchObject({ code: 'NOTIFY_DEAD_LETTER_NOT_FOUND' });
+  });
+
+  it("holds a receiver's Retry-After to retryMaxSeconds (ten years would park a message for good)", async () => {
+    const secret = newSecret();
+    const receiver = new Receiver(parseSecret(secret));
+    receivers.push(receiver);
+    receiver.status = 503;
+    receiver.retryAfter = String(10 * 365 * 86_400);
+    const port = await receiver.start();
+    const { bus, clock, make } = await setup(port, { maxAttempts: 3 }, secret);
+    const notify = make();
+    bus.emit('alert.raised', event(11, clock.ms));
+    await notify.drain();
+    expect(receiver.hits).toBe(1);
+    // retryMaxSeconds is 60 here: the next attempt comes a minute later, not in ten years.
+    clock.ms += 61_000;
+    await notify.drain();
+    expect(receiver.hits).toBe(2);
+    receiver.status = 204;
+    clock.ms += 61_000;
+    await notify.drain();
+    expect(receiver.received).toHaveLength(1);
+    expect(await notify.counts()).toEqual({});
   });
 
   it('routes by severity and category, and never sends patient identifiers or values', async () => {
