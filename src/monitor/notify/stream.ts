@@ -162,7 +162,7 @@ export class StreamHub {
       this.#remove(sub);
       return;
     }
-    if (res.writableLength + frame.length > this.#o.maxBufferBytes) {
+    if (res.writableLength + Buffer.byteLength(frame) > this.#o.maxBufferBytes) {
       this.dropped++;
       this.#remove(sub);
       res.destroy();
