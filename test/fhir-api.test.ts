@@ -807,6 +807,17 @@ describeEachDialect('FHIR R4 API', (_open, dialect) => {
       ],
       ['xml via _format', 'GET', '/fhir/Observation?_format=xml', {}, 'FHIR_FORMAT_UNSUPPORTED', 406],
       [
+        'xml via _format in a search body',
+        'POST',
+        '/fhir/Observation/_search',
+        {
+          raw: `_format=xml&patient=${patientA}`,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        },
+        'FHIR_FORMAT_UNSUPPORTED',
+        406,
+      ],
+      [
         'xml via Accept',
         'GET',
         '/fhir/Device',

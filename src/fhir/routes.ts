@@ -42,9 +42,17 @@ export interface FhirRoutesDeps {
 
 /** 406 unless the client accepts JSON (R4 http.html#mime-type: `_format` overrides Accept). */
 function negotiate(request: FastifyRequest): void {
-  const format = (request.query as Record<string, unknown> | undefined)?._format;
-  if (format !== undefined) {
-    const values = [format].flat().map(String);
+  // `_format` may come in the URL or, for a POST search, in the form body (the same parameters).
+  const form =
+    request.headers['content-type']?.split(';')[0]?.trim().toLowerCase() ===
+    'application/x-www-form-urlencoded'
+      ? (request.body as Record<string, unknown> | undefined)
+      : undefined;
+  const given = [(request.query as Record<string, unknown> | undefined)?._format, form?._format].filter(
+    (f) => f !== undefined,
+  );
+  if (given.length > 0) {
+    const values = given.flat().map(String);
     if (values.length !== 1 || !JSON_TYPES.includes(values[0]!.split(';')[0]!.trim().toLowerCase()))
       throw new PulsegateError('FHIR_FORMAT_UNSUPPORTED');
     return;
