@@ -12,8 +12,19 @@ import { createHash } from 'node:crypto';
  */
 export function externalKeyOf(deviceId: string): string {
   if (NATURAL.test(deviceId)) return deviceId;
-  return `--${base32(createHash('sha256').update(deviceId).digest()).slice(0, 26)}`;
+  // A search page names each reading's device twice (id prefix and reference): hash it once.
+  let key = hashed.get(deviceId);
+  if (key === undefined) {
+    key = `--${base32(createHash('sha256').update(deviceId).digest()).slice(0, 26)}`;
+    if (hashed.size >= HASHED_KEPT) hashed.clear();
+    hashed.set(deviceId, key);
+  }
+  return key;
 }
+
+/** Hashed keys already computed (few devices need one), bounded. */
+const hashed = new Map<string, string>();
+const HASHED_KEPT = 10_000;
 
 /** Whether `key` is a hashed key (resolved through `devices.external_key`) rather than the id itself. */
 export const isHashedKey = (key: string): boolean => key.startsWith('--');
@@ -23,8 +34,8 @@ const NATURAL = /^[A-Za-z0-9][A-Za-z0-9.-]{2,38}$/;
 
 const ALPHABET = 'abcdefghijklmnopqrstuvwxyz234567';
 
-/** RFC 4648 base32, lower case, no padding. */
-function base32(bytes: Uint8Array): string {
+/** RFC 4648 base32, lower case, no padding (migration 021 computes its keys with it too). */
+export function base32(bytes: Uint8Array): string {
   let out = '';
   let bits = 0;
   let value = 0;

@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
+import { base32 } from '../../device-key.js';
 import type { DialectName } from '../dialect.js';
 
 /**
  * `devices.external_key`: the key of devices whose id cannot stand in a FHIR logical id (it holds
  * `_` or is longer than 39 characters), null for the others (see devices/external-key.ts, whose
- * rule this migration repeats: a migration must not change when that module does). Unique.
+ * rule this migration repeats: a migration must not change when that module does; only the
+ * base32 encoding, which cannot change, is shared). Unique.
  */
 export async function up(db: Kysely<unknown>, _dialect: DialectName): Promise<void> {
   // Re-runnable (SQLite runs a migration outside a transaction): the column may exist already.
@@ -20,21 +22,4 @@ export async function up(db: Kysely<unknown>, _dialect: DialectName): Promise<vo
     await sql`update devices set external_key = ${key} where id = ${id}`.execute(db);
   }
   await sql`create unique index if not exists devices_external_key on devices (external_key)`.execute(db);
-}
-
-function base32(bytes: Uint8Array): string {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz234567';
-  let out = '';
-  let bits = 0;
-  let value = 0;
-  for (const byte of bytes) {
-    value = (value << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      out += alphabet[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += alphabet[(value << (5 - bits)) & 31];
-  return out;
 }
